@@ -1,0 +1,21 @@
+import { app } from './app';
+import { consumeIngest } from './ingest/consumer';
+import type { IngestMessage } from './ingest/spec';
+
+export { IdentityIndex } from './identity/index-do';
+export { LiveTap } from './ingest/live-tap';
+export { Profile } from './profiles/profile-do';
+
+/** Entrypoints only: every piece of logic lives in its area folder. */
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    switch (batch.queue) {
+      case 'tessera-ingest':
+        return consumeIngest(batch as MessageBatch<IngestMessage>, env);
+      default:
+        // Consumers of later stages (delivery, dlq, work) register here.
+        for (const m of batch.messages) m.ack();
+    }
+  },
+} satisfies ExportedHandler<Cloudflare.Env>;

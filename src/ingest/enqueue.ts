@@ -1,0 +1,36 @@
+import type { IngestMessage } from './spec';
+
+/** Cloudflare Queues limits for one `sendBatch` call (100 messages, 256 KB), with headroom. */
+const MAX_MESSAGES = 100;
+const MAX_BYTES = 200 * 1024;
+
+/** Splits messages into `sendBatch`-sized chunks by count and serialised size. */
+export function chunkForQueue<T>(messages: T[]): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = JSON.stringify(m).length + 64;
+    if (current.length && (current.length >= MAX_MESSAGES || bytes + size > MAX_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+/**
+ * Makes accepted events durable. Resolves only once every chunk is in the queue; a rejection
+ * must become a 5xx so the client retries (duplicates are harmless: messageId dedupes).
+ */
+export async function enqueueIngest(queue: Queue, messages: IngestMessage[]): Promise<void> {
+  await Promise.all(
+    chunkForQueue(messages).map((chunk) =>
+      queue.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const }))),
+    ),
+  );
+}

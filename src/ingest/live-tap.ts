@@ -1,0 +1,41 @@
+import { DurableObject } from 'cloudflare:workers';
+import { migrateSqlite } from '../lib/do-schema';
+import type { DebugEntry } from './collect';
+
+/** How many recent events the debugger keeps per source, as Segment's does. */
+export const TAP_SIZE = 100;
+
+/**
+ * The source debugger: one object per source keeping its last 100 events with their validation
+ * result. Written after the response (waitUntil), so it never slows the Tracking API.
+ */
+export class LiveTap extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () =>
+      migrateSqlite(ctx.storage.sql, [
+        'CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)',
+      ]),
+    );
+  }
+
+  /** Appends entries and trims to the newest `TAP_SIZE`. */
+  record(entries: DebugEntry[]): void {
+    const sql = this.ctx.storage.sql;
+    for (const e of entries.slice(-TAP_SIZE)) sql.exec('INSERT INTO entries (entry) VALUES (?)', JSON.stringify(e));
+    sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
+  }
+
+  /** Newest first. */
+  list(limit = TAP_SIZE): DebugEntry[] {
+    return this.ctx.storage.sql
+      .exec<{ entry: string }>('SELECT entry FROM entries ORDER BY seq DESC LIMIT ?', Math.min(limit, TAP_SIZE))
+      .toArray()
+      .map((r) => JSON.parse(r.entry) as DebugEntry);
+  }
+}
+
+/** The tap of one source. */
+export function liveTap(env: Env, sourceId: string) {
+  return env.LIVE_TAP.get(env.LIVE_TAP.idFromName(sourceId));
+}

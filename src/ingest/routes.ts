@@ -1,0 +1,128 @@
+import { type Context, Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
+import type { JsonObject } from '../lib/json';
+import { readJsonBody } from './body';
+import { collect, mergeBatchFields } from './collect';
+import { enqueueIngest } from './enqueue';
+import { liveTap } from './live-tap';
+import { pixelRoute } from './pixel';
+import { sourceForWriteKey } from './sources';
+import { type EventType, type IngestMessage, LIMITS } from './spec';
+
+type Env = { Bindings: Cloudflare.Env };
+
+/** Path → event type, including the one-letter forms analytics.js uses. */
+const SINGLE: Record<string, EventType> = {
+  track: 'track',
+  t: 'track',
+  identify: 'identify',
+  i: 'identify',
+  page: 'page',
+  p: 'page',
+  screen: 'screen',
+  s: 'screen',
+  group: 'group',
+  g: 'group',
+  alias: 'alias',
+  a: 'alias',
+};
+
+/** The Segment Tracking API (`/v1/*`), byte-compatible with Segment's clients. */
+export const trackingApi = new Hono<Env>();
+
+trackingApi.use(
+  '*',
+  cors({
+    origin: (origin) => origin || '*',
+    allowMethods: ['GET', 'POST', 'OPTIONS'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'X-Retry-Count'],
+    maxAge: 86400,
+  }),
+);
+
+for (const [path, type] of Object.entries(SINGLE)) {
+  trackingApi.post(`/${path}`, async (c) => {
+    const body = await readJsonBody(c.req.raw, LIMITS.requestBytes);
+    return accept(c, body, [body], type, 'single');
+  });
+}
+
+for (const path of ['batch', 'b', 'import']) {
+  trackingApi.post(`/${path}`, async (c) => {
+    const body = await readJsonBody(c.req.raw, LIMITS.requestBytes);
+    if (!Array.isArray(body.batch)) throw badRequest('`batch` must be an array of events');
+    if (body.batch.length > LIMITS.batchEvents) {
+      throw tooLarge(`A batch holds at most ${LIMITS.batchEvents} events`);
+    }
+    return accept(
+      c,
+      body,
+      body.batch.map((item) =>
+        item && typeof item === 'object' && !Array.isArray(item) ? mergeBatchFields(item as JsonObject, body) : item,
+      ),
+      undefined,
+      'batch',
+    );
+  });
+}
+
+trackingApi.route('/pixel', pixelRoute(accept));
+
+/** Write key as Basic username (Segment's servers and SDKs) or `writeKey` in the body (browsers). */
+export function writeKeyOf(req: Request, body: JsonObject): string | undefined {
+  const auth = req.headers.get('authorization');
+  if (auth?.toLowerCase().startsWith('basic ')) {
+    try {
+      const decoded = atob(auth.slice(6).trim());
+      const user = decoded.split(':')[0];
+      if (user) return user;
+    } catch {
+      throw unauthorized('Authorization header is not valid Basic credentials');
+    }
+  }
+  return typeof body.writeKey === 'string' && body.writeKey ? body.writeKey : undefined;
+}
+
+/**
+ * Authenticates, validates, enriches and makes durable. Answers 2xx only once the events are in
+ * the ingest queue; the debugger is written after the answer.
+ */
+async function accept(
+  c: Context<Env>,
+  body: JsonObject,
+  items: unknown[],
+  forcedType: EventType | undefined,
+  mode: 'single' | 'batch',
+) {
+  const writeKey = writeKeyOf(c.req.raw, body);
+  if (!writeKey) throw unauthorized('Missing write key: send it as the Basic username or as `writeKey`');
+  const source = await sourceForWriteKey(c.env.DB, writeKey);
+  if (!source) throw unauthorized('Unknown or disabled write key');
+
+  const req = c.req.raw;
+  const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
+  const cf = (req as { cf?: Record<string, unknown> }).cf;
+  const result = collect(items, { receivedAt: new Date(), ip, cf }, forcedType);
+  c.executionCtx.waitUntil(
+    liveTap(c.env, source.id)
+      .record(result.debug)
+      .catch((err) => console.warn('debugger write failed', err)),
+  );
+
+  if (mode === 'single' && result.rejected.length) {
+    const r = result.rejected[0];
+    throw new ApiError(r.code === 'event_too_large' ? 413 : 400, r.code, r.message);
+  }
+  const messages: IngestMessage[] = result.accepted.map((event) => ({ sourceId: source.id, event }));
+  try {
+    await enqueueIngest(c.env.INGEST_QUEUE, messages);
+  } catch (err) {
+    console.error('enqueue failed', err);
+    throw new ApiError(503, 'unavailable', 'Events could not be stored; retry the request');
+  }
+  if (!result.rejected.length) return c.json({ success: true });
+  return c.json({ success: true, accepted: result.accepted.length, rejected: result.rejected });
+}
+
+export type AcceptFn = typeof accept;
