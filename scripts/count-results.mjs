@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-const files = process.argv.slice(2).filter((f) => existsSync(f));
+const wanted = process.argv.slice(2);
+const files = wanted.filter((f) => existsSync(f));
+for (const file of wanted.filter((f) => !existsSync(f))) console.log(`missing report: ${file} (that run crashed)`);
 for (const file of files) {
   const r = JSON.parse(readFileSync(file, 'utf8'));
   passed += r.numPassedTests ?? 0;
@@ -15,6 +17,6 @@ for (const file of files) {
     if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1;
   }
 }
-if (files.length < process.argv.slice(2).length || files.length === 0) failed += 1;
+if (files.length < wanted.length || files.length === 0) failed += 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

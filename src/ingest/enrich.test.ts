@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { enrich } from './enrich';
+import type { SegmentEvent } from './spec';
+
+const base = { type: 'track', event: 'E', userId: 'u' } as SegmentEvent;
+const receivedAt = new Date('2026-06-01T12:00:00.000Z');
+
+describe('enrich', () => {
+  it('corrects clock skew: timestamp = receivedAt − (sentAt − originalTimestamp)', () => {
+    const e = enrich(
+      { ...base, timestamp: '2026-06-01T14:59:50.000Z', sentAt: '2026-06-01T15:00:00.000Z' },
+      { receivedAt },
+    );
+    expect(e.originalTimestamp).toBe('2026-06-01T14:59:50.000Z');
+    expect(e.timestamp).toBe('2026-06-01T11:59:50.000Z');
+    expect(e.receivedAt).toBe(receivedAt.toISOString());
+  });
+
+  it('without sentAt keeps the client timestamp; without either uses receivedAt', () => {
+    expect(enrich({ ...base, timestamp: '2025-01-01T00:00:00.000Z' }, { receivedAt }).timestamp).toBe(
+      '2025-01-01T00:00:00.000Z',
+    );
+    const bare = enrich(base, { receivedAt });
+    expect(bare.timestamp).toBe(receivedAt.toISOString());
+    expect(bare.originalTimestamp).toBe(receivedAt.toISOString());
+  });
+
+  it('keeps a client messageId and mints one otherwise', () => {
+    expect(enrich({ ...base, messageId: 'abc' }, { receivedAt }).messageId).toBe('abc');
+    const a = enrich(base, { receivedAt }).messageId;
+    const b = enrich(base, { receivedAt }).messageId;
+    expect(a).not.toBe(b);
+  });
+
+  it('maps request.cf geo facts to context.location unless the client sent one', () => {
+    const cf = {
+      city: 'Lisbon',
+      country: 'PT',
+      region: 'Lisbon',
+      latitude: '38.7',
+      longitude: '-9.1',
+      timezone: 'Europe/Lisbon',
+      asn: 1,
+    };
+    const e = enrich(base, { receivedAt, cf, ip: '192.0.2.1' });
+    expect(e.context.location).toEqual({
+      city: 'Lisbon',
+      country: 'PT',
+      region: 'Lisbon',
+      latitude: '38.7',
+      longitude: '-9.1',
+      timezone: 'Europe/Lisbon',
+    });
+    expect(e.context.ip).toBe('192.0.2.1');
+    const own = enrich({ ...base, context: { location: { city: 'Paris' } } }, { receivedAt, cf });
+    expect(own.context.location).toEqual({ city: 'Paris' });
+  });
+});
