@@ -12,6 +12,8 @@ app.onError(onError);
 app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
 
 app.get('/health', (c) => c.json({ ok: true }));
+// The console is a static page that talks to the admin API with a token.
+app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
 app.route('/', snippet);
 app.route('/v1', trackingApi);
 app.route('/api/sources', sourcesApi);
