@@ -418,3 +418,15 @@ describe('durability', () => {
     expect(Math.max(...calls)).toBeLessThanOrEqual(100);
   });
 });
+
+describe('analytics.js quirks', () => {
+  it('treats `"userId": null` (anonymous browsers) as absent', async () => {
+    const messageId = `null-${crypto.randomUUID()}`;
+    const res = await post('/v1/p', { writeKey: source.writeKey, userId: null, anonymousId: 'anon-null', messageId });
+    expect(res.status).toBe(200);
+    const e = find(await debuggerUntil((es) => !!find(es, messageId)), messageId)!.event;
+    expect('userId' in e && e.userId !== undefined).toBe(false);
+    const onlyNull = await post('/v1/p', { writeKey: source.writeKey, userId: null });
+    expect(onlyNull.status).toBe(400);
+  });
+});

@@ -19,6 +19,8 @@ const id = z
   .union([z.string(), z.number()])
   .transform((v) => String(v))
   .refine((v) => v.length > 0 && v.length <= 1024, 'must be a non-empty string of at most 1024 chars');
+/** analytics.js sends `"userId": null` for anonymous visitors: null means absent. */
+const optionalId = id.nullish().transform((v) => v ?? undefined);
 const isoDate = z
   .string()
   .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date')
@@ -28,8 +30,8 @@ const object = z.record(z.string(), z.unknown());
 const common = {
   type: z.enum(EVENT_TYPES),
   messageId: z.string().min(1).max(LIMITS.messageIdChars).optional().describe('Client-generated id used to dedupe'),
-  userId: id.optional().describe('Your database id for the user'),
-  anonymousId: id.optional().describe('Device or browser id before the user is known'),
+  userId: optionalId.describe('Your database id for the user'),
+  anonymousId: optionalId.describe('Device or browser id before the user is known'),
   timestamp: isoDate.optional(),
   originalTimestamp: isoDate.optional(),
   sentAt: isoDate.optional(),

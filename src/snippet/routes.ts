@@ -33,13 +33,26 @@ export function cdnSettings(writeKey: string, origin: URL) {
   };
 }
 
+/**
+ * A line run before analytics.js that tells it which CDN it came from. analytics.js finds its CDN
+ * (settings URL, chunk path) in `window.analytics._cdn`, else by matching `https://…/analytics.js/v1/`
+ * in the page's script tags, else falls back to cdn.segment.com. The regex needs https, so on
+ * `http://` (wrangler dev, a LAN install) or behind a proxy that rewrites the path it would leak to
+ * Segment; setting `_cdn` to the origin that served the script makes the standard snippet work
+ * everywhere. A `_cdn` the page set itself (a custom CDN proxy) is left alone.
+ */
+export function cdnPrologue(origin: string): string {
+  return `!function(){var s=document.currentScript,k=s&&s.getAttribute("data-global-segment-analytics-key")||"analytics",a=window[k];a&&!a._cdn&&(a._cdn=${JSON.stringify(origin)})}();\n`;
+}
+
 /** First-party analytics.js: the script, its lazily loaded chunks and its CDN settings. */
 export const snippet = new Hono<Env>()
   .get('/analytics.js/v1/:writeKey/analytics.min.js', async (c) => {
     if (!(await sourceForWriteKey(c.env.DB, c.req.param('writeKey')))) throw notFound('Write key');
     const res = await c.env.ASSETS.fetch(new URL('/analytics-next/bundles/standalone.js', c.req.url));
     if (!res.ok) throw notFound('analytics.js build (run `npm install` to vendor it)');
-    return new Response(res.body, {
+    const body = cdnPrologue(new URL(c.req.url).origin) + (await res.text());
+    return new Response(body, {
       headers: { 'content-type': 'application/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' },
     });
   })

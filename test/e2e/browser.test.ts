@@ -1,0 +1,172 @@
+// Headless Chromium opens a page carrying the standard Segment snippet (host swapped to Tessera):
+// analytics.js, its settings and its calls must all go to the Worker, and land in the debugger.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snippetFor } from '../../scripts/local.mjs';
+import { startTessera, type Tessera, waitFor } from './harness';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_BROWSER = existsSync(CHROMIUM);
+const REQUIRE_BROWSER = process.env.CI_REQUIRE_BROWSER === '1';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+
+if (!HAVE_BROWSER && !REQUIRE_BROWSER) {
+  console.warn(
+    `browser e2e skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH; ` +
+      'CI_REQUIRE_BROWSER=1 turns this skip into a failure)',
+  );
+}
+
+describe('Chromium is available', () => {
+  it.runIf(!HAVE_BROWSER && REQUIRE_BROWSER)('when CI_REQUIRE_BROWSER=1', () => {
+    expect.fail(`CI_REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM}; install Debian's chromium package`);
+  });
+});
+
+interface BrowserEvent {
+  type: string;
+  messageId: string;
+  anonymousId?: string;
+  event?: string;
+  properties?: Record<string, unknown>;
+  context: { library?: { name: string; version: string }; page?: { url?: string; path?: string } };
+  writeKey?: string;
+}
+
+/** Serves one HTML page from a different origin than the Worker, as a customer's site would. */
+async function servePage(html: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/shop')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangler dev', () => {
+  let t: Tessera;
+  let site: { url: string; server: Server };
+  let browser: Browser;
+  const run = randomUUID();
+
+  beforeAll(async () => {
+    t = await startTessera({ sourceName: 'browser e2e' });
+    site = await servePage(`<!doctype html>
+<html>
+  <head>
+    <title>Tessera e2e shop</title>
+    ${snippetFor(t.url, t.writeKey)}
+  </head>
+  <body>
+    <button id="buy" onclick="analytics.track('Clicked Button', { label: 'Buy now', run: '${run}' })">Buy now</button>
+    <a id="docs" href="/docs">Docs</a>
+    <!-- trackLink lives in a lazily loaded chunk: it proves chunks come from Tessera too. -->
+    <script>analytics.trackLink(document.getElementById('docs'), 'Clicked Docs Link');</script>
+  </body>
+</html>`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (site ? site.server.close(resolve) : resolve(undefined)));
+    await t?.stop();
+  });
+
+  it('loads analytics.js from Tessera and delivers page and track calls', async () => {
+    const page = await browser.newPage();
+    const responses: { url: string; status: number }[] = [];
+    const offHost: string[] = [];
+    const pageErrors: string[] = [];
+    // Only loopback may be reached: a request to Segment's CDN or API means the host swap leaked.
+    await page.route('**/*', (route) => {
+      const { hostname } = new URL(route.request().url());
+      if (hostname === '127.0.0.1') return route.continue();
+      offHost.push(route.request().url());
+      return route.abort();
+    });
+    const failures: string[] = [];
+    page.on('response', async (res) => {
+      responses.push({ url: res.url(), status: res.status() });
+      if (res.status() >= 400) {
+        const body = await res.text().catch(() => '');
+        failures.push(`${res.status()} ${res.url()} ← ${res.request().postData()} → ${body}`);
+      }
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
+
+    await page.goto(`${site.url}/shop?run=${run}`);
+    await page.click('#buy');
+
+    const statusOf = (path: string) => responses.find((r) => r.url.split('?')[0] === `${t.url}${path}`)?.status;
+    const sent = await waitFor(
+      () => {
+        const paths = responses.map((r) => new URL(r.url)).filter((u) => u.origin === t.url);
+        const p = paths.some((u) => u.pathname === '/v1/p' || u.pathname === '/v1/batch');
+        const tr = paths.some((u) => u.pathname === '/v1/t' || u.pathname === '/v1/batch');
+        return p && tr && paths;
+      },
+      { timeout: 15_000, message: `page and track requests to ${t.url}` },
+    ).catch((err: Error) => {
+      const seen = responses.map((r) => `${r.status} ${r.url}`).join(', ');
+      throw new Error(
+        `${err.message}\nseen: ${seen}\noff-host: ${offHost.join(', ')}\nerrors: ${pageErrors.join(' | ')}`,
+      );
+    });
+
+    expect(offHost).toEqual([]);
+    expect(failures).toEqual([]);
+    expect(statusOf(`/analytics.js/v1/${t.writeKey}/analytics.min.js`)).toBe(200);
+    expect(statusOf(`/v1/projects/${t.writeKey}/settings`)).toBe(200);
+    const chunk = await waitFor(
+      () => responses.find((r) => r.url.startsWith(`${t.url}/analytics-next/bundles/auto-track.bundle.`)),
+      { timeout: 5_000, message: 'the auto-track chunk loaded from Tessera' },
+    );
+    expect(chunk.status).toBe(200);
+    for (const u of sent.filter((u) => u.pathname.startsWith('/v1/') && !u.pathname.startsWith('/v1/projects'))) {
+      expect(statusOf(u.pathname), u.pathname).toBe(200);
+    }
+
+    const entries = await waitFor(
+      async () => {
+        const mine = (await t.debuggerEvents<BrowserEvent>()).filter(
+          (e) => e.event.context?.page?.url?.includes(run) || e.event.properties?.run === run,
+        );
+        const page = mine.find((e) => e.event.type === 'page');
+        const track = mine.find((e) => e.event.type === 'track');
+        return page && track && { page, track };
+      },
+      { timeout: 10_000, message: 'page and track from the browser in the debugger' },
+    );
+
+    for (const entry of [entries.page, entries.track]) {
+      expect(entry.status, JSON.stringify(entry.error)).toBe('accepted');
+      expect(entry.event.context.library?.name).toBe('analytics.js');
+      expect(entry.event.context.page?.path).toBe('/shop');
+      expect(entry.event.anonymousId).toBeTruthy();
+      expect(entry.event.writeKey).toBeUndefined();
+    }
+    expect(entries.track.event.event).toBe('Clicked Button');
+    expect(entries.track.event.properties).toEqual({ label: 'Buy now', run });
+    expect(entries.track.event.anonymousId).toBe(entries.page.event.anonymousId);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+});
