@@ -16,6 +16,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchDelivery } from './bench-delivery.mjs';
+import { benchIdentity } from './bench-identity.mjs';
 import { ensureSource, freePort, ROOT, startDev } from './local.mjs';
 
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
@@ -269,6 +271,16 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 /** Every benchmark section, run in this order. Append new ones here. */
 export const SECTIONS = [
   { name: 'ingest', title: 'POST /v1/batch (100 events) vs a trivial Worker', run: benchIngest },
+  {
+    name: 'delivery',
+    title: 'event → destination latency p50/p95 and delivered events/s (webhook)',
+    run: benchDelivery,
+  },
+  {
+    name: 'identity',
+    title: 'identity resolution p50/p95 per event and ingest → profile events/s',
+    run: benchIdentity,
+  },
 ];
 
 /** Runs the selected sections; returns `{ machine, sections: { name: figures } }`. */

@@ -1,8 +1,13 @@
 import { Hono } from 'hono';
 import type { AdminEnv } from './admin/auth';
+import { destinationsApi } from './admin/destinations';
 import { sourcesApi } from './admin/sources';
+import { audiencesApi, computedTraitsApi } from './audiences/routes';
+import { identityApi } from './identity/routes';
 import { trackingApi } from './ingest/routes';
 import { errorBody, onError } from './lib/errors';
+import { profileApi } from './profiles/api';
+import { profilesApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
 
 /** The HTTP surface: Tracking API, snippet CDN, admin API. Each area is a sub-app. */
@@ -15,5 +20,11 @@ app.get('/health', (c) => c.json({ ok: true }));
 // The console is a static page that talks to the admin API with a token.
 app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
 app.route('/', snippet);
+app.route('/v1/spaces', profileApi);
 app.route('/v1', trackingApi);
 app.route('/api/sources', sourcesApi);
+app.route('/api/audiences', audiencesApi);
+app.route('/api/computed-traits', computedTraitsApi);
+app.route('/api/destinations', destinationsApi);
+app.route('/api/identity', identityApi);
+app.route('/api/profiles', profilesApi);

@@ -1,4 +1,7 @@
 import { app } from './app';
+import { consumeDelivery } from './delivery/consumer';
+import { consumeDeliveryDlq } from './delivery/dlq';
+import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
 import { consumeIngest } from './ingest/consumer';
 import type { IngestMessage } from './ingest/spec';
 
@@ -13,6 +16,11 @@ export default {
     switch (batch.queue) {
       case 'tessera-ingest':
         return consumeIngest(batch as MessageBatch<IngestMessage>, env);
+      case 'tessera-delivery':
+      case 'tessera-delivery-retry':
+        return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
+      case 'tessera-delivery-dlq':
+        return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
       default:
         // Consumers of later stages (delivery, dlq, work) register here.
         for (const m of batch.messages) m.ack();

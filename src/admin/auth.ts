@@ -3,7 +3,17 @@ import { forbidden, unauthorized } from '../lib/errors';
 import { timingSafeEqual } from '../lib/ids';
 
 /** Scopes a token may carry. The bootstrap `ADMIN_TOKEN` has `*` (all of them). */
-export type Scope = 'sources:read' | 'sources:write' | 'profiles:read' | 'pii:read' | 'admin' | '*';
+export type Scope =
+  | 'sources:read'
+  | 'sources:write'
+  | 'destinations:read'
+  | 'destinations:write'
+  | 'profiles:read'
+  | 'audiences:read'
+  | 'audiences:write'
+  | 'pii:read'
+  | 'admin'
+  | '*';
 
 /** Who is calling the admin API, as later middleware and the audit log see it. */
 export interface Principal {

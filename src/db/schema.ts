@@ -10,3 +10,4 @@ export const sources = sqliteTable('sources', {
   updatedAt: text('updated_at').notNull(),
 });
 export type SourceRow = typeof sources.$inferSelect;
+export * from './profiles-schema';

@@ -1,4 +1,138 @@
 import { DurableObject } from 'cloudflare:workers';
+import { migrateSqlite } from '../lib/do-schema';
 
-/** Identifier → profile id, sharded by hash of `kind:value` (built by the identity issue). */
-export class IdentityIndex extends DurableObject<Env> {}
+/**
+ * Number of `IdentityIndex` shards. Identifiers are placed by a hash of `kind:value`, so this
+ * must never change once data exists (it would need a re-sharding job).
+ */
+export const INDEX_SHARDS = 16;
+
+/**
+ * Identifier → profile id, one shard of it. Every write is a compare-and-set, so two resolvers
+ * racing for one identifier agree on a single owner; entries may point at a merged profile and are
+ * followed (and repointed) by the resolver.
+ */
+export class IdentityIndex extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () =>
+      migrateSqlite(ctx.storage.sql, [
+        'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
+      ]),
+    );
+  }
+
+  /** Owners of the given keys; keys nobody owns are absent. */
+  lookup(keys: string[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    const get = (key: string) =>
+      this.ctx.storage.sql.exec<{ profile: string }>('SELECT profile FROM ids WHERE key = ?', key).toArray()[0];
+    for (const key of keys) {
+      const row = get(key);
+      if (row) out[key] = row.profile;
+    }
+    return out;
+  }
+
+  /** Claims each absent key for `profile` (claimIfAbsent); returns every key's owner afterwards. */
+  claim(keys: string[], profile: string): Record<string, string> {
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const out: Record<string, string> = {};
+      for (const key of keys) {
+        sql.exec('INSERT INTO ids (key, profile, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING', key, profile, now);
+        out[key] = sql.exec<{ profile: string }>('SELECT profile FROM ids WHERE key = ?', key).one().profile;
+      }
+      return out;
+    });
+  }
+
+  /** Moves keys from `from` to `to` where they still point at `from` (compare-and-set). */
+  repoint(moves: { key: string; from: string; to: string }[]): number {
+    const sql = this.ctx.storage.sql;
+    let changed = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const m of moves) {
+        changed += sql.exec(
+          'UPDATE ids SET profile = ? WHERE key = ? AND profile = ?',
+          m.to,
+          m.key,
+          m.from,
+        ).rowsWritten;
+      }
+    });
+    return changed;
+  }
+
+  /** Forgets keys that still point at `profile` (a claim its profile refused). */
+  release(keys: string[], profile: string): void {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const key of keys) sql.exec('DELETE FROM ids WHERE key = ? AND profile = ?', key, profile);
+    });
+  }
+
+  /** Every entry of this shard (diagnostics and tests). */
+  entries(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of this.ctx.storage.sql.exec<{ key: string; profile: string }>('SELECT key, profile FROM ids')) {
+      out[r.key] = r.profile;
+    }
+    return out;
+  }
+}
+
+/** FNV-1a, 32 bit: a stable, cheap spread of keys over shards. */
+export function shardOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % INDEX_SHARDS;
+}
+
+/** The stub of one shard. */
+export function indexShard(env: Env, shard: number) {
+  return env.IDENTITY.get(env.IDENTITY.idFromName(`shard-${shard}`));
+}
+
+function byShard(keys: string[]): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const key of new Set(keys)) {
+    const s = shardOf(key);
+    const list = groups.get(s);
+    if (list) list.push(key);
+    else groups.set(s, [key]);
+  }
+  return groups;
+}
+
+async function perShard<T>(
+  env: Env,
+  keys: string[],
+  call: (stub: ReturnType<typeof indexShard>, keys: string[]) => Promise<Record<string, T>>,
+): Promise<Record<string, T>> {
+  const parts = await Promise.all([...byShard(keys)].map(([shard, ks]) => call(indexShard(env, shard), ks)));
+  return Object.assign({}, ...parts);
+}
+
+/** Looks keys up, one call per shard. */
+export const lookupKeys = (env: Env, keys: string[]) => perShard(env, keys, (s, ks) => s.lookup(ks));
+
+/** Claims keys for a profile, one call per shard; returns each key's owner. */
+export const claimKeys = (env: Env, keys: string[], profile: string) =>
+  perShard(env, keys, (s, ks) => s.claim(ks, profile));
+
+/** Releases keys still held by `profile`. */
+export async function releaseKeys(env: Env, keys: string[], profile: string): Promise<void> {
+  await Promise.all([...byShard(keys)].map(([shard, ks]) => indexShard(env, shard).release(ks, profile)));
+}
+
+/** Repoints keys to the profile they were merged into. */
+export async function repointKeys(env: Env, moves: { key: string; from: string; to: string }[]): Promise<void> {
+  const groups = new Map<number, typeof moves>();
+  for (const m of moves) groups.set(shardOf(m.key), [...(groups.get(shardOf(m.key)) ?? []), m]);
+  await Promise.all([...groups].map(([shard, ms]) => indexShard(env, shard).repoint(ms)));
+}

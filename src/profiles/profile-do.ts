@@ -1,4 +1,307 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { DeliveryMessage } from '../delivery/messages';
+import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
+import { measureExcess } from '../identity/resolve';
+import { chunkForQueue } from '../ingest/enqueue';
+import { migrateSqlite } from '../lib/do-schema';
+import { effectsOf } from './apply';
+import { EventLog, type HistoryChunk, type HistoryCursor } from './event-log';
+import { OutboxSender } from './outbox';
+import type {
+  AbsorbInput,
+  AbsorbResult,
+  ApplyInput,
+  ApplyResult,
+  Describe,
+  MergeInput,
+  MergeResult,
+  PendingMerge,
+  ReadQuery,
+  ReadResult,
+  Redirect,
+} from './protocol';
+import { profileStub } from './protocol';
+import { PROFILE_SCHEMA, ProfileStore } from './store';
 
-/** One unified customer profile (built by the identity issue). */
-export class Profile extends DurableObject<Env> {}
+const ALARM_DELAY_MS = 30_000;
+
+/**
+ * One unified customer (or account). Events are applied in one SQLite transaction each (dedupe,
+ * traits, log, outbox row); the outbox is flushed to the `delivery` queue afterwards and an alarm
+ * retries what could not be sent. Changes to the identifier set (new keys, merges) run one at a
+ * time under an in-memory lock, because they wait on the index or on another profile.
+ */
+export class Profile extends DurableObject<Env> {
+  private readonly store: ProfileStore;
+  private readonly log: EventLog;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly outbox: OutboxSender;
+  private alarmArmed = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new ProfileStore(ctx.storage.sql);
+    this.log = new EventLog(ctx.storage.sql);
+    this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
+    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA));
+  }
+
+  /** How resolution sees this profile: its identifiers, or where it went. */
+  describe(profileId: string): Describe {
+    return this.redirect() ?? { status: 'live', ...this.store.view(profileId) };
+  }
+
+  /** Applies events that resolution routed here; see `ApplyResult` for the answers. */
+  async apply(input: ApplyInput): Promise<ApplyResult> {
+    const early = this.redirect();
+    if (early) return early;
+    const result = this.store.missing(input.keys).length
+      ? await this.exclusive(() => this.applyWithNewKeys(input))
+      : this.commit(input, []);
+    // The outbox row is durable already: send it without holding up the caller (the alarm retries).
+    if (result.status === 'ok' && input.emit) {
+      this.ctx.waitUntil(this.outbox.flush().catch((err) => console.warn('outbox flush failed', err)));
+    }
+    return result;
+  }
+
+  /** Merges this profile into a smaller one; it keeps only a tombstone. */
+  mergeInto(input: MergeInput): Promise<MergeResult> {
+    return this.exclusive(async () => {
+      const m = this.store.meta();
+      if (m.merged_into) return { status: 'moved', to: m.merged_into };
+      let pending: PendingMerge | undefined = m.pending ? JSON.parse(m.pending) : undefined;
+      if (!pending) {
+        if (input.survivorId >= input.profileId) return { status: 'conflict', breaks: ['*order'] };
+        pending = { to: input.survivorId, reason: input.reason, limits: input.limits };
+        this.store.setMeta({ pending: JSON.stringify(pending), id: m.id ?? input.profileId });
+        this.armAlarm(Date.now() + ALARM_DELAY_MS); // finishes the merge if this object dies midway
+      }
+      return this.drive(input.profileId, pending);
+    });
+  }
+
+  /** Takes in a merged profile (limits permitting), then pulls its event log page by page. */
+  async absorb(input: AbsorbInput): Promise<AbsorbResult> {
+    if (this.store.absorbState(input.loserId) === 'complete') return { status: 'ok' };
+    return this.exclusive(async () => {
+      const state = this.store.absorbState(input.loserId);
+      if (state === 'complete') return { status: 'ok' };
+      const m = this.store.meta();
+      if (m.merged_into) return { status: 'moved', to: m.merged_into };
+      if (m.pending) return { status: 'busy', absorbed: state !== 'none' };
+      if (state === 'none') {
+        if (input.loserId <= input.survivorId) return { status: 'conflict', breaks: ['*order'] };
+        const mine = this.store.view(input.survivorId);
+        const theirs = { identifiers: input.head.identifiers.map((r) => r.key), merges: input.head.mergedFrom.length };
+        const union = new Set([...mine.identifiers, ...theirs.identifiers]);
+        const excess = measureExcess(union, mine.merges + 1 + theirs.merges, [mine, theirs], input.limits);
+        if (excess.amount > 0) return { status: 'conflict', breaks: [...excess.kinds] };
+        const now = new Date().toISOString();
+        this.ctx.storage.transactionSync(() => {
+          this.init(input.survivorId, input.head.meta.collection ?? 'users', now);
+          this.store.importHead(input.head, input.reason, now);
+          this.store.bump(now);
+        });
+      }
+      // The first page came with the request; the rest (large profiles only) is pulled.
+      const loser = profileStub(this.env, input.loserId);
+      let page = input.history;
+      for (;;) {
+        const chunk = page.chunk;
+        this.ctx.storage.transactionSync(() => this.log.importHistory(chunk));
+        if (!page.next) break;
+        page = await loser.historyPage(page.next);
+      }
+      this.ctx.storage.transactionSync(() => {
+        this.store.markComplete(input.loserId);
+        this.store.bump(new Date().toISOString());
+      });
+      return { status: 'ok' };
+    });
+  }
+
+  /** A page of this (frozen) profile's history, for the survivor of its merge. */
+  historyPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+    if (!this.store.meta().pending) throw new Error('history is only handed over during a merge');
+    return this.log.historyPage(cursor);
+  }
+
+  /** Waits for identifier work in progress, finishes an interrupted merge, then describes. */
+  settle(profileId: string): Promise<Describe> {
+    return this.exclusive(async () => {
+      const m = this.store.meta();
+      if (m.pending && !m.merged_into) await this.drive(m.id ?? profileId, JSON.parse(m.pending));
+      return this.describe(profileId);
+    });
+  }
+
+  /** Reads parts of the profile for the APIs; a merged profile answers where it went. */
+  read(q: ReadQuery): ReadResult {
+    const meta = this.store.meta();
+    if (meta.merged_into) return { status: 'moved', to: meta.merged_into };
+    if (!meta.id) return { status: 'missing' };
+    return {
+      status: 'live',
+      meta,
+      identifiers: q.identifiers ? this.store.identifierRows() : undefined,
+      traits: q.traits
+        ? this.store
+            .traitRows()
+            .map((t) => ({ key: t.key, value: JSON.parse(t.value), ts: t.ts, source_id: t.source_id }))
+        : undefined,
+      links: q.links ? this.store.links() : undefined,
+      merges: q.merges ? this.store.mergedFrom() : undefined,
+      events: q.events ? this.log.page(q.events) : undefined,
+      messageIds: q.messageIds ? this.log.messageIds() : undefined,
+    };
+  }
+
+  /** Retries the outbox, finishes an interrupted merge and applies the retention window. */
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    const m = this.store.meta();
+    if (m.pending && m.id) {
+      await this.settle(m.id);
+      if (this.store.meta().pending) this.armAlarm(Date.now() + ALARM_DELAY_MS);
+    }
+    try {
+      await this.outbox.flush();
+    } catch (err) {
+      console.warn('outbox flush failed; retrying later', err);
+      this.armAlarm(Date.now() + ALARM_DELAY_MS);
+    }
+    if (!this.store.meta().merged_into) this.ctx.storage.transactionSync(() => this.log.prune(Date.now()));
+  }
+
+  /** Sends outbox rows to the delivery queue. A seam tests replace to simulate a queue outage. */
+  protected async send(messages: DeliveryMessage[]): Promise<void> {
+    for (const chunk of chunkForQueue(messages)) {
+      await this.env.DELIVERY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
+    }
+  }
+
+  private redirect(): Redirect | undefined {
+    const m = this.store.meta();
+    if (m.merged_into) return { status: 'moved', to: m.merged_into };
+    if (m.pending) return { status: 'busy' };
+    return undefined;
+  }
+
+  /** Runs identifier-changing work one at a time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyWithNewKeys(input: ApplyInput): Promise<ApplyResult> {
+    const early = this.redirect();
+    if (early) return early;
+    const fresh = this.store.missing(input.keys);
+    if (fresh.length) {
+      const view = this.store.view(input.profileId);
+      const excess = measureExcess(new Set([...view.identifiers, ...fresh]), view.merges, [view], input.limits);
+      if (excess.amount > 0) return { status: 'conflict', breaks: [...excess.kinds] };
+      const owners = await claimKeys(this.env, fresh, input.profileId);
+      const mine = fresh.filter((k) => owners[k] === input.profileId);
+      // A key still pointing at a profile merged into this one is ours (the index is repointed lazily).
+      const inherited = fresh.filter(
+        (k) => owners[k] !== input.profileId && this.store.absorbState(owners[k]) !== 'none',
+      );
+      const lost = fresh.filter((k) => !mine.includes(k) && !inherited.includes(k));
+      if (lost.length) {
+        await releaseKeys(this.env, mine, input.profileId);
+        return { status: 'lost', owners: Object.fromEntries(lost.map((k) => [k, owners[k]])) };
+      }
+      if (inherited.length) {
+        await repointKeys(
+          this.env,
+          inherited.map((key) => ({ key, from: owners[key], to: input.profileId })),
+        );
+      }
+    }
+    return this.commit(input, fresh);
+  }
+
+  private init(id: string, collection: ApplyInput['collection'], now: string): void {
+    if (!this.store.meta().id) this.store.setMeta({ id, collection, created_at: now });
+  }
+
+  private commit(input: ApplyInput, fresh: string[]): ApplyResult {
+    const now = new Date();
+    const iso = now.toISOString();
+    let applied = 0;
+    let duplicates = 0;
+    this.ctx.storage.transactionSync(() => {
+      this.init(input.profileId, input.collection, iso);
+      const first = input.messages[0];
+      if (first)
+        this.store.addIdentifiers(ProfileStore.identifierRows(fresh, first.sourceId, first.event.messageId, iso));
+      this.store.addLinks(input.links ?? []);
+      for (const msg of input.messages) {
+        if (this.log.seen(msg.event.messageId)) {
+          duplicates++;
+          continue;
+        }
+        this.log.markSeen(msg.event.messageId, now.getTime());
+        const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
+        this.log.insert(fx.event);
+        this.store.applyTraits(fx.traits);
+        if (fx.outbound) this.store.enqueue(fx.outbound, now.getTime());
+        const m = this.store.meta();
+        this.store.setMeta({
+          first_message_id: m.first_message_id ?? msg.event.messageId,
+          first_source_id: m.first_source_id ?? msg.sourceId,
+          last_message_id: msg.event.messageId,
+          last_source_id: msg.sourceId,
+          last_seen_at: iso,
+        });
+        applied++;
+      }
+      if (applied || fresh.length) this.store.bump(iso);
+    });
+    if (applied) this.armAlarm(now.getTime() + ALARM_DELAY_MS);
+    return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
+  }
+
+  /** Drives a pending merge: the survivor absorbs this profile, then this one becomes a tombstone. */
+  private async drive(selfId: string, pending: PendingMerge): Promise<MergeResult> {
+    let to = pending.to;
+    for (let hop = 0; hop < 16; hop++) {
+      let res: AbsorbResult;
+      try {
+        const [head, history] = [this.store.exportHead(), this.log.historyPage()];
+        res = await profileStub(this.env, to).absorb({ ...pending, survivorId: to, loserId: selfId, head, history });
+      } catch (err) {
+        console.warn('merge interrupted; it stays pending and is retried', err);
+        return { status: 'busy', absorbed: true };
+      }
+      if (res.status === 'ok') {
+        this.ctx.storage.transactionSync(() => {
+          this.store.clearData();
+          this.store.setMeta({ merged_into: to, pending: null });
+          this.store.bump(new Date().toISOString());
+        });
+        return { status: 'merged', into: to, snapshot: this.store.snapshot() };
+      }
+      if (res.status === 'moved') {
+        to = res.to;
+        continue;
+      }
+      if (res.status === 'busy' && res.absorbed) return res;
+      this.store.setMeta({ pending: null }); // the survivor took nothing: this profile lives on
+      return res;
+    }
+    return { status: 'busy', absorbed: true };
+  }
+
+  private armAlarm(at: number): void {
+    if (this.alarmArmed) return;
+    this.alarmArmed = true;
+    this.ctx.storage.setAlarm(at).catch((err) => {
+      this.alarmArmed = false;
+      console.warn('could not set alarm', err);
+    });
+  }
+}

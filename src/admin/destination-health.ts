@@ -1,0 +1,194 @@
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { db } from '../db/client';
+import { type DeliveryFailureRow, deliveryFailures } from '../db/destinations-schema';
+import { deliveryConfig } from '../delivery/config';
+import { sendAll } from '../delivery/consumer';
+import { binValue } from '../delivery/log';
+import type { DeliveryAttempt } from '../delivery/messages';
+import type { EnrichedEvent } from '../ingest/spec';
+import { ApiError, badRequest } from '../lib/errors';
+import { type AdminEnv, requireScope } from './auth';
+import { loadDestination } from './destination-config';
+import { parseJson } from './validate';
+
+interface StatRow {
+  minute: number;
+  delivered: number;
+  retried: number;
+  failed: number;
+  filtered: number;
+  retry_started: number;
+  retry_resolved: number;
+}
+
+/** The value below which `q` of the histogram's samples fall. */
+export function quantile(bins: Map<number, number>, q: number): number | null {
+  const total = [...bins.values()].reduce((a, b) => a + b, 0);
+  if (!total) return null;
+  let seen = 0;
+  for (const bin of [...bins.keys()].sort((a, b) => a - b)) {
+    seen += bins.get(bin) ?? 0;
+    if (seen >= q * total) return binValue(bin);
+  }
+  return null;
+}
+
+/** Per destination: counters and latency p50/p95, in total and per interval, plus events still retrying. */
+async function health(env: Cloudflare.Env, id: string, hours: number, intervalMinutes: number) {
+  const nowMinute = Math.floor(Date.now() / 60_000);
+  const from = nowMinute - hours * 60;
+  const retryFrom = nowMinute - Math.ceil(deliveryConfig(env).retryWindowSeconds / 60) - 60;
+  const since = Math.min(from, retryFrom);
+  const [stats, latency] = await env.DB.batch([
+    env.DB.prepare('SELECT * FROM delivery_stats WHERE destination_id = ? AND minute >= ? ORDER BY minute').bind(
+      id,
+      since,
+    ),
+    env.DB.prepare('SELECT minute, bin, count FROM delivery_latency WHERE destination_id = ? AND minute >= ?').bind(
+      id,
+      from,
+    ),
+  ]);
+  const rows = stats.results as unknown as StatRow[];
+  const bins = latency.results as unknown as { minute: number; bin: number; count: number }[];
+  const bucketOf = (minute: number) => from + Math.floor((minute - from) / intervalMinutes) * intervalMinutes;
+  const series = new Map<
+    number,
+    { delivered: number; retried: number; failed: number; filtered: number; bins: Map<number, number> }
+  >();
+  for (let m = from; m <= nowMinute; m += intervalMinutes) {
+    series.set(m, { delivered: 0, retried: 0, failed: 0, filtered: 0, bins: new Map() });
+  }
+  const total = { delivered: 0, retried: 0, failed: 0, filtered: 0 };
+  let retrying = 0;
+  for (const r of rows) {
+    retrying += r.retry_started - r.retry_resolved;
+    if (r.minute < from) continue;
+    const s = series.get(bucketOf(r.minute));
+    for (const k of ['delivered', 'retried', 'failed', 'filtered'] as const) {
+      total[k] += r[k];
+      if (s) s[k] += r[k];
+    }
+  }
+  const allBins = new Map<number, number>();
+  for (const b of bins) {
+    allBins.set(b.bin, (allBins.get(b.bin) ?? 0) + b.count);
+    const s = series.get(bucketOf(b.minute));
+    s?.bins.set(b.bin, (s.bins.get(b.bin) ?? 0) + b.count);
+  }
+  return {
+    destinationId: id,
+    window: { from: new Date(from * 60_000).toISOString(), to: new Date().toISOString(), intervalMinutes },
+    totals: { ...total, p50Ms: quantile(allBins, 0.5), p95Ms: quantile(allBins, 0.95) },
+    retrying: Math.max(0, retrying),
+    series: [...series].map(([m, s]) => ({
+      at: new Date(m * 60_000).toISOString(),
+      delivered: s.delivered,
+      retried: s.retried,
+      failed: s.failed,
+      filtered: s.filtered,
+      p95Ms: quantile(s.bins, 0.95),
+    })),
+  };
+}
+
+function failureView(f: DeliveryFailureRow) {
+  return {
+    messageId: f.messageId,
+    sourceId: f.sourceId,
+    type: f.eventType,
+    name: f.eventName,
+    status: f.status,
+    error: f.error,
+    response: f.response,
+    attempts: f.attempts,
+    firstAttemptAt: f.firstAttemptAt,
+    failedAt: f.failedAt,
+    replayedAt: f.replayedAt,
+    replayCount: f.replayCount,
+    event: JSON.parse(f.event) as EnrichedEvent,
+  };
+}
+
+const ReplayInput = z
+  .object({
+    messageIds: z.array(z.string().min(1)).max(1000).optional().describe('Failed events to send again'),
+    all: z.boolean().optional().describe('Replay every recorded failure (up to 1000 per call)'),
+  })
+  .refine((r) => r.all === true || (r.messageIds?.length ?? 0) > 0, 'give messageIds or all: true');
+
+const int = (v: string | undefined, fallback: number, min: number, max: number) =>
+  Math.max(min, Math.min(max, Math.floor(Number(v ?? fallback)) || fallback));
+
+/** Health, the dead-letter record and replay, under `/api/destinations/:id/…`. */
+export const destinationHealthApi = new Hono<AdminEnv>()
+  .get('/:id/health', requireScope('destinations:read'), async (c) => {
+    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const hours = int(c.req.query('hours'), 24, 1, 24 * 30);
+    const interval = int(c.req.query('interval'), 60, 1, 24 * 60);
+    return c.json(await health(c.env, row.id, hours, interval));
+  })
+  .get('/:id/failures', requireScope('destinations:read'), async (c) => {
+    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const limit = int(c.req.query('limit'), 50, 1, 500);
+    const before = c.req.query('before');
+    const where = before
+      ? and(eq(deliveryFailures.destinationId, row.id), lt(deliveryFailures.failedAt, before))
+      : eq(deliveryFailures.destinationId, row.id);
+    const rows = await db(c.env.DB)
+      .select()
+      .from(deliveryFailures)
+      .where(where)
+      .orderBy(desc(deliveryFailures.failedAt))
+      .limit(limit)
+      .all();
+    const next = rows.length === limit ? rows[rows.length - 1].failedAt : null;
+    return c.json({ data: rows.map(failureView), next });
+  })
+  .post('/:id/replay', requireScope('destinations:write'), async (c) => {
+    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    if (!row.enabled)
+      throw new ApiError(409, 'destination_disabled', 'Enable the destination before replaying its failures');
+    const input = await parseJson(c.req.raw, ReplayInput);
+    const d = db(c.env.DB);
+    const byDest = eq(deliveryFailures.destinationId, row.id);
+    const rows: DeliveryFailureRow[] = [];
+    if (input.all) rows.push(...(await d.select().from(deliveryFailures).where(byDest).limit(1000).all()));
+    else {
+      for (let i = 0; i < input.messageIds!.length; i += 90) {
+        const ids = input.messageIds!.slice(i, i + 90);
+        rows.push(
+          ...(await d
+            .select()
+            .from(deliveryFailures)
+            .where(and(byDest, inArray(deliveryFailures.messageId, ids)))
+            .all()),
+        );
+      }
+      if (!rows.length) throw badRequest('None of these messageIds is a recorded failure of this destination');
+    }
+    const now = new Date().toISOString();
+    const messages: DeliveryAttempt[] = rows.map((f) => ({
+      kind: 'attempt',
+      destinationId: row.id,
+      sourceId: f.sourceId ?? undefined,
+      event: JSON.parse(f.event) as EnrichedEvent,
+      firstAttemptAt: now,
+      priorAttempts: 0,
+      replay: true,
+    }));
+    // Replays take the retry lane: the fresh lane stays for new events.
+    await sendAll(
+      c.env.DELIVERY_RETRY_QUEUE,
+      messages.map((body) => ({ body, contentType: 'json' as const })),
+    );
+    const statements = rows.map((f) =>
+      c.env.DB.prepare(
+        'UPDATE delivery_failures SET replayed_at = ?, replay_count = replay_count + 1 WHERE destination_id = ? AND message_id = ?',
+      ).bind(now, row.id, f.messageId),
+    );
+    for (let i = 0; i < statements.length; i += 100) await c.env.DB.batch(statements.slice(i, i + 100));
+    return c.json({ replayed: rows.length, messageIds: rows.map((f) => f.messageId) }, 202);
+  });

@@ -1,0 +1,82 @@
+import { walkCondition } from './conditions';
+import type { Audience, DefinitionIssue } from './definitions';
+
+/**
+ * Checks an audience against the others it may reference: every `audience` and `computed` key must
+ * exist and audience references must not form a cycle. Issues carry the offending node's path.
+ */
+export function checkReferences(
+  audience: Pick<Audience, 'key' | 'definition'>,
+  others: ReadonlyMap<string, Pick<Audience, 'key' | 'definition'>>,
+  computedKeys: ReadonlySet<string>,
+): DefinitionIssue[] {
+  const issues: DefinitionIssue[] = [];
+  const graph = new Map(others);
+  graph.set(audience.key, audience);
+  walkCondition(audience.definition, (node, path) => {
+    if ('audience' in node && !graph.has(node.audience)) {
+      issues.push({ path: [...path, 'audience'], message: `unknown audience "${node.audience}"` });
+    } else if ('audience' in node) {
+      const cycle = findCycle(node.audience, audience.key, graph);
+      if (cycle)
+        issues.push({
+          path: [...path, 'audience'],
+          message: `reference cycle: ${[audience.key, ...cycle].join(' → ')}`,
+        });
+    } else if ('computed' in node && !computedKeys.has(node.computed)) {
+      issues.push({ path: [...path, 'computed'], message: `unknown computed trait "${node.computed}"` });
+    }
+  });
+  return issues;
+}
+
+/** Audience keys referenced directly by a definition. */
+export function referencedAudiences(definition: Audience['definition']): string[] {
+  const keys: string[] = [];
+  walkCondition(definition, (node) => {
+    if ('audience' in node) keys.push(node.audience);
+  });
+  return keys;
+}
+
+// Depth-first search from `start` for a path back to `target`; returns it (ending in target) or null.
+function findCycle(
+  start: string,
+  target: string,
+  graph: ReadonlyMap<string, Pick<Audience, 'definition'>>,
+): string[] | null {
+  const seen = new Set<string>();
+  const dfs = (key: string): string[] | null => {
+    if (key === target) return [key];
+    if (seen.has(key)) return null;
+    seen.add(key);
+    const def = graph.get(key);
+    if (!def) return null;
+    for (const next of referencedAudiences(def.definition)) {
+      const rest = dfs(next);
+      if (rest) return [key, ...rest];
+    }
+    return null;
+  };
+  return dfs(start);
+}
+
+/** Orders audiences so each comes after every audience it references (input must be acyclic). */
+export function topoSortAudiences<T extends Pick<Audience, 'key' | 'definition'>>(audiences: readonly T[]): T[] {
+  const byKey = new Map(audiences.map((a) => [a.key, a]));
+  const done = new Set<string>();
+  const out: T[] = [];
+  const visit = (a: T, stack: Set<string>) => {
+    if (done.has(a.key) || stack.has(a.key)) return;
+    stack.add(a.key);
+    for (const k of referencedAudiences(a.definition)) {
+      const dep = byKey.get(k);
+      if (dep) visit(dep, stack);
+    }
+    stack.delete(a.key);
+    done.add(a.key);
+    out.push(a);
+  };
+  for (const a of audiences) visit(a, new Set());
+  return out;
+}

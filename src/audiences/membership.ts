@@ -1,0 +1,56 @@
+/** One membership change as the Profile DO outbox reports it. */
+export interface MembershipChange {
+  audienceId: string;
+  profileId: string;
+  member: boolean;
+  /** Epoch ms of the change. */
+  at: number;
+}
+
+/**
+ * Writes a batch of membership changes to D1 in one transaction: member rows are added or removed,
+ * and the day's size history is updated per audience touched (size re-counted, entries/exits added).
+ * Idempotent for replays: entering twice or exiting a non-member changes nothing but the counters.
+ * Changes apply in time order, and an exit never removes a membership that began after it, so a
+ * late, out-of-order exit cannot undo a newer entry.
+ */
+export async function recordMembershipChanges(d1: D1Database, changes: readonly MembershipChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const statements: D1PreparedStatement[] = [];
+  const touched = new Map<string, { day: string; entered: number; exited: number }>();
+  const ordered = [...changes].sort((a, b) => a.at - b.at);
+  for (const c of ordered) {
+    const when = new Date(c.at).toISOString();
+    statements.push(
+      c.member
+        ? d1
+            .prepare(
+              'INSERT INTO audience_members (audience_id, profile_id, entered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+            )
+            .bind(c.audienceId, c.profileId, when)
+        : d1
+            .prepare('DELETE FROM audience_members WHERE audience_id = ? AND profile_id = ? AND entered_at <= ?')
+            .bind(c.audienceId, c.profileId, when),
+    );
+    const day = when.slice(0, 10);
+    const key = `${c.audienceId}\u0000${day}`;
+    const t = touched.get(key) ?? { day, entered: 0, exited: 0 };
+    if (c.member) t.entered++;
+    else t.exited++;
+    touched.set(key, t);
+  }
+  for (const [key, t] of touched) {
+    const audienceId = key.split('\u0000')[0];
+    statements.push(
+      d1
+        .prepare(
+          `INSERT INTO audience_size_history (audience_id, day, size, entered, exited)
+           VALUES (?1, ?2, (SELECT count(*) FROM audience_members WHERE audience_id = ?1), ?3, ?4)
+           ON CONFLICT (audience_id, day) DO UPDATE SET
+             size = excluded.size, entered = entered + excluded.entered, exited = exited + excluded.exited`,
+        )
+        .bind(audienceId, t.day, t.entered, t.exited),
+    );
+  }
+  await d1.batch(statements);
+}

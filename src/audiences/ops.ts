@@ -1,0 +1,39 @@
+import { equal } from '../lib/fql/evaluate';
+import type { TraitOp } from './conditions';
+
+/** Applies a trait/computed condition operator; types are strict as in FQL, missing values are null. */
+export function applyOp(op: TraitOp, actual: unknown, expected: unknown): boolean {
+  const a = actual ?? null;
+  switch (op) {
+    case '=':
+      return equal(a, expected);
+    case '!=':
+      return !equal(a, expected);
+    case '>':
+    case '>=':
+    case '<':
+    case '<=':
+      if (typeof a !== 'number' || typeof expected !== 'number') return false;
+      return op === '>' ? a > expected : op === '>=' ? a >= expected : op === '<' ? a < expected : a <= expected;
+    case 'contains':
+      if (typeof a === 'string') return typeof expected === 'string' && a.includes(expected);
+      return Array.isArray(a) && a.some((x) => equal(x, expected));
+    case 'starts_with':
+      return typeof a === 'string' && typeof expected === 'string' && a.startsWith(expected);
+    case 'exists':
+      return a !== null;
+    case 'in':
+      return Array.isArray(expected) && expected.some((x) => equal(x, a));
+  }
+}
+
+/** Reads a trait by its exact key, or else as a dot path into nested objects. */
+export function readTrait(traits: Record<string, unknown>, name: string): unknown {
+  if (Object.hasOwn(traits, name)) return traits[name] ?? null;
+  let cur: unknown = traits;
+  for (const part of name.split('.')) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !Object.hasOwn(cur, part)) return null;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur ?? null;
+}

@@ -1,0 +1,172 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { Hono } from 'hono';
+import { type AdminEnv, requireScope } from '../admin/auth';
+import type { EngageDefinitionRow } from '../db/audiences-schema';
+import { profileDirectory } from '../db/profiles-schema';
+import { badRequest, notFound } from '../lib/errors';
+import { backfillProgress, requestBackfill } from './backfill';
+import { clearDefinitionCache, storedFromRows } from './cache';
+import { compileDefinitions } from './compile';
+import { Audience, AudiencePreview, ComputedTrait } from './definitions';
+import type { AudienceSnapshot } from './evaluate';
+import { checkReferences } from './graph';
+import { type EstimateBasis, estimateAudienceSize, PreviewProfile } from './preview';
+import {
+  findBackfill,
+  findDefinition,
+  type Kind,
+  listMembers,
+  loadDefinitionRows,
+  saveDefinition,
+  sizeOf,
+} from './store';
+import { definitionView, invalidDefinition, parseDefinitionBody } from './views';
+
+const read = requireScope('audiences:read');
+const write = requireScope('audiences:write');
+const PREVIEW_SAMPLE = 1000;
+
+async function load(d1: D1Database, kind: Kind, key: string): Promise<EngageDefinitionRow> {
+  const row = await findDefinition(d1, kind, key);
+  if (!row) throw notFound(`${kind === 'audience' ? 'Audience' : 'Computed trait'} ${key}`);
+  return row;
+}
+
+/** Definition plus back-fill status of its current version (`computing` with a percentage, or `ready`). */
+async function withStatus(d1: D1Database, row: EngageDefinitionRow) {
+  return { ...definitionView(row), ...backfillProgress(await findBackfill(d1, row.id, row.version)) };
+}
+
+async function list(d1: D1Database, kind: Kind) {
+  const { rows } = await loadDefinitionRows(d1);
+  return Promise.all(rows.filter((r) => r.kind === kind).map((r) => withStatus(d1, r)));
+}
+
+// Audience and computed references must exist and must not loop; the stored set is read fresh from D1.
+async function checkAudience(d1: D1Database, audience: Pick<Audience, 'key' | 'definition'>) {
+  const { revision, rows } = await loadDefinitionRows(d1);
+  const others = new Map<string, Pick<Audience, 'key' | 'definition'>>();
+  const computed = new Set<string>();
+  for (const r of rows) {
+    if (r.kind === 'computed_trait') computed.add(r.key);
+    else if (r.key !== audience.key) others.set(r.key, { key: r.key, definition: JSON.parse(r.body).definition });
+  }
+  const issues = checkReferences(audience, others, computed);
+  if (issues.length) throw invalidDefinition(issues);
+  return { revision, rows };
+}
+
+async function save(env: Cloudflare.Env, kind: Kind, input: Audience | ComputedTrait, previous?: EngageDefinitionRow) {
+  const { row, backfill } = await saveDefinition(
+    env.DB,
+    { kind, key: input.key, name: input.name, body: input },
+    previous,
+  );
+  await requestBackfill(env.WORK_QUEUE, backfill);
+  clearDefinitionCache();
+  return withStatus(env.DB, row);
+}
+
+function samePathKey(bodyKey: string, pathKey: string) {
+  if (bodyKey !== pathKey)
+    throw badRequest(`key "${bodyKey}" does not match the URL (${pathKey}); keys cannot be renamed`);
+}
+
+/** `/api/computed-traits`: event counters, aggregations, first/last/most-frequent and unique lists. */
+export const computedTraitsApi = new Hono<AdminEnv>()
+  .get('/', read, async (c) => c.json({ data: await list(c.env.DB, 'computed_trait') }))
+  .post('/', write, async (c) => {
+    const input = await parseDefinitionBody(c.req.raw, ComputedTrait);
+    return c.json(await save(c.env, 'computed_trait', input), 201);
+  })
+  .get('/:key', read, async (c) =>
+    c.json(await withStatus(c.env.DB, await load(c.env.DB, 'computed_trait', c.req.param('key')))),
+  )
+  .put('/:key', write, async (c) => {
+    const previous = await load(c.env.DB, 'computed_trait', c.req.param('key'));
+    const input = await parseDefinitionBody(c.req.raw, ComputedTrait);
+    samePathKey(input.key, previous.key);
+    return c.json(await save(c.env, 'computed_trait', input, previous));
+  });
+
+/** `/api/audiences`: definitions, status of their back-fill, members and size, and size previews. */
+export const audiencesApi = new Hono<AdminEnv>()
+  .get('/', read, async (c) => c.json({ data: await list(c.env.DB, 'audience') }))
+  .post('/', write, async (c) => {
+    const input = await parseDefinitionBody(c.req.raw, Audience);
+    await checkAudience(c.env.DB, input);
+    return c.json(await save(c.env, 'audience', input), 201);
+  })
+  .post('/preview', write, async (c) => {
+    const input = await parseDefinitionBody(c.req.raw, AudiencePreview);
+    // "preview" is a reserved key, so the candidate cannot collide with a stored audience.
+    const candidate: Audience = {
+      key: 'preview',
+      name: 'Preview',
+      definition: input.definition,
+      collection: input.collection,
+      emit: 'identify',
+      destinationIds: [],
+      public: false,
+    };
+    const { revision, rows } = await checkAudience(c.env.DB, candidate);
+    const stored = storedFromRows(rows);
+    const audiences = [...stored.audiences, { id: 'aud_preview', version: 0, definition: candidate }];
+    const set = compileDefinitions({ revision, computedTraits: stored.computedTraits, audiences });
+    const sample = input.profiles ? provided(input.profiles) : await directorySample(c.env.DB, input.collection);
+    return c.json({ ...estimateAudienceSize(set, 'preview', sample, Date.now()), revision });
+  })
+  .get('/:key', read, async (c) => {
+    const row = await load(c.env.DB, 'audience', c.req.param('key'));
+    return c.json({ ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) });
+  })
+  .put('/:key', write, async (c) => {
+    const previous = await load(c.env.DB, 'audience', c.req.param('key'));
+    const input = await parseDefinitionBody(c.req.raw, Audience);
+    samePathKey(input.key, previous.key);
+    await checkAudience(c.env.DB, input);
+    return c.json(await save(c.env, 'audience', input, previous));
+  })
+  .get('/:key/members', read, async (c) => {
+    const row = await load(c.env.DB, 'audience', c.req.param('key'));
+    const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 100) || 100));
+    const page = await listMembers(c.env.DB, row.id, limit + 1, c.req.query('cursor') || undefined);
+    const data = page.slice(0, limit);
+    return c.json({ data, next: page.length > limit ? data[data.length - 1].profileId : null });
+  });
+
+function provided(profiles: unknown[]) {
+  const snapshots: AudienceSnapshot[] = profiles.map((p, i) => {
+    const parsed = PreviewProfile.safeParse(p);
+    if (!parsed.success) {
+      throw invalidDefinition(
+        parsed.error.issues.map((x) => ({
+          path: ['profiles', i, ...(x.path as (string | number)[])],
+          message: x.message,
+        })),
+      );
+    }
+    return parsed.data as AudienceSnapshot;
+  });
+  return { snapshots, total: snapshots.length, basis: 'provided_profiles' as EstimateBasis };
+}
+
+// What is available without the Profile DOs: the D1 directory's traits of a random sample of profiles.
+async function directorySample(d1: D1Database, collection: string) {
+  const db = drizzle(d1);
+  const live = and(isNull(profileDirectory.mergedInto), eq(profileDirectory.collection, collection));
+  const [count, rows] = await db.batch([
+    db.select({ n: sql<number>`count(*)` }).from(profileDirectory).where(live),
+    db
+      .select({ traits: profileDirectory.traits })
+      .from(profileDirectory)
+      .where(live)
+      .orderBy(sql`random()`)
+      .limit(PREVIEW_SAMPLE),
+  ]);
+  const total = count[0]?.n ?? 0;
+  const snapshots = rows.map((r): AudienceSnapshot => ({ traits: JSON.parse(r.traits), events: [] }));
+  const basis: EstimateBasis = total === 0 ? 'no_profiles' : 'profile_directory_traits';
+  return { snapshots, total, basis };
+}

@@ -1,0 +1,75 @@
+/**
+ * Per-destination circuit breaker, per isolate. Deliveries run in two lanes: `fresh` (events
+ * fanned out for the first time) and `retry` (the retry queue). A destination that hangs is
+ * *open* for a short, growing pause (no requests at all) and *degraded* for longer: its
+ * fresh events skip the first lane and go straight to the retry lane, where probes decide when it
+ * has recovered. So a hanging vendor never holds the lane healthy destinations are served from.
+ * `Retry-After` pauses for exactly what the vendor asked.
+ */
+interface State {
+  failures: number;
+  openUntil: number;
+  degradedUntil: number;
+  reason: string;
+}
+
+export type Lane = 'fresh' | 'retry';
+
+const states = new Map<string, State>();
+
+/** Longest pause, whatever the backoff base. */
+const MAX_OPEN_MS = 5 * 60_000;
+
+/** How long the destination should not be tried in this lane (0 = go ahead), and why. */
+export function pausedFor(destinationId: string, now: number, lane: Lane): { ms: number; reason: string } {
+  const s = states.get(destinationId);
+  if (!s) return { ms: 0, reason: '' };
+  if (s.openUntil > now) return { ms: s.openUntil - now, reason: s.reason };
+  // Degraded: fresh events take the retry lane (a short hop) rather than risk another hang here.
+  if (lane === 'fresh' && s.degradedUntil > now) return { ms: 1000, reason: s.reason };
+  return { ms: 0, reason: '' };
+}
+
+/** A request succeeded: no pause any more (a degraded destination stays in the retry lane a while). */
+export function recordSuccess(destinationId: string): void {
+  const s = states.get(destinationId);
+  if (!s) return;
+  s.failures = 0;
+  s.openUntil = 0;
+  if (s.degradedUntil === 0) states.delete(destinationId);
+}
+
+/**
+ * A request failed retryably. A hang (timeout) opens the breaker at once and degrades the
+ * destination, since hangs are what hold a lane; resets and 5xx, which fail fast, open it after
+ * three in a row; `Retry-After` opens it for what was asked.
+ */
+export function recordFailure(
+  destinationId: string,
+  now: number,
+  failure: { kind: 'timeout' | 'network' | 'status'; retryAfterMs?: number; message: string },
+  baseMs: number,
+): void {
+  const s = states.get(destinationId) ?? { failures: 0, openUntil: 0, degradedUntil: 0, reason: '' };
+  // Requests that were in flight when the breaker opened do not escalate the pause again.
+  if (s.openUntil > now && failure.retryAfterMs === undefined) return;
+  s.failures++;
+  let pause = 0;
+  if (failure.retryAfterMs !== undefined) {
+    pause = failure.retryAfterMs;
+    s.degradedUntil = Math.max(s.degradedUntil, now + Math.min(pause, MAX_OPEN_MS));
+  } else if (failure.kind === 'timeout') {
+    pause = baseMs * 2 ** Math.min(s.failures - 1, 8);
+    s.degradedUntil = Math.max(s.degradedUntil, now + Math.min(Math.max(20 * baseMs, 10_000), MAX_OPEN_MS));
+  } else if (s.failures >= 3) pause = baseMs * 2 ** Math.min(s.failures - 3, 8);
+  if (pause > 0) {
+    s.openUntil = Math.max(s.openUntil, now + Math.min(pause, MAX_OPEN_MS));
+    s.reason = failure.message;
+  }
+  states.set(destinationId, s);
+}
+
+/** Forgets every breaker (tests). */
+export function resetBreakers(): void {
+  states.clear();
+}

@@ -1,0 +1,41 @@
+/** Delivery tuning, read from vars so tests run the same code in seconds instead of hours. */
+export interface DeliveryConfig {
+  /** First retry delay; doubles per attempt (with jitter) up to `backoffCapSeconds`. */
+  backoffBaseSeconds: number;
+  backoffCapSeconds: number;
+  /** How long an event keeps being retried before it is dead-lettered (Segment: about 4 h). */
+  retryWindowSeconds: number;
+  /** Per-request timeout. */
+  timeoutMs: number;
+  /** Loopback URLs are allowed only when running locally (`TESSERA_ENV=local`). */
+  allowLoopback: boolean;
+  /** Requests one destination may have in flight per consumer invocation. */
+  perDestinationConcurrency: number;
+}
+
+type DeliveryVars = {
+  TESSERA_ENV?: string;
+  DELIVERY_BACKOFF_BASE_SECONDS?: string;
+  DELIVERY_RETRY_WINDOW_SECONDS?: string;
+  DELIVERY_TIMEOUT_MS?: string;
+};
+
+function num(v: string | undefined, fallback: number, min: number): number {
+  const n = Number(v);
+  return Number.isFinite(n) && n >= min ? n : fallback;
+}
+
+/** The delivery configuration of an environment (defaults are production's). */
+export function deliveryConfig(env: Cloudflare.Env): DeliveryConfig {
+  const vars = env as unknown as DeliveryVars;
+  const base = num(vars.DELIVERY_BACKOFF_BASE_SECONDS, 30, 0.1);
+  return {
+    backoffBaseSeconds: base,
+    backoffCapSeconds: base * 64,
+    retryWindowSeconds: num(vars.DELIVERY_RETRY_WINDOW_SECONDS, 4 * 3600, 1),
+    timeoutMs: num(vars.DELIVERY_TIMEOUT_MS, 10_000, 100),
+    allowLoopback: vars.TESSERA_ENV === 'local',
+    // Workers open at most 6 connections at once per invocation; leave room for others.
+    perDestinationConcurrency: 3,
+  };
+}

@@ -1,0 +1,301 @@
+import type { IngestMessage } from '../ingest/spec';
+import type { ApplyInput, ApplyResult, Describe, ProfileSnapshot } from '../profiles/protocol';
+import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
+import type { LinkRow } from '../profiles/store';
+import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
+import { lookupKeys, repointKeys } from './index-do';
+import { type ProfileView, planResolution } from './resolve';
+import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
+import { recordResolution } from './stats';
+
+/** A merge performed while resolving, for the directory's merge history. */
+export interface MergeRecord {
+  loser: string;
+  survivor: string;
+  reason: string;
+  mergedAt: string;
+}
+
+/** Where one event landed. */
+export interface Outcome {
+  /** User profile, or undefined when no identifier of the event was usable. */
+  profileId?: string;
+  accountId?: string;
+  snapshots: ProfileSnapshot[];
+  merges: MergeRecord[];
+}
+
+/** Raised when resolution keeps racing; the queue message is retried later. */
+export class ResolveError extends Error {}
+
+const MAX_ATTEMPTS = 30;
+/** Most events applied to one profile in one call. */
+const RUN_EVENTS = 50;
+const MAX_HOPS = 64;
+const movedTo = new Map<string, string>(); // tombstones never change: safe to remember per isolate
+/**
+ * Key → profile that held it at its last answer. Only a hint: a profile that holds every key of
+ * an event takes it without looking anything up, and answers "moved" if it was merged since.
+ */
+const holder = new Map<string, string>();
+const CACHE_ENTRIES = 50_000;
+
+function remember(cache: Map<string, string>, key: string, value: string) {
+  if (cache.size >= CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const backoff = (attempt: number) => sleep(Math.min(250, 2 ** Math.min(attempt, 8)) * (0.5 + Math.random()));
+
+/**
+ * Resolves events to profiles (DESIGN.md §3) and applies them. The Profile objects enforce limits
+ * and the index arbitrates ownership, so whatever this planner saw may be stale: any refusal
+ * (moved, busy, conflict, lost) makes it look again. Without limit conflicts every step only ever
+ * unions profiles that an event links, which is why the final partition is union-find's.
+ */
+export class Resolver {
+  private readonly spec: LimitSpec;
+  /** Index entries seen pointing at merged profiles, repointed in one go by `flush()`. */
+  private readonly repoints = new Map<string, { key: string; from: string; to: string }>();
+
+  constructor(
+    private readonly env: Env,
+    private readonly rules: Rules,
+  ) {
+    this.spec = limitSpec(rules);
+  }
+
+  /** The usable identifier keys of an event for one collection, in reading order (alias aside). */
+  plainKeys(event: IngestMessage['event'], collection: Collection): string[] {
+    return usable(this.rules, extractIdentifiers(event, collection)).map(keyOf);
+  }
+
+  /** The usable identifier keys of an event, with an alias's previousId typed by the index. */
+  async keysOf(event: IngestMessage['event'], collection: Collection): Promise<string[]> {
+    const keys = this.plainKeys(event, collection);
+    const prev = collection === 'users' ? previousIdOf(event) : undefined;
+    if (prev !== undefined && !this.rules.isBlocked(prev)) {
+      // previousId is a userId or an anonymousId: whichever the index knows, else an anonymousId.
+      const asUser = `user_id:${prev}`;
+      const found = await lookupKeys(this.env, [asUser]);
+      const key = found[asUser] ? asUser : `anonymous_id:${prev}`;
+      if (!keys.includes(key)) keys.push(key);
+    }
+    return keys;
+  }
+
+  /**
+   * Resolves a group of events in order. Consecutive events whose identifiers a known profile
+   * already holds are applied to it in one call (one transaction), which is most of the traffic
+   * of a known user; anything else goes through `ingest`. Returns one outcome or error per event.
+   */
+  async ingestAll(msgs: IngestMessage[]): Promise<(Outcome | Error)[]> {
+    const results: (Outcome | Error)[] = [];
+    let run: { profile: string; idx: number[]; keys: Set<string> } | undefined;
+    const single = async (i: number) => {
+      const t0 = performance.now();
+      const out = await this.ingest(msgs[i]).catch((err) => (err instanceof Error ? err : new Error(String(err))));
+      if (!(out instanceof Error)) recordResolution(performance.now() - t0, 1, out.merges.length);
+      results[i] = out;
+    };
+    const flushRun = async () => {
+      const r = run;
+      run = undefined;
+      if (!r) return;
+      const t0 = performance.now();
+      const res = await profileStub(this.env, r.profile).apply({
+        profileId: r.profile,
+        collection: 'users',
+        keys: [...r.keys],
+        messages: r.idx.map((i) => msgs[i]),
+        links: [],
+        limits: this.spec,
+        emit: true,
+      });
+      if (res.status !== 'ok') {
+        for (const i of r.idx) await single(i);
+        return;
+      }
+      recordResolution(performance.now() - t0, r.idx.length);
+      for (const i of r.idx) results[i] = { profileId: r.profile, snapshots: [], merges: [] };
+      (results[r.idx[r.idx.length - 1]] as Outcome).snapshots.push(res.snapshot);
+    };
+    for (let i = 0; i < msgs.length; i++) {
+      const e = msgs[i].event;
+      const keys = e.type === 'group' || e.type === 'alias' ? [] : this.plainKeys(e, 'users');
+      const known = keys.length ? holder.get(keys[0]) : undefined;
+      const fits = known !== undefined && keys.every((k) => holder.get(k) === known);
+      if (fits && run?.profile === known && run.idx.length < RUN_EVENTS) {
+        run.idx.push(i);
+      } else {
+        await flushRun();
+        if (fits) run = { profile: known, idx: [i], keys: new Set(keys) };
+        else await single(i);
+      }
+      for (const k of keys) run?.keys.add(k);
+    }
+    await flushRun();
+    return results;
+  }
+
+  /** Resolves one event and applies it to its user profile (and account profile, for group calls). */
+  async ingest(msg: IngestMessage): Promise<Outcome> {
+    const out: Outcome = { snapshots: [], merges: [] };
+    const e = msg.event;
+    const userKeys = await this.keysOf(e, 'users');
+    const accountKeys = e.type === 'group' ? await this.keysOf(e, 'accounts') : [];
+    const at = e.timestamp;
+    const userLinks: LinkRow[] = accountKeys
+      .filter((k) => k.startsWith('group_id:'))
+      .map((key) => ({ collection: 'accounts', key, source_id: msg.sourceId, created_at: at }));
+    if (userKeys.length) {
+      out.profileId = await this.resolveAndApply('users', userKeys, msg, userLinks, true, out);
+    }
+    if (accountKeys.length) {
+      const links: LinkRow[] = userKeys
+        .filter((k) => k.startsWith('user_id:') || k.startsWith('anonymous_id:'))
+        .map((key) => ({ collection: 'users', key, source_id: msg.sourceId, created_at: at }));
+      out.accountId = await this.resolveAndApply('accounts', accountKeys, msg, links, !out.profileId, out);
+    }
+    return out;
+  }
+
+  /** Repoints index entries that were seen pointing at merged profiles. */
+  async flush(): Promise<void> {
+    const moves = [...this.repoints.values()];
+    this.repoints.clear();
+    if (moves.length) await repointKeys(this.env, moves);
+  }
+
+  private async resolveAndApply(
+    collection: Collection,
+    keys: string[],
+    msg: IngestMessage,
+    links: LinkRow[],
+    emit: boolean,
+    out: Outcome,
+  ): Promise<string | undefined> {
+    const input = (profileId: string, ids: string[]): ApplyInput => ({
+      profileId,
+      collection,
+      keys: ids,
+      messages: [msg],
+      links,
+      limits: this.spec,
+      emit,
+    });
+    const applied = (target: string, res: Extract<ApplyResult, { status: 'ok' }>) => {
+      out.snapshots.push(res.snapshot);
+      for (const k of res.snapshot.identifiers) remember(holder, k, target);
+      return target;
+    };
+    // Fast path: a profile already known to hold every identifier of the event.
+    const known = holder.get(keys[0]);
+    if (known && keys.every((k) => holder.get(k) === known)) {
+      const res = await profileStub(this.env, known).apply(input(known, keys));
+      if (res.status === 'ok') return applied(known, res);
+      for (const k of keys) holder.delete(k);
+    }
+    const dropped = new Set<string>();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const ids = keys.filter((k) => !dropped.has(k));
+      if (!ids.length) return undefined;
+      const seen = await this.owners(ids);
+      if (!seen) {
+        await backoff(attempt);
+        continue;
+      }
+      // A key held in the other collection (a custom kind used for users and accounts) is unusable.
+      const foreign = ids.filter((k) => seen.owners[k] !== undefined && !isOf(collection, seen.owners[k]));
+      if (foreign.length) {
+        for (const k of foreign) dropped.add(k);
+        continue;
+      }
+      const plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
+      if (plan.kind === 'drop') {
+        dropped.add(plan.key);
+        continue;
+      }
+      const target = plan.target ?? mintProfileId(collection);
+      if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {
+        await backoff(attempt);
+        continue;
+      }
+      const res = await profileStub(this.env, target).apply(input(target, ids));
+      if (res.status === 'ok') return applied(target, res);
+      if (res.status === 'busy') await profileStub(this.env, target).settle(target);
+      if (res.status === 'busy' || res.status === 'lost') await backoff(attempt);
+    }
+    throw new ResolveError(`identity resolution of ${msg.event.messageId} did not settle`);
+  }
+
+  /** Merges `losers` into `target`; false when one of them refused (plan again). */
+  private async mergeAll(
+    target: string,
+    losers: string[],
+    ids: string[],
+    owners: Record<string, string>,
+    msg: IngestMessage,
+    out: Outcome,
+  ): Promise<boolean> {
+    for (const loser of losers) {
+      const via = (p: string) => ids.filter((k) => owners[k] === p).join(', ');
+      const reason = `${msg.event.type} ${msg.event.messageId} linked ${via(loser)} (${loser}) with ${via(target)}`;
+      const res = await profileStub(this.env, loser).mergeInto({
+        profileId: loser,
+        survivorId: target,
+        reason,
+        limits: this.spec,
+      });
+      if (res.status !== 'merged') {
+        if (res.status === 'busy') await profileStub(this.env, loser).settle(loser);
+        return false;
+      }
+      remember(movedTo, loser, res.into);
+      out.snapshots.push(res.snapshot);
+      out.merges.push({ loser, survivor: res.into, reason, mergedAt: new Date().toISOString() });
+    }
+    return true;
+  }
+
+  /** Live owners of the keys and what they hold; undefined while one of them is mid-merge. */
+  private async owners(
+    keys: string[],
+  ): Promise<{ owners: Record<string, string>; profiles: Record<string, ProfileView> } | undefined> {
+    const index = await lookupKeys(this.env, keys);
+    const distinct = [...new Set(Object.values(index))];
+    const live = await Promise.all(distinct.map((id) => this.follow(id)));
+    if (live.some((v) => v === undefined)) return undefined;
+    const rootOf = new Map(distinct.map((id, i) => [id, live[i]!]));
+    const owners: Record<string, string> = {};
+    const profiles: Record<string, ProfileView> = {};
+    for (const [key, id] of Object.entries(index)) {
+      const root = rootOf.get(id)!;
+      owners[key] = root.id;
+      profiles[root.id] = root;
+      if (root.id !== id) this.repoints.set(key, { key, from: id, to: root.id });
+    }
+    return { owners, profiles };
+  }
+
+  /** Follows forward pointers to the live profile; undefined if one is mid-merge. */
+  private async follow(start: string): Promise<ProfileView | undefined> {
+    let id = start;
+    for (let hop = 0; hop < MAX_HOPS; hop++) {
+      const cached = movedTo.get(id);
+      if (cached) {
+        id = cached;
+        continue;
+      }
+      const stub = profileStub(this.env, id);
+      let d: Describe = await stub.describe(id);
+      if (d.status === 'busy') d = await stub.settle(id);
+      if (d.status === 'live') return d;
+      if (d.status === 'busy') return undefined;
+      remember(movedTo, id, d.to);
+      id = d.to;
+    }
+    throw new ResolveError(`forward pointers from ${start} are too long`);
+  }
+}

@@ -1,0 +1,143 @@
+import { type Context, Hono } from 'hono';
+import { type AdminEnv, requireScope } from '../admin/auth';
+import type { Collection } from '../identity/identifiers';
+import { ApiError } from '../lib/errors';
+import { findProfileId, readProfile } from './lookup';
+import type { ReadQuery } from './protocol';
+import {
+  type Cursor,
+  decodeEventCursor,
+  encodeEventCursor,
+  eventView,
+  externalIdView,
+  linkView,
+  metadataView,
+  traitView,
+} from './views';
+
+type Ctx = Context<AdminEnv>;
+
+/** Segment answers bad parameters with `validation_error`. */
+const invalid = (message: string) => new ApiError(400, 'validation_error', message);
+const profileNotFound = () => new ApiError(404, 'not_found', 'Profile was not found.');
+
+function collectionOf(c: Ctx): Collection {
+  const value = c.req.param('collection');
+  if (value === 'users' || value === 'accounts') return value;
+  throw invalid(`The parameter \`collection\` must be users or accounts, not \`${value}\``);
+}
+
+function limitOf(c: Ctx, fallback: number, max: number): number {
+  const raw = c.req.query('limit');
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw invalid(`The parameter \`limit\` must be an integer from 1 to ${max}`);
+  return n;
+}
+
+const listOf = (c: Ctx, name: string) =>
+  (c.req.query(name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function timeOf(c: Ctx, name: string): number | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === '') return undefined;
+  const t = Date.parse(raw);
+  if (Number.isNaN(t)) throw invalid(`The parameter \`${name}\` must be an ISO-8601 date`);
+  return t;
+}
+
+/** Finds the profile named in the path and reads the requested parts; 404 as Segment when unknown. */
+async function load(c: Ctx, q: ReadQuery) {
+  const collection = collectionOf(c);
+  const id = await findProfileId(c.env, collection, c.req.param('id') ?? '');
+  const found = id && (await readProfile(c.env, id, q));
+  if (!found) throw profileNotFound();
+  return { collection, ...found };
+}
+
+function cursor(c: Ctx, hasMore: boolean, next: string, limit?: number): Cursor {
+  const url = new URL(c.req.url);
+  return { url: url.pathname + url.search, has_more: hasMore, next: hasMore ? next : '', ...(limit ? { limit } : {}) };
+}
+
+const verboseOf = (c: Ctx) => c.req.query('verbose') === 'true';
+
+/**
+ * Segment's Profile API: `/v1/spaces/:space_id/collections/users|accounts/profiles/:id/…`, same
+ * paths, parameters and shapes. Every space id answers (`default` included): one deployment is
+ * one space.
+ */
+export const profileApi = new Hono<AdminEnv>()
+  .use('*', requireScope('profiles:read'))
+  .get('/:space/collections/:collection/profiles/:id/traits', async (c) => {
+    const klass = c.req.query('class');
+    if (klass !== undefined && !['audience', 'computed_trait', 'trait', 'custom', ''].includes(klass)) {
+      throw invalid('The parameter `class` must be audience or computed_trait');
+    }
+    const limit = limitOf(c, 10, 200);
+    const include = new Set(listOf(c, 'include'));
+    const { profile } = await load(c, { traits: true });
+    // Audiences and computed traits have no values yet: those classes list nothing.
+    const all = klass === 'audience' || klass === 'computed_trait' ? [] : (profile.traits ?? []);
+    const after = c.req.query('next') ?? '';
+    const matching = all.filter((t) => (!include.size || include.has(t.key)) && t.key > after);
+    const page = matching.slice(0, limit);
+    const traits = Object.fromEntries(page.map((t) => [t.key, traitView(t, verboseOf(c))]));
+    return c.json({ traits, cursor: cursor(c, matching.length > limit, page.at(-1)?.key ?? '', limit) });
+  })
+  .get('/:space/collections/:collection/profiles/:id/external_ids', async (c) => {
+    const limit = limitOf(c, 25, 100);
+    const include = new Set(listOf(c, 'include'));
+    const { profile, collection } = await load(c, { identifiers: true });
+    const after = c.req.query('next') ?? '';
+    const matching = (profile.identifiers ?? [])
+      .filter((r) => (!include.size || include.has(r.kind)) && r.key > after)
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    const page = matching.slice(0, limit);
+    return c.json({
+      data: page.map((r) => externalIdView(r, collection)),
+      cursor: cursor(c, matching.length > limit, page.at(-1)?.key ?? ''),
+    });
+  })
+  .get('/:space/collections/:collection/profiles/:id/events', async (c) => {
+    const limit = limitOf(c, 10, 100);
+    const sort = c.req.query('sort') ?? 'desc';
+    if (sort !== 'asc' && sort !== 'desc') throw invalid('The parameter `sort` must be asc or desc');
+    const next = c.req.query('next');
+    const after = next ? decodeEventCursor(next) : undefined;
+    if (next && !after) throw invalid('The parameter `next` is not a cursor this API returned');
+    const { id, profile, collection } = await load(c, {
+      events: {
+        limit: limit + 1,
+        asc: sort === 'asc',
+        after,
+        start: timeOf(c, 'start'),
+        end: timeOf(c, 'end'),
+        include: listOf(c, 'include'),
+        exclude: listOf(c, 'exclude'),
+      },
+    });
+    const rows = profile.events ?? [];
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({
+      data: page.map((r) => eventView(r, id, collection)),
+      cursor: cursor(c, rows.length > limit, last ? encodeEventCursor(last.ts, last.messageId) : ''),
+    });
+  })
+  .get('/:space/collections/:collection/profiles/:id/metadata', async (c) => {
+    const { profile } = await load(c, {});
+    return c.json({ metadata: metadataView(profile.meta) });
+  })
+  .get('/:space/collections/:collection/profiles/:id/links', async (c) => {
+    const limit = limitOf(c, 20, 100);
+    const { profile } = await load(c, { links: true });
+    const after = c.req.query('next') ?? '';
+    const links = (profile.links ?? []).filter((l) => l.key > after).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const page = links.slice(0, limit);
+    return c.json({ data: page.map(linkView), cursor: cursor(c, links.length > limit, page.at(-1)?.key ?? '') });
+  });

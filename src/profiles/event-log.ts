@@ -1,0 +1,164 @@
+import type { EventRow } from './apply';
+
+/** Event history kept per profile (DESIGN.md §3) and how long applied messageIds are remembered. */
+export const RETENTION = { maxAgeMs: 90 * 86_400_000, maxEvents: 10_000, seenMs: 14 * 86_400_000 };
+export type Retention = typeof RETENTION;
+
+/** One page of a merged profile's event log or dedupe set. */
+export interface HistoryChunk {
+  events: EventRow[];
+  seen: { message_id: string; at: number }[];
+}
+
+/** Where a history transfer stands: the last row sent of the current phase. */
+export interface HistoryCursor {
+  phase: 'events' | 'seen';
+  ts: number;
+  id: string;
+}
+
+/** Filters and paging of the Profile API's `/events`. */
+export interface EventQuery {
+  limit: number;
+  asc: boolean;
+  /** Last row of the previous page. */
+  after?: { ts: number; messageId: string };
+  start?: number;
+  end?: number;
+  include?: string[];
+  exclude?: string[];
+}
+
+// Pages stay far below the RPC size limit: at most 500 events of at most 32 KB each.
+const EVENTS_PAGE = 500;
+const SEEN_PAGE = 5000;
+
+type StoredEvent = { message_id: string; ts: number; type: string; name: string; source_id: string; body: string };
+const toRow = (r: StoredEvent): EventRow => ({
+  messageId: r.message_id,
+  ts: r.ts,
+  type: r.type,
+  name: r.name,
+  sourceId: r.source_id,
+  body: r.body,
+});
+
+/**
+ * A profile's event log and its dedupe set (`seen`: every messageId applied, kept longer than the
+ * queue can redeliver, so a replay changes nothing even after the log was trimmed). Synchronous.
+ */
+export class EventLog {
+  constructor(private readonly sql: SqlStorage) {}
+
+  seen(messageId: string): boolean {
+    return this.sql.exec('SELECT 1 FROM seen WHERE message_id = ?', messageId).toArray().length > 0;
+  }
+
+  markSeen(messageId: string, at: number): void {
+    this.sql.exec('INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, at);
+  }
+
+  /** Adds an event to the log; false when it was there already. */
+  insert(e: EventRow): boolean {
+    const { rowsWritten } = this.sql.exec(
+      'INSERT INTO events (message_id, ts, type, name, source_id, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      e.messageId,
+      e.ts,
+      e.type,
+      e.name,
+      e.sourceId,
+      e.body,
+    );
+    if (rowsWritten > 0) this.sql.exec('UPDATE meta SET event_count = event_count + 1');
+    return rowsWritten > 0;
+  }
+
+  /** Applies the retention window: drops events older than `maxAgeMs` or beyond the newest `maxEvents`. */
+  prune(now: number, r: Retention = RETENTION): number {
+    let removed = this.sql.exec('DELETE FROM events WHERE ts < ?', now - r.maxAgeMs).rowsWritten;
+    removed += this.sql.exec(
+      `DELETE FROM events WHERE message_id IN
+         (SELECT message_id FROM events ORDER BY ts DESC, message_id DESC LIMIT -1 OFFSET ?)`,
+      r.maxEvents,
+    ).rowsWritten;
+    this.sql.exec('DELETE FROM seen WHERE at < ?', now - r.seenMs);
+    this.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM events)');
+    return removed;
+  }
+
+  /** One page of events, newest first unless `asc`. */
+  page(q: EventQuery): EventRow[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const cond = (clause: string, ...values: SqlStorageValue[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (q.after) {
+      const op = q.asc ? '>' : '<';
+      cond(`(ts, message_id) ${op} (?, ?)`, q.after.ts, q.after.messageId);
+    }
+    if (q.start !== undefined) cond('ts >= ?', q.start);
+    if (q.end !== undefined) cond('ts < ?', q.end);
+    if (q.include?.length) cond(`name IN (${q.include.map(() => '?').join(',')})`, ...q.include);
+    if (q.exclude?.length) cond(`name NOT IN (${q.exclude.map(() => '?').join(',')})`, ...q.exclude);
+    const dir = q.asc ? 'ASC' : 'DESC';
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    return this.sql
+      .exec<StoredEvent>(
+        `SELECT * FROM events ${filter} ORDER BY ts ${dir}, message_id ${dir} LIMIT ?`,
+        ...args,
+        q.limit,
+      )
+      .toArray()
+      .map(toRow);
+  }
+
+  /**
+   * One page of the log, then of the dedupe set, for the survivor of a merge to pull. A small
+   * profile fits in one page (log and dedupe set together), so most merges need no extra call.
+   */
+  historyPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+    const c = cursor ?? { phase: 'events', ts: Number.MIN_SAFE_INTEGER, id: '' };
+    const chunk: HistoryChunk = { events: [], seen: [] };
+    if (c.phase === 'events') {
+      chunk.events = this.sql
+        .exec<StoredEvent>(
+          'SELECT * FROM events WHERE (ts, message_id) > (?, ?) ORDER BY ts, message_id LIMIT ?',
+          c.ts,
+          c.id,
+          EVENTS_PAGE,
+        )
+        .toArray()
+        .map(toRow);
+      const last = chunk.events.at(-1);
+      if (last && chunk.events.length === EVENTS_PAGE) {
+        return { chunk, next: { phase: 'events', ts: last.ts, id: last.messageId } };
+      }
+    }
+    const after = c.phase === 'seen' ? c.id : '';
+    chunk.seen = this.sql
+      .exec<{ message_id: string; at: number }>(
+        'SELECT message_id, at FROM seen WHERE message_id > ? ORDER BY message_id LIMIT ?',
+        after,
+        SEEN_PAGE,
+      )
+      .toArray();
+    const last = chunk.seen.at(-1);
+    const more = last !== undefined && chunk.seen.length === SEEN_PAGE;
+    return { chunk, next: more ? { phase: 'seen', ts: 0, id: last.message_id } : undefined };
+  }
+
+  importHistory(chunk: HistoryChunk): void {
+    for (const e of chunk.events) this.insert(e);
+    for (const s of chunk.seen) this.markSeen(s.message_id, s.at);
+  }
+
+  /** Every messageId in the log (diagnostics and tests). */
+  messageIds(): string[] {
+    return this.sql
+      .exec<{ message_id: string }>('SELECT message_id FROM events ORDER BY message_id')
+      .toArray()
+      .map((r) => r.message_id);
+  }
+}

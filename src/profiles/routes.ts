@@ -1,0 +1,109 @@
+import { and, desc, eq, isNull, or, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { type AdminEnv, requireScope } from '../admin/auth';
+import { db } from '../db/client';
+import { type DirectoryRow, profileDirectory } from '../db/profiles-schema';
+import type { Collection } from '../identity/identifiers';
+import { badRequest, notFound } from '../lib/errors';
+import { findProfileId, readProfile } from './lookup';
+import { eventView, metadataView } from './views';
+
+const RECENT_EVENTS = 20;
+
+function directoryView(r: DirectoryRow) {
+  return {
+    id: r.id,
+    collection: r.collection,
+    identifiers: JSON.parse(r.identifiers) as string[],
+    traits: JSON.parse(r.traits) as Record<string, unknown>,
+    eventCount: r.eventCount,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    lastSeenAt: r.lastSeenAt,
+  };
+}
+
+const encodeCursor = (r: DirectoryRow) => btoa(JSON.stringify([r.updatedAt, r.id]));
+function decodeCursor(raw: string): [string, string] {
+  try {
+    const v = JSON.parse(atob(raw));
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string')) return v as [string, string];
+  } catch {}
+  throw badRequest('`cursor` is not a cursor this API returned');
+}
+
+/**
+ * `/api/profiles`: the profile directory. The list searches any identifier or trait value (from
+ * the D1 directory, updated in batches, so it trails ingestion by a queue batch); the detail reads
+ * the live profile itself.
+ */
+export const profilesApi = new Hono<AdminEnv>()
+  .use('*', requireScope('profiles:read'))
+  .get('/', async (c) => {
+    const collection = c.req.query('collection') ?? 'users';
+    if (collection !== 'users' && collection !== 'accounts') throw badRequest('`collection` must be users or accounts');
+    const limit = Number(c.req.query('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+      throw badRequest('`limit` must be an integer from 1 to 200');
+    const q = (c.req.query('q') ?? '').trim().toLowerCase();
+    if (q.length > 200) throw badRequest('`q` is at most 200 characters');
+    const rawCursor = c.req.query('cursor');
+    const after = rawCursor ? decodeCursor(rawCursor) : undefined;
+    const pattern = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    const t = profileDirectory;
+    const rows = await db(c.env.DB)
+      .select()
+      .from(t)
+      .where(
+        and(
+          eq(t.collection, collection),
+          isNull(t.mergedInto),
+          q ? sql`${t.search} LIKE ${pattern} ESCAPE '\\'` : undefined,
+          after
+            ? or(sql`${t.updatedAt} < ${after[0]}`, and(eq(t.updatedAt, after[0]), sql`${t.id} < ${after[1]}`))
+            : undefined,
+        ),
+      )
+      .orderBy(desc(t.updatedAt), desc(t.id))
+      .limit(limit + 1)
+      .all();
+    const page = rows.slice(0, limit);
+    return c.json({
+      data: page.map(directoryView),
+      cursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
+    });
+  })
+  .get('/:id', async (c) => {
+    const ref = c.req.param('id');
+    const collection: Collection = ref.startsWith('acc_') || ref.startsWith('group_id:') ? 'accounts' : 'users';
+    const id = await findProfileId(c.env, collection, ref);
+    const found =
+      id &&
+      (await readProfile(c.env, id, {
+        identifiers: true,
+        traits: true,
+        links: true,
+        merges: true,
+        events: { limit: RECENT_EVENTS, asc: false },
+      }));
+    if (!found) throw notFound(`Profile ${ref}`);
+    const p = found.profile;
+    return c.json({
+      id: found.id,
+      collection,
+      ...(found.id !== id ? { requested: id } : {}),
+      identifiers: (p.identifiers ?? []).map((r) => ({
+        kind: r.kind,
+        value: r.value,
+        sourceId: r.source_id,
+        firstMessageId: r.first_message_id,
+        createdAt: r.created_at,
+      })),
+      traits: Object.fromEntries((p.traits ?? []).map((t) => [t.key, t.value])),
+      links: p.links ?? [],
+      metadata: metadataView(p.meta),
+      eventCount: p.meta.event_count,
+      recentEvents: (p.events ?? []).map((r) => eventView(r, found.id, collection)),
+      merges: (p.merges ?? []).map((m) => ({ profileId: m.profile_id, reason: m.reason, mergedAt: m.merged_at })),
+    });
+  });

@@ -1,0 +1,309 @@
+import type { DeliveryMessage } from '../delivery/messages';
+import { type Collection, parseKey } from '../identity/identifiers';
+import type { ProfileView } from '../identity/resolve';
+import type { ProfileSnapshot } from './protocol';
+import { type StampedValue, wins } from './traits';
+
+/** Versioned schema of a Profile object (one step per migration, see `migrateSqlite`). */
+export const PROFILE_SCHEMA = [
+  `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
+     pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
+     last_message_id TEXT, last_source_id TEXT);
+   INSERT INTO meta (one) VALUES (1);
+   CREATE TABLE identifiers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, source_id TEXT,
+     first_message_id TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
+     source_id TEXT) WITHOUT ROWID;
+   CREATE TABLE events (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
+     source_id TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX events_ts ON events (ts, message_id);
+   CREATE TABLE seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX seen_at ON seen (at);
+   CREATE TABLE links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT, created_at TEXT NOT NULL,
+     PRIMARY KEY (collection, key)) WITHOUT ROWID;
+   CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
+     complete INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_at INTEGER NOT NULL);`,
+];
+
+/** The profile row: who it is, whether it was merged away, and Segment's metadata fields. */
+export interface Meta {
+  id: string | null;
+  collection: Collection | null;
+  /** Tombstone: the profile this one was merged into. */
+  merged_into: string | null;
+  /** JSON `PendingMerge` while this profile is being merged into another (it is frozen). */
+  pending: string | null;
+  version: number;
+  event_count: number;
+  created_at: string | null;
+  updated_at: string | null;
+  last_seen_at: string | null;
+  first_message_id: string | null;
+  first_source_id: string | null;
+  last_message_id: string | null;
+  last_source_id: string | null;
+}
+
+export interface IdentifierRow {
+  key: string;
+  kind: string;
+  value: string;
+  source_id: string | null;
+  first_message_id: string | null;
+  created_at: string;
+}
+export interface TraitRow {
+  key: string;
+  value: string;
+  ts: number;
+  message_id: string;
+  source_id: string | null;
+}
+export interface LinkRow {
+  collection: Collection;
+  key: string;
+  source_id: string | null;
+  created_at: string;
+}
+export interface MergedRow {
+  profile_id: string;
+  reason: string;
+  merged_at: string;
+  /** 0 while the merged profile's event log is still being copied in. */
+  complete: number;
+}
+
+/** What a merged profile hands to its survivor; its event log is pulled after, page by page. */
+export interface ProfileExport {
+  meta: Meta;
+  identifiers: IdentifierRow[];
+  traits: TraitRow[];
+  links: LinkRow[];
+  mergedFrom: MergedRow[];
+}
+
+type Row<T> = T & Record<string, SqlStorageValue>;
+
+/** SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. */
+export class ProfileStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  meta(): Meta {
+    return this.sql.exec<Row<Meta>>('SELECT * FROM meta').one();
+  }
+
+  setMeta(patch: Partial<Meta>): void {
+    const entries = Object.entries(patch);
+    if (!entries.length) return;
+    this.sql.exec(
+      `UPDATE meta SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`,
+      ...entries.map(([, v]) => v as SqlStorageValue),
+    );
+  }
+
+  /** Counts a change: the directory keeps the snapshot with the highest version. */
+  bump(now: string): void {
+    this.sql.exec('UPDATE meta SET version = version + 1, updated_at = ?', now);
+  }
+
+  identifierKeys(): string[] {
+    return this.sql
+      .exec<{ key: string }>('SELECT key FROM identifiers ORDER BY key')
+      .toArray()
+      .map((r) => r.key);
+  }
+
+  identifierRows(): IdentifierRow[] {
+    return this.sql.exec<Row<IdentifierRow>>('SELECT * FROM identifiers ORDER BY created_at, key').toArray();
+  }
+
+  /** The keys of `keys` this profile does not hold yet. */
+  missing(keys: string[]): string[] {
+    return keys.filter((k) => !this.sql.exec('SELECT 1 FROM identifiers WHERE key = ?', k).toArray().length);
+  }
+
+  addIdentifiers(rows: IdentifierRow[]): void {
+    for (const r of rows) {
+      this.sql.exec(
+        `INSERT INTO identifiers (key, kind, value, source_id, first_message_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+        r.key,
+        r.kind,
+        r.value,
+        r.source_id,
+        r.first_message_id,
+        r.created_at,
+      );
+    }
+  }
+
+  /** Identifier rows for keys first seen in one event. */
+  static identifierRows(keys: string[], sourceId: string, messageId: string, now: string): IdentifierRow[] {
+    return keys.flatMap((key) => {
+      const id = parseKey(key);
+      return id ? [{ key, ...id, source_id: sourceId, first_message_id: messageId, created_at: now }] : [];
+    });
+  }
+
+  mergedFrom(): MergedRow[] {
+    return this.sql.exec<Row<MergedRow>>('SELECT * FROM merged_from ORDER BY merged_at, profile_id').toArray();
+  }
+
+  mergeCount(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM merged_from').one().n;
+  }
+
+  /** What resolution needs to know about this profile. */
+  view(id: string): ProfileView {
+    return { id, identifiers: this.identifierKeys(), merges: this.mergeCount() };
+  }
+
+  /** Whether a profile was merged in: not at all, head only (history still arriving), or fully. */
+  absorbState(profileId: string): 'none' | 'partial' | 'complete' {
+    const row = this.sql
+      .exec<{ complete: number }>('SELECT complete FROM merged_from WHERE profile_id = ?', profileId)
+      .toArray()[0];
+    return !row ? 'none' : row.complete ? 'complete' : 'partial';
+  }
+
+  markComplete(profileId: string): void {
+    this.sql.exec('UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
+  }
+
+  traitRows(): TraitRow[] {
+    return this.sql.exec<Row<TraitRow>>('SELECT * FROM traits ORDER BY key').toArray();
+  }
+
+  traits(): Record<string, unknown> {
+    return Object.fromEntries(this.traitRows().map((r) => [r.key, JSON.parse(r.value)]));
+  }
+
+  /** Writes each trait that wins last-write-wins against the stored one. */
+  applyTraits(stamped: Record<string, StampedValue>): void {
+    for (const [key, v] of Object.entries(stamped)) {
+      const cur = this.sql
+        .exec<{ ts: number; message_id: string }>('SELECT ts, message_id FROM traits WHERE key = ?', key)
+        .toArray()[0];
+      if (!wins(v, cur && { ts: cur.ts, messageId: cur.message_id })) continue;
+      this.sql.exec(
+        'INSERT OR REPLACE INTO traits (key, value, ts, message_id, source_id) VALUES (?, ?, ?, ?, ?)',
+        key,
+        JSON.stringify(v.value ?? null),
+        v.ts,
+        v.messageId,
+        v.sourceId ?? null,
+      );
+    }
+  }
+
+  links(): LinkRow[] {
+    return this.sql.exec<Row<LinkRow>>('SELECT * FROM links ORDER BY created_at, key').toArray();
+  }
+
+  addLinks(rows: LinkRow[]): void {
+    for (const r of rows) {
+      this.sql.exec(
+        'INSERT INTO links (collection, key, source_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        r.collection,
+        r.key,
+        r.source_id,
+        r.created_at,
+      );
+    }
+  }
+
+  enqueue(msg: DeliveryMessage, now: number): void {
+    this.sql.exec('INSERT INTO outbox (body, created_at) VALUES (?, ?)', JSON.stringify(msg), now);
+  }
+
+  outbox(limit = 100): { seq: number; body: DeliveryMessage }[] {
+    return this.sql
+      .exec<{ seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', limit)
+      .toArray()
+      .map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as DeliveryMessage }));
+  }
+
+  outboxSize(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+  }
+
+  deleteOutbox(upTo: number): void {
+    this.sql.exec('DELETE FROM outbox WHERE seq <= ?', upTo);
+  }
+
+  exportHead(): ProfileExport {
+    return {
+      meta: this.meta(),
+      identifiers: this.identifierRows(),
+      traits: this.traitRows(),
+      links: this.links(),
+      mergedFrom: this.mergedFrom(),
+    };
+  }
+
+  /** Takes in a merged profile's identifiers, traits (last-write-wins), links and merge history. */
+  importHead(head: ProfileExport, reason: string, now: string): void {
+    this.addIdentifiers(head.identifiers);
+    const stamped: Record<string, StampedValue> = {};
+    for (const t of head.traits) {
+      stamped[t.key] = {
+        value: JSON.parse(t.value),
+        ts: t.ts,
+        messageId: t.message_id,
+        sourceId: t.source_id ?? undefined,
+      };
+    }
+    this.applyTraits(stamped);
+    this.addLinks(head.links);
+    const insert = (r: MergedRow) =>
+      this.sql.exec(
+        'INSERT INTO merged_from (profile_id, reason, merged_at, complete) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        r.profile_id,
+        r.reason,
+        r.merged_at,
+        r.complete,
+      );
+    for (const r of head.mergedFrom) insert(r);
+    if (head.meta.id) insert({ profile_id: head.meta.id, reason, merged_at: now, complete: 0 });
+    const m = this.meta();
+    const patch: Partial<Meta> = {};
+    const before = (a: string | null, b: string | null) => a !== null && (b === null || a < b);
+    if (before(head.meta.created_at, m.created_at)) {
+      patch.created_at = head.meta.created_at;
+      patch.first_message_id = head.meta.first_message_id;
+      patch.first_source_id = head.meta.first_source_id;
+    }
+    if (before(m.last_seen_at, head.meta.last_seen_at)) {
+      patch.last_seen_at = head.meta.last_seen_at;
+      patch.last_message_id = head.meta.last_message_id;
+      patch.last_source_id = head.meta.last_source_id;
+    }
+    this.setMeta(patch);
+  }
+
+  /** What the directory stores about this profile now. */
+  snapshot(): ProfileSnapshot {
+    const m = this.meta();
+    return {
+      id: m.id ?? '',
+      collection: m.collection ?? 'users',
+      version: m.version,
+      mergedInto: m.merged_into ?? undefined,
+      identifiers: this.identifierKeys(),
+      traits: this.traits(),
+      eventCount: m.event_count,
+      createdAt: m.created_at ?? '',
+      updatedAt: m.updated_at ?? '',
+      lastSeenAt: m.last_seen_at ?? undefined,
+    };
+  }
+
+  /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
+  clearData(): void {
+    for (const t of ['identifiers', 'traits', 'events', 'seen', 'links', 'merged_from'])
+      this.sql.exec(`DELETE FROM ${t}`);
+    this.sql.exec('UPDATE meta SET event_count = 0');
+  }
+}

@@ -1,0 +1,42 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import {
+  claimKeys,
+  INDEX_SHARDS,
+  indexShard,
+  lookupKeys,
+  releaseKeys,
+  repointKeys,
+  shardOf,
+} from '../src/identity/index-do';
+import { uniq } from './identity-helpers';
+
+describe('IdentityIndex', () => {
+  it('spreads keys over every shard, stably', () => {
+    const shards = new Set(Array.from({ length: 500 }, (_, i) => shardOf(`anonymous_id:${i}`)));
+    expect(shards.size).toBe(INDEX_SHARDS);
+    expect(shardOf('user_id:42')).toBe(shardOf('user_id:42'));
+  });
+
+  it('claimIfAbsent: concurrent claims of one key agree on a single owner', async () => {
+    const key = `email:${uniq('race')}@x.io`;
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => claimKeys(env, [key], `use_${i}`)));
+    const owners = new Set(answers.map((a) => a[key]));
+    expect(owners.size).toBe(1);
+    expect(await lookupKeys(env, [key])).toEqual({ [key]: [...owners][0] });
+  });
+
+  it('repoints and releases only with the expected current owner (compare-and-set)', async () => {
+    const [k1, k2] = [`anonymous_id:${uniq('a')}`, `anonymous_id:${uniq('b')}`];
+    await claimKeys(env, [k1, k2], 'use_B');
+    await repointKeys(env, [
+      { key: k1, from: 'use_B', to: 'use_A' },
+      { key: k2, from: 'use_C', to: 'use_A' },
+    ]);
+    expect(await lookupKeys(env, [k1, k2])).toEqual({ [k1]: 'use_A', [k2]: 'use_B' });
+    await releaseKeys(env, [k1, k2], 'use_B');
+    expect(await lookupKeys(env, [k1, k2])).toEqual({ [k1]: 'use_A' });
+    const shard = indexShard(env, shardOf(k1));
+    expect((await shard.entries())[k1]).toBe('use_A');
+  });
+});
