@@ -18,18 +18,20 @@ export class OutboxSender {
   ) {}
 
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      try {
-        for (;;) {
-          const rows = this.store.outbox(ROWS_PER_SEND);
-          if (!rows.length) return;
-          await this.send(rows.map((r) => r.body));
-          this.store.deleteOutbox(rows[rows.length - 1].seq);
-        }
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
+    // Cleared in `.finally` (a later microtask), not inside `drain`: an empty outbox makes
+    // `drain` finish synchronously, and clearing there would leave a settled promise behind.
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+    });
     return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const rows = this.store.outbox(ROWS_PER_SEND);
+      if (!rows.length) return;
+      await this.send(rows.map((r) => r.body));
+      this.store.deleteOutbox(rows[rows.length - 1].seq);
+    }
   }
 }
