@@ -16,6 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchIdentity } from './bench-identity.mjs';
 import { ensureSource, freePort, ROOT, startDev } from './local.mjs';
@@ -280,6 +281,11 @@ export const SECTIONS = [
     name: 'identity',
     title: 'identity resolution p50/p95 per event and ingest → profile events/s',
     run: benchIdentity,
+  },
+  {
+    name: 'audiences',
+    title: 'qualifying event → audience event at the destination p50/p95 (webhook), personalize latency',
+    run: benchAudiences,
   },
 ];
 

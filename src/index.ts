@@ -1,4 +1,5 @@
 import { app } from './app';
+import { consumeEngageWork, type EngageWorkMessage } from './audiences/backfill-consumer';
 import { consumeDelivery } from './delivery/consumer';
 import { consumeDeliveryDlq } from './delivery/dlq';
 import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
@@ -21,6 +22,8 @@ export default {
         return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
       case 'tessera-delivery-dlq':
         return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
+      case 'tessera-work':
+        return consumeEngageWork(batch as MessageBatch<EngageWorkMessage>, env);
       default:
         // Consumers of later stages (delivery, dlq, work) register here.
         for (const m of batch.messages) m.ack();

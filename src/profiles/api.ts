@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
+import { engageTraits } from '../audiences/profile-values';
 import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
 import { findProfileId, readProfile } from './lookup';
@@ -80,9 +81,11 @@ export const profileApi = new Hono<AdminEnv>()
     }
     const limit = limitOf(c, 10, 200);
     const include = new Set(listOf(c, 'include'));
-    const { profile } = await load(c, { traits: true });
-    // Audiences and computed traits have no values yet: those classes list nothing.
-    const all = klass === 'audience' || klass === 'computed_trait' ? [] : (profile.traits ?? []);
+    const { id, profile } = await load(c, { traits: true });
+    const engage = klass === 'audience' || klass === 'computed_trait' ? klass : undefined;
+    const custom = engage ? [] : (profile.traits ?? []);
+    const computed = klass === 'trait' || klass === 'custom' ? [] : await engageTraits(c.env, id, engage);
+    const all = [...custom, ...computed].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const after = c.req.query('next') ?? '';
     const matching = all.filter((t) => (!include.size || include.has(t.key)) && t.key > after);
     const page = matching.slice(0, limit);

@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { type AudienceValues, type EngageSet, ProfileEngage, type RefreshStatus } from '../audiences/profile-engage';
 import type { DeliveryMessage } from '../delivery/messages';
 import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
@@ -36,13 +37,19 @@ export class Profile extends DurableObject<Env> {
   private readonly log: EventLog;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly outbox: OutboxSender;
-  private alarmArmed = false;
+  private readonly engage: ProfileEngage;
+  private alarmAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ProfileStore(ctx.storage.sql);
     this.log = new EventLog(ctx.storage.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
+    this.engage = new ProfileEngage(ctx, env, {
+      enqueue: (m, at) => this.store.enqueue(m, at),
+      flushOutbox: () => this.outbox.flush(),
+      arm: (at) => this.armAlarm(at),
+    });
     ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA));
   }
 
@@ -55,9 +62,10 @@ export class Profile extends DurableObject<Env> {
   async apply(input: ApplyInput): Promise<ApplyResult> {
     const early = this.redirect();
     if (early) return early;
+    const set = await this.engage.definitions(input.collection);
     const result = this.store.missing(input.keys).length
-      ? await this.exclusive(() => this.applyWithNewKeys(input))
-      : this.commit(input, []);
+      ? await this.exclusive(() => this.applyWithNewKeys(input, set))
+      : this.commit(input, [], set);
     // The outbox row is durable already: send it without holding up the caller (the alarm retries).
     if (result.status === 'ok' && input.emit) {
       this.ctx.waitUntil(this.outbox.flush().catch((err) => console.warn('outbox flush failed', err)));
@@ -117,6 +125,7 @@ export class Profile extends DurableObject<Env> {
         this.store.markComplete(input.loserId);
         this.store.bump(new Date().toISOString());
       });
+      await this.engage.refreshOrDefer(); // the merged history may change results
       return { status: 'ok' };
     });
   }
@@ -157,14 +166,15 @@ export class Profile extends DurableObject<Env> {
     };
   }
 
-  /** Retries the outbox, finishes an interrupted merge and applies the retention window. */
+  /** Retries the outbox, finishes an interrupted merge, passes audience window edges, applies retention. */
   override async alarm(): Promise<void> {
-    this.alarmArmed = false;
+    this.alarmAt = undefined;
     const m = this.store.meta();
     if (m.pending && m.id) {
       await this.settle(m.id);
       if (this.store.meta().pending) this.armAlarm(Date.now() + ALARM_DELAY_MS);
     }
+    await this.engage.onAlarm(); // window edges: re-evaluates, so exits go out with this flush
     try {
       await this.outbox.flush();
     } catch (err) {
@@ -172,6 +182,17 @@ export class Profile extends DurableObject<Env> {
       this.armAlarm(Date.now() + ALARM_DELAY_MS);
     }
     if (!this.store.meta().merged_into) this.ctx.storage.transactionSync(() => this.log.prune(Date.now()));
+    this.armAlarm(this.engage.nextAlarm() ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Re-evaluates audiences for a back-fill (at least at `minRevision`). */
+  refreshAudiences(minRevision: number): Promise<RefreshStatus> {
+    return this.engage.refresh({ minRevision });
+  }
+
+  /** Stored audience and computed-trait results (all, or only `keys`). */
+  audienceValues(keys?: string[]): AudienceValues {
+    return this.engage.read(keys);
   }
 
   /** Sends outbox rows to the delivery queue. A seam tests replace to simulate a queue outage. */
@@ -195,7 +216,7 @@ export class Profile extends DurableObject<Env> {
     return run;
   }
 
-  private async applyWithNewKeys(input: ApplyInput): Promise<ApplyResult> {
+  private async applyWithNewKeys(input: ApplyInput, set: EngageSet): Promise<ApplyResult> {
     const early = this.redirect();
     if (early) return early;
     const fresh = this.store.missing(input.keys);
@@ -221,14 +242,14 @@ export class Profile extends DurableObject<Env> {
         );
       }
     }
-    return this.commit(input, fresh);
+    return this.commit(input, fresh, set);
   }
 
   private init(id: string, collection: ApplyInput['collection'], now: string): void {
     if (!this.store.meta().id) this.store.setMeta({ id, collection, created_at: now });
   }
 
-  private commit(input: ApplyInput, fresh: string[]): ApplyResult {
+  private commit(input: ApplyInput, fresh: string[], set: EngageSet): ApplyResult {
     const now = new Date();
     const iso = now.toISOString();
     let applied = 0;
@@ -260,7 +281,9 @@ export class Profile extends DurableObject<Env> {
         applied++;
       }
       if (applied || fresh.length) this.store.bump(iso);
+      if (applied) this.engage.evaluate(set, input.profileId, input.collection, now.getTime());
     });
+    if (applied) this.engage.afterCommit();
     if (applied) this.armAlarm(now.getTime() + ALARM_DELAY_MS);
     return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
   }
@@ -280,9 +303,11 @@ export class Profile extends DurableObject<Env> {
       if (res.status === 'ok') {
         this.ctx.storage.transactionSync(() => {
           this.store.clearData();
+          this.engage.mergedAway();
           this.store.setMeta({ merged_into: to, pending: null });
           this.store.bump(new Date().toISOString());
         });
+        this.engage.afterCommit(); // D1 learns that this profile left its audiences
         return { status: 'merged', into: to, snapshot: this.store.snapshot() };
       }
       if (res.status === 'moved') {
@@ -296,11 +321,13 @@ export class Profile extends DurableObject<Env> {
     return { status: 'busy', absorbed: true };
   }
 
+  /** Sets the alarm no later than `at`, nor than the next audience window edge. */
   private armAlarm(at: number): void {
-    if (this.alarmArmed) return;
-    this.alarmArmed = true;
-    this.ctx.storage.setAlarm(at).catch((err) => {
-      this.alarmArmed = false;
+    const when = Math.min(at, this.engage.nextAlarm() ?? at);
+    if (when === Number.POSITIVE_INFINITY || (this.alarmAt !== undefined && this.alarmAt <= when)) return;
+    this.alarmAt = when;
+    this.ctx.storage.setAlarm(when).catch((err) => {
+      this.alarmAt = undefined;
       console.warn('could not set alarm', err);
     });
   }

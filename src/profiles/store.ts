@@ -1,3 +1,4 @@
+import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
 import type { DeliveryMessage } from '../delivery/messages';
 import { type Collection, parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
@@ -25,6 +26,7 @@ export const PROFILE_SCHEMA = [
    CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
      complete INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_at INTEGER NOT NULL);`,
+  ENGAGE_PROFILE_SCHEMA,
 ];
 
 /** The profile row: who it is, whether it was merged away, and Segment's metadata fields. */

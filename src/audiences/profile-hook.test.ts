@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { compileDefinitions } from './compile';
+import { Audience, ComputedTrait } from './definitions';
+import type { Change } from './evaluate';
+import { engageEvents } from './profile-hook';
+import { publicKeys, publicValues } from './profile-values';
+
+const change = (over: Partial<Change> = {}): Change => ({
+  kind: 'audience',
+  key: 'big_accounts',
+  id: 'aud_1',
+  version: 1,
+  previous: false,
+  value: true,
+  emit: 'identify',
+  destinationIds: ['d1'],
+  ...over,
+});
+const opts = { spaceId: 'default', id: 'x1', at: Date.parse('2026-03-01T10:00:00Z') };
+
+describe('engageEvents', () => {
+  it('sends nothing for a user profile without userId or anonymousId', () => {
+    expect(engageEvents(change(), { email: 'a@b.c', linkedUsers: [] }, 'users', opts)).toEqual([]);
+  });
+
+  it('sends an account result as a group call per linked user (identify mode)', () => {
+    const who = { groupId: 'acme', linkedUsers: ['user_id:u1', 'anonymous_id:a2', 'email:x@y.z'] };
+    const events = engageEvents(change(), who, 'accounts', opts);
+    expect(events.map((e) => [e.type, e.userId, e.anonymousId, e.messageId])).toEqual([
+      ['group', 'u1', undefined, 'personas_x1_0'],
+      ['group', undefined, 'a2', 'personas_x1_1'],
+    ]);
+    expect(events[0]).toMatchObject({
+      groupId: 'acme',
+      traits: { big_accounts: true },
+      context: { personas: { computation_class: 'audience', computation_key: 'big_accounts' } },
+    });
+  });
+
+  it('sends an account result as track with context.groupId (track mode)', () => {
+    const who = { groupId: 'acme', linkedUsers: ['user_id:u1'] };
+    const [event] = engageEvents(change({ emit: 'track', value: false }), who, 'accounts', opts);
+    expect(event).toMatchObject({
+      type: 'track',
+      event: 'Audience Exited',
+      userId: 'u1',
+      properties: { audience_key: 'big_accounts', big_accounts: false },
+      context: { groupId: 'acme' },
+    });
+  });
+
+  it('sends nothing for an account nobody is linked to', () => {
+    expect(engageEvents(change(), { groupId: 'acme', linkedUsers: [] }, 'accounts', opts)).toEqual([]);
+  });
+});
+
+describe('publicValues', () => {
+  const set = compileDefinitions({
+    revision: 1,
+    computedTraits: [
+      {
+        id: 't1',
+        version: 1,
+        definition: ComputedTrait.parse({ key: 'views', name: 'v', type: 'count', event: 'V', public: true }),
+      },
+      {
+        id: 't2',
+        version: 1,
+        definition: ComputedTrait.parse({
+          key: 'spend',
+          name: 's',
+          type: 'sum',
+          event: 'O',
+          property: 'properties.total',
+        }),
+      },
+    ],
+    audiences: [
+      {
+        id: 'a1',
+        version: 1,
+        definition: Audience.parse({ key: 'fans', name: 'f', public: true, definition: { event: 'V' } }),
+      },
+      { id: 'a2', version: 1, definition: Audience.parse({ key: 'whales', name: 'w', definition: { event: 'O' } }) },
+    ],
+  });
+  const stored = (key: string, kind: Change['kind'], value: unknown) => ({
+    key,
+    kind,
+    value,
+    defId: 'x',
+    version: 1,
+    seq: 1,
+    updatedAt: 0,
+  });
+
+  it('lists public definitions only, with defaults until computed', () => {
+    expect(publicKeys(set)).toEqual(['fans', 'views']);
+    expect(publicValues(set, [])).toEqual({ audiences: { fans: false }, traits: { views: 0 } });
+  });
+
+  it('never exposes a value that is not public, whatever it is handed', () => {
+    const values = [
+      stored('fans', 'audience', true),
+      stored('whales', 'audience', true),
+      stored('views', 'computed_trait', 7),
+      stored('spend', 'computed_trait', 1200),
+    ];
+    expect(publicValues(set, values)).toEqual({ audiences: { fans: true }, traits: { views: 7 } });
+  });
+});

@@ -1,0 +1,104 @@
+import type { OutboundEvent } from '../delivery/messages';
+import type { Collection } from '../identity/identifiers';
+import type { EnrichedEvent } from '../ingest/spec';
+import { type DefinitionSet, eventQuery } from './compile';
+import { changeToEvent, personasContext } from './emit';
+import { type Change, evaluateProfile } from './evaluate';
+import { type EngageStore, MAX_LINKED_USERS, type ProfileIdentity } from './profile-store';
+
+/** Engage space id sent in `context.personas`: one deployment is one space (the Profile API's `default`). */
+export const SPACE_ID = 'default';
+
+export interface HookInput {
+  profileId: string;
+  collection: Collection;
+  /** Evaluation instant (epoch ms): the apply's, or the alarm's. */
+  now: number;
+  /** Writes one outbox row (same transaction). */
+  enqueue(message: OutboundEvent): void;
+}
+
+export interface HookResult {
+  changes: Change[];
+  /** Outbox rows written. */
+  outbound: number;
+  nextChangeAt: number | null;
+}
+
+/**
+ * Re-evaluates every computed trait and audience of one profile; call it inside the transaction
+ * that applied its events. Reads the relevant part of the event log, stores the new values, writes
+ * one outbox row per change and destination set, and one membership row per audience change (drained
+ * to D1 later). Returns when a window edge can next change a result (the profile's alarm).
+ */
+export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, input: HookInput): HookResult {
+  const { now } = input;
+  const stored = store.values();
+  const computed: Record<string, unknown> = {};
+  const audiences: Record<string, boolean> = {};
+  for (const v of stored) {
+    if (v.kind === 'audience') audiences[v.key] = v.value === true;
+    else computed[v.key] = v.value;
+  }
+  const traits = store.traits();
+  const events = set.matchers.length ? store.events(eventQuery(set, now)) : [];
+  const result = evaluateProfile(set, { traits, events, computed, audiences }, now);
+
+  let outbound = 0;
+  let who: ProfileIdentity | undefined;
+  for (const change of result.changes) {
+    const seq = store.saveChange(change, now);
+    if (change.kind === 'audience') store.addMembership(change.id, change.value === true, now);
+    if (!change.destinationIds.length) continue;
+    who ??= store.identity(traits);
+    const id = `${change.id}_${input.profileId}_${seq}`;
+    for (const event of engageEvents(change, who, input.collection, { spaceId: SPACE_ID, id, at: now })) {
+      input.enqueue({ kind: 'event', profileId: input.profileId, event, destinationIds: change.destinationIds });
+      outbound++;
+    }
+  }
+  store.setState({ revision: set.revision, nextChangeAt: result.nextChangeAt, stale: false });
+  return { changes: result.changes, outbound, nextChangeAt: result.nextChangeAt };
+}
+
+/**
+ * The events destinations receive for one change. A user profile: one `identify` or `track`, as
+ * Segment Engage sends it (none when the profile has neither userId nor anonymousId). An account:
+ * per linked user, a `group` call with trait `<key>` (identify mode) or the `track` event with
+ * `context.groupId`, since Segment sends account-level results as group calls for its users.
+ */
+export function engageEvents(
+  change: Change,
+  who: ProfileIdentity,
+  collection: Collection,
+  opts: { spaceId: string; id: string; at: number },
+): EnrichedEvent[] {
+  if (collection === 'users') {
+    if (!who.userId && !who.anonymousId) return [];
+    return [changeToEvent(change, who, opts)];
+  }
+  if (!who.groupId) return [];
+  const out: EnrichedEvent[] = [];
+  for (const [i, key] of who.linkedUsers.slice(0, MAX_LINKED_USERS).entries()) {
+    const user = key.startsWith('user_id:')
+      ? { userId: key.slice('user_id:'.length) }
+      : key.startsWith('anonymous_id:')
+        ? { anonymousId: key.slice('anonymous_id:'.length) }
+        : undefined;
+    if (!user) continue;
+    const event = changeToEvent(change, user, { ...opts, id: `${opts.id}_${i}` });
+    if (event.type === 'identify') {
+      const { traits: _traits, ...rest } = event;
+      out.push({
+        ...rest,
+        type: 'group',
+        groupId: who.groupId,
+        traits: { [change.key]: change.value },
+        context: { ...event.context, personas: personasContext(change, opts.spaceId) },
+      } as EnrichedEvent);
+    } else {
+      out.push({ ...event, context: { ...event.context, groupId: who.groupId } } as EnrichedEvent);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+import { emptyValue } from './aggregate';
+import type { DefinitionSet } from './compile';
+import type { AudienceValues } from './profile-engage';
+import type { EngageValue } from './profile-store';
+
+/** The Profile objects' read RPC for audience results. */
+interface ValuesRpc {
+  audienceValues(keys?: string[]): Promise<AudienceValues>;
+}
+
+/**
+ * A profile's stored audience and computed-trait results (all, or only `keys`), following merges
+ * to the live profile. Undefined when the profile does not exist.
+ */
+export async function readAudienceValues(
+  env: Env,
+  profileId: string,
+  keys?: string[],
+): Promise<{ id: string; values: EngageValue[] } | undefined> {
+  let id = profileId;
+  for (let hop = 0; hop < 64; hop++) {
+    const stub = env.PROFILE.get(env.PROFILE.idFromName(id)) as unknown as ValuesRpc;
+    const res = await stub.audienceValues(keys);
+    if (res.status === 'live') return { id, values: res.values };
+    if (res.status === 'missing') return undefined;
+    id = res.to;
+  }
+  return undefined;
+}
+
+/** What `GET /v1/personalize` answers: public audiences (member or not) and public computed traits. */
+export interface PublicValues {
+  audiences: Record<string, boolean>;
+  traits: Record<string, unknown>;
+}
+
+/** The public definitions' keys of a set: the only keys personalization may ever read. */
+export function publicKeys(set: DefinitionSet): string[] {
+  return [
+    ...set.audiences.filter((a) => a.definition.public).map((a) => a.definition.key),
+    ...set.computedTraits.filter((t) => t.definition.public).map((t) => t.definition.key),
+  ];
+}
+
+/**
+ * Shapes stored results for personalization. Only public definitions appear: each public audience
+ * as true/false, each public computed trait with its value (its empty value until computed).
+ * Anything else in `values` is ignored, whatever the caller passed.
+ */
+export function publicValues(set: DefinitionSet, values: readonly EngageValue[]): PublicValues {
+  const byKey = new Map(values.map((v) => [v.key, v]));
+  const audiences: Record<string, boolean> = {};
+  const traits: Record<string, unknown> = {};
+  for (const a of set.audiences) {
+    if (!a.definition.public) continue;
+    const v = byKey.get(a.definition.key);
+    audiences[a.definition.key] = v?.kind === 'audience' && v.value === true;
+  }
+  for (const t of set.computedTraits) {
+    if (!t.definition.public) continue;
+    const v = byKey.get(t.definition.key);
+    traits[t.definition.key] = v?.kind === 'computed_trait' ? v.value : emptyValue(t.definition.type);
+  }
+  return { audiences, traits };
+}
+
+/** A stored result as the Profile API lists traits (`class=audience` / `class=computed_trait`). */
+export interface EngageTrait {
+  key: string;
+  value: unknown;
+  ts: number;
+  source_id: string | null;
+  class: EngageValue['kind'];
+}
+
+/** A profile's audiences and computed traits as Profile API traits, optionally of one class only. */
+export async function engageTraits(env: Env, profileId: string, klass?: EngageValue['kind']): Promise<EngageTrait[]> {
+  const found = await readAudienceValues(env, profileId);
+  return (found?.values ?? [])
+    .filter((v) => !klass || v.kind === klass)
+    .map((v) => ({ key: v.key, value: v.value, ts: v.updatedAt, source_id: null, class: v.kind }));
+}
