@@ -4,6 +4,7 @@ import { consumeDelivery } from './delivery/consumer';
 import { consumeDeliveryDlq } from './delivery/dlq';
 import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
 import { consumeIngest } from './ingest/consumer';
+import { consumeIngestDlq } from './ingest/dead-letters';
 import type { IngestMessage } from './ingest/spec';
 
 export { IdentityIndex } from './identity/index-do';
@@ -17,6 +18,8 @@ export default {
     switch (batch.queue) {
       case 'tessera-ingest':
         return consumeIngest(batch as MessageBatch<IngestMessage>, env);
+      case 'tessera-ingest-dlq':
+        return consumeIngestDlq(batch as MessageBatch<IngestMessage>, env);
       case 'tessera-delivery':
       case 'tessera-delivery-retry':
         return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
@@ -25,7 +28,7 @@ export default {
       case 'tessera-work':
         return consumeEngageWork(batch as MessageBatch<EngageWorkMessage>, env);
       default:
-        // Consumers of later stages (delivery, dlq, work) register here.
+        // A queue without a consumer of ours: nothing to do.
         for (const m of batch.messages) m.ack();
     }
   },
