@@ -4,48 +4,20 @@
 //
 //   node scripts/bench-audiences.mjs [--duration 10] [--json]    (or: npm run bench -- --only audiences)
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { pct, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
 const KEY = 'bench_buyers';
 
-/** A receiver that answers 200 and notes when each user's "entered" identify first arrived. */
-async function startReceiver() {
+/** A receiver that notes when each user's "entered" identify first arrived. */
+async function startAudienceReceiver() {
   const entered = new Map();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const at = performance.now();
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        for (const e of Array.isArray(body) ? body : [body])
-          if (e.type === 'identify' && e.traits?.[KEY] === true && !entered.has(e.userId)) entered.set(e.userId, at);
-      } catch {}
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
+  const receiver = await startReceiver((e, at) => {
+    if (e.type === 'identify' && e.traits?.[KEY] === true && !entered.has(e.userId)) entered.set(e.userId, at);
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, entered, stop: () => new Promise((r) => server.close(r)) };
-}
-
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] : Number.NaN;
-};
-
-async function waitUntil(fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+  return { ...receiver, entered };
 }
 
 /**
@@ -57,7 +29,7 @@ export async function benchAudiences(ctx) {
   const duration = ctx.options.duration ?? 10;
   const users = Math.max(20, Math.round(duration * 4));
   const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-audiences-'));
-  const receiver = await startReceiver();
+  const receiver = await startAudienceReceiver();
   let dev;
   try {
     dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
@@ -118,7 +90,7 @@ export async function benchAudiences(ctx) {
     const latency = { events: latencies.length, p50Ms: pct(latencies, 0.5), p95Ms: pct(latencies, 0.95) };
     ctx.log(
       `  qualifying event → audience event at the destination: p50 ${latency.p50Ms.toFixed(0)} ms, ` +
-        `p95 ${latency.p95Ms.toFixed(0)} ms (${latency.events} users; includes the wait for the ingest queue's batch, up to 1 s)`,
+        `p95 ${latency.p95Ms.toFixed(0)} ms (${latency.events} users; includes the ingest queue's batch wait, max_batch_timeout in wrangler.toml)`,
     );
 
     const times = [];
@@ -144,15 +116,6 @@ export async function benchAudiences(ctx) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({
-    options: { duration: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
-  const log = values.json ? (l) => console.error(l) : (l) => console.log(l);
-  benchAudiences({ options: { duration: Number(values.duration ?? 10) }, log })
-    .then((out) => values.json && console.log(JSON.stringify(out, null, 2)))
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runStandalone(import.meta.url, benchAudiences, { duration: { type: 'string' } }, (v) => ({
+  duration: Number(v.duration ?? 10),
+}));

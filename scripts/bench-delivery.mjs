@@ -5,45 +5,19 @@
 //   node scripts/bench-delivery.mjs [--duration 10] [--json]    (or: npm run bench -- --only delivery)
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { pct, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
-/** A receiver that answers 200 and notes when each messageId first arrived. */
-async function startReceiver() {
+/** A receiver that notes when each messageId first arrived. */
+async function startDeliveryReceiver() {
   const arrivals = new Map();
-  let requests = 0;
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      requests++;
-      const at = performance.now();
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        for (const e of Array.isArray(body) ? body : [body])
-          if (!arrivals.has(e.messageId)) arrivals.set(e.messageId, at);
-      } catch {}
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
+  const receiver = await startReceiver((e, at) => {
+    if (!arrivals.has(e.messageId)) arrivals.set(e.messageId, at);
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    arrivals,
-    requests: () => requests,
-    stop: () => new Promise((r) => server.close(r)),
-  };
+  return { ...receiver, arrivals };
 }
-
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] : Number.NaN;
-};
 
 /** POSTs one `/v1/batch` of `size` track events; returns their messageIds and the send instant. */
 async function sendBatch(url, writeKey, size, tag) {
@@ -72,14 +46,8 @@ async function sendBatch(url, writeKey, size, tag) {
   return { ids, sentAt };
 }
 
-async function waitForArrivals(receiver, ids, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (ids.every((id) => receiver.arrivals.has(id))) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
+const waitForArrivals = (receiver, ids, timeoutMs) =>
+  waitUntil(() => ids.every((id) => receiver.arrivals.has(id)), timeoutMs);
 
 /**
  * Section `delivery`. Latency: light, steady traffic (10-event batches every 250 ms), measured
@@ -90,7 +58,7 @@ async function waitForArrivals(receiver, ids, timeoutMs) {
 export async function benchDelivery(ctx) {
   const duration = ctx.options.duration ?? 10;
   const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-delivery-'));
-  const receiver = await startReceiver();
+  const receiver = await startDeliveryReceiver();
   let dev;
   try {
     dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
@@ -172,15 +140,6 @@ export async function benchDelivery(ctx) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({
-    options: { duration: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
-  const log = values.json ? (l) => console.error(l) : (l) => console.log(l);
-  benchDelivery({ options: { duration: Number(values.duration ?? 10) }, log })
-    .then((out) => values.json && console.log(JSON.stringify(out, null, 2)))
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runStandalone(import.meta.url, benchDelivery, { duration: { type: 'string' } }, (v) => ({
+  duration: Number(v.duration ?? 10),
+}));

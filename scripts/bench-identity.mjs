@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { runStandalone } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
 const BATCH = 100;
@@ -147,15 +146,7 @@ export async function benchIdentity(ctx) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({
-    options: { users: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
-  const log = values.json ? (l) => console.error(l) : (l) => console.log(l);
-  benchIdentity({ options: { users: Number(values.users ?? 600), concurrency: Number(values.concurrency ?? 8) }, log })
-    .then((f) => values.json && console.log(JSON.stringify(f, null, 2)))
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runStandalone(import.meta.url, benchIdentity, { users: { type: 'string' }, concurrency: { type: 'string' } }, (v) => ({
+  users: Number(v.users ?? 600),
+  concurrency: Number(v.concurrency ?? 8),
+}));
