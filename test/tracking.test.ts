@@ -411,7 +411,13 @@ describe('durability', () => {
         sent += msgs.length;
       },
     } as unknown as Queue;
-    const batch = Array.from({ length: 2500 }, (_, i) => ({ type: 'track', event: 'E', userId: `u${i}` }));
+    // One user: the point is the chunking, not 2,500 profiles for the pipeline to build after the test.
+    const batch = Array.from({ length: 2500 }, (_, i) => ({
+      type: 'track',
+      event: 'E',
+      userId: 'bulk-user',
+      properties: { i },
+    }));
     const res = await callWithQueue(recording, { batch });
     expect(res.status).toBe(200);
     expect(sent).toBe(2500);
