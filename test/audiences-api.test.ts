@@ -229,6 +229,31 @@ describe('admin API: members, sizes and previews', () => {
     });
   });
 
+  it('applies membership changes arriving out of order by their time, whichever comes first', async () => {
+    const a = await created<{ id: string }>('/api/audiences', audience('unordered', { event: 'A' }));
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    const change = (profileId: string, member: boolean, at: number) => ({ audienceId: a.id, profileId, member, at });
+    const members = async () =>
+      (await (await get('/api/audiences/unordered/members')).json<{ data: { profileId: string }[] }>()).data
+        .map((m) => m.profileId)
+        .sort();
+    // p1 entered at t and exited at t+1: the exit arrives first, the stale entry after it.
+    await recordMembershipChanges(env.DB, [change('p1', false, t + 1000)]);
+    await recordMembershipChanges(env.DB, [change('p1', true, t)]);
+    // p2 exited at t and entered again at t+1, in that order: a member.
+    await recordMembershipChanges(env.DB, [change('p2', false, t)]);
+    await recordMembershipChanges(env.DB, [change('p2', true, t + 1000)]);
+    // p3 entered at t+1, and an older exit (t) arrives late: still a member.
+    await recordMembershipChanges(env.DB, [change('p3', true, t + 1000)]);
+    await recordMembershipChanges(env.DB, [change('p3', false, t)]);
+    // p4: both in one batch, newest last in time but first in the array.
+    await recordMembershipChanges(env.DB, [change('p4', false, t + 1000), change('p4', true, t)]);
+    expect(await members()).toEqual(['p2', 'p3']);
+    // A redelivered stale entry for p1 still changes nothing.
+    await recordMembershipChanges(env.DB, [change('p1', true, t)]);
+    expect(await members()).toEqual(['p2', 'p3']);
+  });
+
   it('previews a definition on example profiles and on the profile directory, saying which', async () => {
     const definition = {
       and: [

@@ -11,8 +11,9 @@ export interface MembershipChange {
  * Writes a batch of membership changes to D1 in one transaction: member rows are added or removed,
  * and the day's size history is updated per audience touched (size re-counted, entries/exits added).
  * Idempotent for replays: entering twice or exiting a non-member changes nothing but the counters.
- * Changes apply in time order, and an exit never removes a membership that began after it, so a
- * late, out-of-order exit cannot undo a newer entry.
+ * Changes apply in time order and the queue that carries them is unordered, so both directions are
+ * guarded: an exit never removes a membership that began after it, and an entry older than the
+ * latest recorded exit (`audience_exits`) is stale and ignored.
  */
 export async function recordMembershipChanges(d1: D1Database, changes: readonly MembershipChange[]): Promise<void> {
   if (changes.length === 0) return;
@@ -22,15 +23,28 @@ export async function recordMembershipChanges(d1: D1Database, changes: readonly 
   for (const c of ordered) {
     const when = new Date(c.at).toISOString();
     statements.push(
-      c.member
-        ? d1
-            .prepare(
-              'INSERT INTO audience_members (audience_id, profile_id, entered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-            )
-            .bind(c.audienceId, c.profileId, when)
-        : d1
-            .prepare('DELETE FROM audience_members WHERE audience_id = ? AND profile_id = ? AND entered_at <= ?')
-            .bind(c.audienceId, c.profileId, when),
+      ...(c.member
+        ? [
+            d1
+              .prepare(
+                `INSERT INTO audience_members (audience_id, profile_id, entered_at)
+                 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM audience_exits
+                   WHERE audience_id = ?1 AND profile_id = ?2 AND exited_at >= ?3)
+                 ON CONFLICT DO NOTHING`,
+              )
+              .bind(c.audienceId, c.profileId, when),
+          ]
+        : [
+            d1
+              .prepare('DELETE FROM audience_members WHERE audience_id = ? AND profile_id = ? AND entered_at <= ?')
+              .bind(c.audienceId, c.profileId, when),
+            d1
+              .prepare(
+                `INSERT INTO audience_exits (audience_id, profile_id, exited_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO UPDATE SET exited_at = max(exited_at, excluded.exited_at)`,
+              )
+              .bind(c.audienceId, c.profileId, when),
+          ]),
     );
     const day = when.slice(0, 10);
     const key = `${c.audienceId}\u0000${day}`;

@@ -48,6 +48,17 @@ export const audienceMembers = sqliteTable(
   (t) => [primaryKey({ columns: [t.audienceId, t.profileId] })],
 );
 
+/** Latest exit per audience and profile, so a stale entry arriving late is ignored (0006). */
+export const audienceExits = sqliteTable(
+  'audience_exits',
+  {
+    audienceId: text('audience_id').notNull(),
+    profileId: text('profile_id').notNull(),
+    exitedAt: text('exited_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.audienceId, t.profileId] })],
+);
+
 /** Audience size per UTC day. */
 export const audienceSizeHistory = sqliteTable(
   'audience_size_history',
