@@ -39,6 +39,19 @@ export function referencedAudiences(definition: Audience['definition']): string[
   return keys;
 }
 
+/** Keys of the audiences whose definition names `key` (as an audience or a computed trait). */
+export function referrersOf(key: string, audiences: Iterable<Pick<Audience, 'key' | 'definition'>>): string[] {
+  const out: string[] = [];
+  for (const a of audiences) {
+    let uses = false;
+    walkCondition(a.definition, (node) => {
+      if (('audience' in node && node.audience === key) || ('computed' in node && node.computed === key)) uses = true;
+    });
+    if (uses && a.key !== key) out.push(a.key);
+  }
+  return out;
+}
+
 // Depth-first search from `start` for a path back to `target`; returns it (ending in target) or null.
 function findCycle(
   start: string,

@@ -7,6 +7,9 @@ export interface MembershipChange {
   at: number;
 }
 
+/** Changes for a deleted audience (still draining from profiles) are ignored. */
+const DEFINED = 'EXISTS (SELECT 1 FROM engage_definitions WHERE id = ?1)';
+
 /**
  * Writes a batch of membership changes to D1 in one transaction: member rows are added or removed,
  * and the day's size history is updated per audience touched (size re-counted, entries/exits added).
@@ -28,7 +31,7 @@ export async function recordMembershipChanges(d1: D1Database, changes: readonly 
             d1
               .prepare(
                 `INSERT INTO audience_members (audience_id, profile_id, entered_at)
-                 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM audience_exits
+                 SELECT ?1, ?2, ?3 WHERE ${DEFINED} AND NOT EXISTS (SELECT 1 FROM audience_exits
                    WHERE audience_id = ?1 AND profile_id = ?2 AND exited_at >= ?3)
                  ON CONFLICT DO NOTHING`,
               )
@@ -40,7 +43,7 @@ export async function recordMembershipChanges(d1: D1Database, changes: readonly 
               .bind(c.audienceId, c.profileId, when),
             d1
               .prepare(
-                `INSERT INTO audience_exits (audience_id, profile_id, exited_at) VALUES (?1, ?2, ?3)
+                `INSERT INTO audience_exits (audience_id, profile_id, exited_at) SELECT ?1, ?2, ?3 WHERE ${DEFINED}
                  ON CONFLICT DO UPDATE SET exited_at = max(exited_at, excluded.exited_at)`,
               )
               .bind(c.audienceId, c.profileId, when),
@@ -59,7 +62,7 @@ export async function recordMembershipChanges(d1: D1Database, changes: readonly 
       d1
         .prepare(
           `INSERT INTO audience_size_history (audience_id, day, size, entered, exited)
-           VALUES (?1, ?2, (SELECT count(*) FROM audience_members WHERE audience_id = ?1), ?3, ?4)
+           SELECT ?1, ?2, (SELECT count(*) FROM audience_members WHERE audience_id = ?1), ?3, ?4 WHERE ${DEFINED}
            ON CONFLICT (audience_id, day) DO UPDATE SET
              size = excluded.size, entered = entered + excluded.entered, exited = exited + excluded.exited`,
         )

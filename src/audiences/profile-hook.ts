@@ -33,7 +33,7 @@ export interface HookResult {
  */
 export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, input: HookInput): HookResult {
   const { now } = input;
-  const stored = store.values();
+  const stored = current(store, set);
   const computed: Record<string, unknown> = {};
   const audiences: Record<string, boolean> = {};
   for (const v of stored) {
@@ -59,6 +59,18 @@ export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, in
   }
   store.setState({ revision: set.revision, nextChangeAt: result.nextChangeAt, stale: false });
   return { changes: result.changes, outbound, nextChangeAt: result.nextChangeAt };
+}
+
+/**
+ * The stored results of definitions that still exist (same key and id); results of deleted or
+ * re-created definitions are dropped without any event, as Segment does for a deleted audience.
+ */
+function current(store: EngageStore, set: DefinitionSet) {
+  const defined = new Map([...set.audiences, ...set.computedTraits].map((d) => [d.definition.key, d.id]));
+  const stored = store.values();
+  const stale = stored.filter((v) => defined.get(v.key) !== v.defId);
+  if (stale.length) store.deleteValues(stale.map((v) => v.key));
+  return stale.length ? stored.filter((v) => defined.get(v.key) === v.defId) : stored;
 }
 
 /**

@@ -141,6 +141,10 @@ export class EngageStore {
       }));
   }
 
+  deleteValues(keys: readonly string[]): void {
+    for (const key of keys) this.sql.exec('DELETE FROM engage_values WHERE key = ?', key);
+  }
+
   /** Stores a changed value; returns its new change count. */
   saveChange(c: Change, now: number): number {
     return this.sql

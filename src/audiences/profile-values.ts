@@ -1,4 +1,5 @@
 import { emptyValue } from './aggregate';
+import { getDefinitions } from './cache';
 import type { DefinitionSet } from './compile';
 import type { AudienceValues } from './profile-engage';
 import type { EngageValue } from './profile-store';
@@ -73,10 +74,21 @@ export interface EngageTrait {
   class: EngageValue['kind'];
 }
 
-/** A profile's audiences and computed traits as Profile API traits, optionally of one class only. */
+/**
+ * A profile's audiences and computed traits as Profile API traits, optionally of one class only.
+ * Only results of definitions that exist now: a deleted one disappears as soon as this isolate's
+ * definition cache revalidates (seconds), not at the profile's next evaluation.
+ */
 export async function engageTraits(env: Env, profileId: string, klass?: EngageValue['kind']): Promise<EngageTrait[]> {
-  const found = await readAudienceValues(env, profileId);
+  const [found, users, accounts] = await Promise.all([
+    readAudienceValues(env, profileId),
+    getDefinitions(env.DB, { collection: 'users' }),
+    getDefinitions(env.DB, { collection: 'accounts' }),
+  ]);
+  const defined = new Set(
+    [users, accounts].flatMap((set) => [...set.audiences, ...set.computedTraits].map((d) => d.id)),
+  );
   return (found?.values ?? [])
-    .filter((v) => !klass || v.kind === klass)
+    .filter((v) => defined.has(v.defId) && (!klass || v.kind === klass))
     .map((v) => ({ key: v.key, value: v.value, ts: v.updatedAt, source_id: null, class: v.kind }));
 }

@@ -4,15 +4,16 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import type { EngageDefinitionRow } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
-import { badRequest, notFound } from '../lib/errors';
+import { ApiError, badRequest, notFound } from '../lib/errors';
 import { backfillProgress, requestBackfill } from './backfill';
 import { clearDefinitionCache, storedFromRows } from './cache';
 import { compileDefinitions } from './compile';
 import { Audience, AudiencePreview, ComputedTrait } from './definitions';
 import type { AudienceSnapshot } from './evaluate';
-import { checkReferences } from './graph';
+import { checkReferences, referrersOf } from './graph';
 import { type EstimateBasis, estimateAudienceSize, PreviewProfile } from './preview';
 import {
+  deleteDefinition,
   findBackfill,
   findDefinition,
   type Kind,
@@ -68,6 +69,23 @@ async function save(env: Cloudflare.Env, kind: Kind, input: Audience | ComputedT
   return withStatus(env.DB, row);
 }
 
+/**
+ * Deletes a definition unless an audience still refers to it (409 naming them). Profiles stop
+ * showing its result at once (reads follow the current definitions) and drop it at their next
+ * evaluation; like Segment, no exit events are sent for a deleted audience.
+ */
+async function remove(env: Cloudflare.Env, kind: Kind, key: string) {
+  const row = await load(env.DB, kind, key);
+  const { rows } = await loadDefinitionRows(env.DB);
+  const audiences = storedFromRows(rows.filter((r) => r.kind === 'audience')).audiences.map((a) => a.definition);
+  const referrers = referrersOf(key, audiences);
+  if (referrers.length)
+    throw new ApiError(409, 'in_use', `${key} is used by ${referrers.map((k) => `audience ${k}`).join(', ')}`);
+  if (!(await deleteDefinition(env.DB, row)))
+    throw new ApiError(409, 'conflict', `${key} was changed concurrently; retry`);
+  clearDefinitionCache();
+}
+
 function samePathKey(bodyKey: string, pathKey: string) {
   if (bodyKey !== pathKey)
     throw badRequest(`key "${bodyKey}" does not match the URL (${pathKey}); keys cannot be renamed`);
@@ -88,6 +106,10 @@ export const computedTraitsApi = new Hono<AdminEnv>()
     const input = await parseDefinitionBody(c.req.raw, ComputedTrait);
     samePathKey(input.key, previous.key);
     return c.json(await save(c.env, 'computed_trait', input, previous));
+  })
+  .delete('/:key', write, async (c) => {
+    await remove(c.env, 'computed_trait', c.req.param('key'));
+    return c.body(null, 204);
   });
 
 /** `/api/audiences`: definitions, status of their back-fill, members and size, and size previews. */
@@ -127,6 +149,10 @@ export const audiencesApi = new Hono<AdminEnv>()
     samePathKey(input.key, previous.key);
     await checkAudience(c.env.DB, input);
     return c.json(await save(c.env, 'audience', input, previous));
+  })
+  .delete('/:key', write, async (c) => {
+    await remove(c.env, 'audience', c.req.param('key'));
+    return c.body(null, 204);
   })
   .get('/:key/members', read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));

@@ -98,6 +98,29 @@ export async function saveDefinition(
   return { row, backfill: { type: 'engage.backfill', definitionId: id, version, revision: row.revision } };
 }
 
+/**
+ * Deletes a definition in one D1 transaction: bumps the revision (profiles drop its stored result
+ * at their next evaluation), and removes its back-fills and, for an audience, its members, exits
+ * and size history. Version history is kept. False when it changed or vanished meanwhile.
+ */
+export async function deleteDefinition(d1: D1Database, row: EngageDefinitionRow): Promise<boolean> {
+  // Everything after the first statement applies only once the row is gone, so a concurrent edit
+  // (another version) deletes nothing.
+  const gone = 'NOT EXISTS (SELECT 1 FROM engage_definitions WHERE id = ?1)';
+  const dependents = [
+    ['engage_backfills', 'definition_id'],
+    ['audience_members', 'audience_id'],
+    ['audience_exits', 'audience_id'],
+    ['audience_size_history', 'audience_id'],
+  ].map(([table, column]) => d1.prepare(`DELETE FROM ${table} WHERE ${column} = ?1 AND ${gone}`).bind(row.id));
+  const results = await d1.batch([
+    d1.prepare('DELETE FROM engage_definitions WHERE id = ? AND version = ?').bind(row.id, row.version),
+    d1.prepare(`UPDATE engage_meta SET revision = revision + 1 WHERE id = 1 AND ${gone}`).bind(row.id),
+    ...dependents,
+  ]);
+  return results[0].meta.changes > 0;
+}
+
 const conflict = (message: string) => new ApiError(409, 'conflict', message);
 
 /** The back-fill of one definition version, or null. */
