@@ -117,6 +117,26 @@ describe('authentication', () => {
   });
 });
 
+describe('CORS scope', () => {
+  const preflight = (path: string) =>
+    SELF.fetch(`http://x${path}`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' },
+    });
+
+  it('answers preflights for every collection route, the pixel included', async () => {
+    for (const path of ['/v1/batch', '/v1/b', '/v1/import', '/v1/identify', '/v1/pixel/track']) {
+      expect((await preflight(path)).headers.get('access-control-allow-origin'), path).toBe('https://shop.example');
+    }
+  });
+
+  it('answers no preflight elsewhere under /v1: unknown paths, the server-side Profile API', async () => {
+    for (const path of ['/v1/nothing-here', '/v1/spaces/default/collections/users/profiles/user_id:u1/traits']) {
+      expect((await preflight(path)).headers.get('access-control-allow-origin'), path).toBeNull();
+    }
+  });
+});
+
 describe('validation', () => {
   const bad: [string, string, Record<string, unknown>][] = [
     ['track without event', 'track', { userId: 'u' }],

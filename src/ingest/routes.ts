@@ -31,15 +31,16 @@ const SINGLE: Record<string, EventType> = {
 /** The Segment Tracking API (`/v1/*`), byte-compatible with Segment's clients. */
 export const trackingApi = new Hono<Env>();
 
-trackingApi.use(
-  '*',
-  cors({
-    origin: (origin) => origin || '*',
-    allowMethods: ['GET', 'POST', 'OPTIONS'],
-    allowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'X-Retry-Count'],
-    maxAge: 86400,
-  }),
-);
+// Browsers may call the collection routes from any site; only those answer a preflight, not every
+// /v1 path (the server-side Profile API under /v1/spaces has its own auth in front).
+const collectionCors = cors({
+  origin: (origin) => origin || '*',
+  allowMethods: ['GET', 'POST', 'OPTIONS'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'X-Retry-Count'],
+  maxAge: 86400,
+});
+for (const path of [...Object.keys(SINGLE), 'batch', 'b', 'import', 'pixel/*'])
+  trackingApi.use(`/${path}`, collectionCors);
 
 for (const [path, type] of Object.entries(SINGLE)) {
   trackingApi.post(`/${path}`, async (c) => {
