@@ -18,6 +18,8 @@ export interface StartDevOptions {
   vars?: Record<string, string>;
   /** Echo wrangler's output to stdout. */
   log?: boolean;
+  /** More `wrangler dev` arguments, e.g. `['--inspector-port', '9229']` to take a CPU profile. */
+  extraArgs?: string[];
 }
 
 export interface DevServer {

@@ -32,7 +32,7 @@ export function applyMigrations(persistTo) {
  * Starts `wrangler dev` and waits until it answers. Returns `{ url, adminToken, stop() }`.
  * `persistTo` keeps local state (D1, DOs, queues) in a folder; tests pass a temporary one.
  */
-export async function startDev({ port, persistTo, adminToken, vars = {}, log = false } = {}) {
+export async function startDev({ port, persistTo, adminToken, vars = {}, log = false, extraArgs = [] } = {}) {
   port ??= await freePort();
   adminToken ??= `adm_${randomBytes(18).toString('hex')}`;
   applyMigrations(persistTo);
@@ -49,6 +49,7 @@ export async function startDev({ port, persistTo, adminToken, vars = {}, log = f
   ];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   if (persistTo) args.push('--persist-to', persistTo);
+  args.push(...extraArgs); // e.g. ['--inspector-port', '9229'] to profile
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
     env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' },
