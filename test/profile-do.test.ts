@@ -60,6 +60,28 @@ async function messageIds(stub: ProfileRpc): Promise<string[]> {
 }
 
 describe('Profile Durable Object', () => {
+  it('keeps the first and last message of the profile in its metadata, across runs and duplicates', async () => {
+    const p = newProfile();
+    const key = `user_id:${uniq('meta')}`;
+    const [a, b, c] = [
+      message({ type: 'track', event: 'A' }),
+      message({ type: 'track', event: 'B' }),
+      message({ type: 'track', event: 'C' }),
+    ];
+    const first = await p.apply([key], [a, b]);
+    expect(first).toMatchObject({ status: 'ok', applied: 2 });
+    const second = await p.apply([key], [b, c, a]);
+    expect(second).toMatchObject({ status: 'ok', applied: 1, duplicates: 2 });
+    const r = await p.stub.read({});
+    if (r.status !== 'live') throw new Error(`profile is ${r.status}`);
+    expect(r.meta).toMatchObject({
+      first_message_id: a.event.messageId,
+      first_source_id: 'src_test',
+      last_message_id: c.event.messageId,
+      last_source_id: 'src_test',
+    });
+  });
+
   it('applies an event once: a replayed messageId changes nothing', async () => {
     const p = newProfile();
     const u = uniq('u');

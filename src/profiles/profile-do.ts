@@ -5,7 +5,7 @@ import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
 import { chunkForQueue } from '../ingest/enqueue';
 import { migrateSqlite } from '../lib/do-schema';
-import { effectsOf } from './apply';
+import { readParts, writeMessages } from './commit';
 import { EventLog, type HistoryChunk, type HistoryCursor } from './event-log';
 import { OutboxSender } from './outbox';
 import type {
@@ -147,23 +147,7 @@ export class Profile extends DurableObject<Env> {
 
   /** Reads parts of the profile for the APIs; a merged profile answers where it went. */
   read(q: ReadQuery): ReadResult {
-    const meta = this.store.meta();
-    if (meta.merged_into) return { status: 'moved', to: meta.merged_into };
-    if (!meta.id) return { status: 'missing' };
-    return {
-      status: 'live',
-      meta,
-      identifiers: q.identifiers ? this.store.identifierRows() : undefined,
-      traits: q.traits
-        ? this.store
-            .traitRows()
-            .map((t) => ({ key: t.key, value: JSON.parse(t.value), ts: t.ts, source_id: t.source_id }))
-        : undefined,
-      links: q.links ? this.store.links() : undefined,
-      merges: q.merges ? this.store.mergedFrom() : undefined,
-      events: q.events ? this.log.page(q.events) : undefined,
-      messageIds: q.messageIds ? this.log.messageIds() : undefined,
-    };
+    return readParts(this.store, this.log, q);
   }
 
   /** Retries the outbox, finishes an interrupted merge, passes audience window edges, applies retention. */
@@ -251,37 +235,11 @@ export class Profile extends DurableObject<Env> {
 
   private commit(input: ApplyInput, fresh: string[], set: EngageSet): ApplyResult {
     const now = new Date();
-    const iso = now.toISOString();
-    let applied = 0;
-    let duplicates = 0;
-    this.ctx.storage.transactionSync(() => {
-      this.init(input.profileId, input.collection, iso);
-      const first = input.messages[0];
-      if (first)
-        this.store.addIdentifiers(ProfileStore.identifierRows(fresh, first.sourceId, first.event.messageId, iso));
-      this.store.addLinks(input.links ?? []);
-      for (const msg of input.messages) {
-        if (this.log.seen(msg.event.messageId)) {
-          duplicates++;
-          continue;
-        }
-        this.log.markSeen(msg.event.messageId, now.getTime());
-        const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
-        this.log.insert(fx.event);
-        this.store.applyTraits(fx.traits);
-        if (fx.outbound) this.store.enqueue(fx.outbound, now.getTime());
-        const m = this.store.meta();
-        this.store.setMeta({
-          first_message_id: m.first_message_id ?? msg.event.messageId,
-          first_source_id: m.first_source_id ?? msg.sourceId,
-          last_message_id: msg.event.messageId,
-          last_source_id: msg.sourceId,
-          last_seen_at: iso,
-        });
-        applied++;
-      }
-      if (applied || fresh.length) this.store.bump(iso);
-      if (applied) this.engage.evaluate(set, input.profileId, input.collection, now.getTime());
+    const { applied, duplicates } = this.ctx.storage.transactionSync(() => {
+      this.init(input.profileId, input.collection, now.toISOString());
+      const written = writeMessages(this.store, this.log, input, fresh, now);
+      if (written.applied) this.engage.evaluate(set, input.profileId, input.collection, now.getTime());
+      return written;
     });
     if (applied) this.engage.afterCommit();
     if (applied) this.armAlarm(now.getTime() + ALARM_DELAY_MS);

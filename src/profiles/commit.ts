@@ -1,0 +1,71 @@
+import { effectsOf } from './apply';
+import type { EventLog } from './event-log';
+import type { ApplyInput, ReadQuery, ReadResult } from './protocol';
+import { ProfileStore } from './store';
+
+/**
+ * The writes of one apply, inside the caller's transaction: new identifiers and links, then each
+ * message not seen before (dedupe row, log row, traits, outbox row), and the meta row once for the
+ * whole run rather than once per message.
+ */
+export function writeMessages(
+  store: ProfileStore,
+  log: EventLog,
+  input: ApplyInput,
+  fresh: string[],
+  now: Date,
+): { applied: number; duplicates: number } {
+  const iso = now.toISOString();
+  let applied = 0;
+  let duplicates = 0;
+  const first = input.messages[0];
+  if (first) store.addIdentifiers(ProfileStore.identifierRows(fresh, first.sourceId, first.event.messageId, iso));
+  store.addLinks(input.links ?? []);
+  let firstApplied: ApplyInput['messages'][number] | undefined;
+  let lastApplied: ApplyInput['messages'][number] | undefined;
+  for (const msg of input.messages) {
+    if (log.seen(msg.event.messageId)) {
+      duplicates++;
+      continue;
+    }
+    log.markSeen(msg.event.messageId, now.getTime());
+    const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
+    log.insert(fx.event);
+    store.applyTraits(fx.traits);
+    if (fx.outbound) store.enqueue(fx.outbound, now.getTime());
+    firstApplied ??= msg;
+    lastApplied = msg;
+    applied++;
+  }
+  if (firstApplied && lastApplied) {
+    const m = store.meta();
+    store.setMeta({
+      first_message_id: m.first_message_id ?? firstApplied.event.messageId,
+      first_source_id: m.first_source_id ?? firstApplied.sourceId,
+      last_message_id: lastApplied.event.messageId,
+      last_source_id: lastApplied.sourceId,
+      last_seen_at: iso,
+    });
+  }
+  if (applied || fresh.length) store.bump(iso);
+  return { applied, duplicates };
+}
+
+/** The parts of a profile the APIs asked for; a merged profile answers where it went. */
+export function readParts(store: ProfileStore, log: EventLog, q: ReadQuery): ReadResult {
+  const meta = store.meta();
+  if (meta.merged_into) return { status: 'moved', to: meta.merged_into };
+  if (!meta.id) return { status: 'missing' };
+  return {
+    status: 'live',
+    meta,
+    identifiers: q.identifiers ? store.identifierRows() : undefined,
+    traits: q.traits
+      ? store.traitRows().map((t) => ({ key: t.key, value: JSON.parse(t.value), ts: t.ts, source_id: t.source_id }))
+      : undefined,
+    links: q.links ? store.links() : undefined,
+    merges: q.merges ? store.mergedFrom() : undefined,
+    events: q.events ? log.page(q.events) : undefined,
+    messageIds: q.messageIds ? log.messageIds() : undefined,
+  };
+}
