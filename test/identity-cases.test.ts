@@ -1,3 +1,4 @@
+import { env, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import type { EnrichedEvent } from '../src/ingest/spec';
@@ -55,6 +56,30 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
         : undefined,
     );
     expect(await waitForEvents(`anonymous_id:${a1}`, 1)).toBe(annProfile);
+  });
+
+  it('anonymous ids are limited to 5 new ones a week: a sixth this week is dropped, not a week later', async () => {
+    const user = uniq('browsers');
+    const anons = Array.from({ length: 8 }, (_, i) => uniq(`br${i}`));
+    await sendBatch(
+      writeKey,
+      anons.slice(0, 5).map((anonymousId) => ({ type: 'identify', userId: user, anonymousId })),
+    );
+    const profileId = await waitForEvents(`user_id:${user}`, 5);
+    await sendBatch(writeKey, [{ type: 'identify', userId: user, anonymousId: anons[5] }]);
+    await waitForEvents(`user_id:${user}`, 6);
+    expect(await ids(`user_id:${user}`)).not.toContain(`anonymous_id:${anons[5]}`);
+    expect(await status(`anonymous_id:${anons[5]}`)).toBe(404);
+
+    // Eight days on (the identifiers' dates moved back), the window holds none of them any more.
+    const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    await runInDurableObject(env.PROFILE.get(env.PROFILE.idFromName(profileId)), (_i, state) => {
+      state.storage.sql.exec("UPDATE identifiers SET created_at = ? WHERE kind = 'anonymous_id'", eightDaysAgo);
+    });
+    await sendBatch(writeKey, [{ type: 'identify', userId: user, anonymousId: anons[6] }]);
+    await waitForEvents(`user_id:${user}`, 7);
+    expect(await ids(`user_id:${user}`)).toContain(`anonymous_id:${anons[6]}`);
+    expect(await waitForEvents(`anonymous_id:${anons[6]}`, 7)).toBe(profileId);
   });
 
   it('blocked values never identify anyone; an event with only blocked ids still gets accepted', async () => {

@@ -86,6 +86,35 @@ describe('planResolution', () => {
     expect(r.dropped).toEqual(['shop_id:s5']);
   });
 
+  it('counts a windowed limit over values added within the window only (anonymous_id: 5 weekly)', () => {
+    const now = Date.parse('2026-06-10T12:00:00Z');
+    const day = 86_400_000;
+    const anons = (n: number) => Array.from({ length: n }, (_, i) => `anonymous_id:a${i}`);
+    const user = (addedDaysAgo: number): ProfileView => {
+      const identifiers = ['user_id:u', ...anons(5)];
+      const addedAt = Object.fromEntries(identifiers.map((k) => [k, now - addedDaysAgo * day]));
+      return { id: 'use_A', identifiers, merges: 0, addedAt };
+    };
+    const event = ['user_id:u', 'anonymous_id:new'];
+    const plan = (p: ProfileView) => planResolution({ ...input(event, [p]), now }, rules, spec);
+    // Five browsers this week: a sixth would break the limit, so it is dropped from the event.
+    expect(plan(user(2))).toMatchObject({ kind: 'drop', key: 'anonymous_id:new', breaks: ['anonymous_id'] });
+    // The same five, added eight days ago: outside the window, the sixth is welcome.
+    expect(plan(user(8))).toEqual({ kind: 'resolve', target: 'use_A', losers: [] });
+    // A lifetime limit (ios.id: 5, no window) counts old values too.
+    const devices = ['user_id:u', ...Array.from({ length: 5 }, (_, i) => `ios.id:d${i}`)];
+    const old = {
+      id: 'use_A',
+      identifiers: devices,
+      merges: 0,
+      addedAt: Object.fromEntries(devices.map((k) => [k, now - 90 * day])),
+    };
+    expect(planResolution({ ...input(['user_id:u', 'ios.id:d9'], [old]), now }, rules, spec)).toMatchObject({
+      kind: 'drop',
+      key: 'ios.id:d9',
+    });
+  });
+
   it('enforces the caps of 100 merges and 1,000 identifiers', () => {
     const big = profile('use_A', ['anonymous_id:a'], 60);
     const other = profile('use_B', ['anonymous_id:b'], 40);

@@ -8,6 +8,8 @@ export interface ProfileView {
   identifiers: string[];
   /** How many profiles were merged into it, transitively. */
   merges: number;
+  /** When each identifier was added to it (ms), for limits counted over a window. */
+  addedAt?: Record<string, number>;
 }
 
 /** By how much a would-be profile breaks the limits, and which rules it breaks. */
@@ -19,9 +21,21 @@ export interface Excess {
 
 const kindOf = (key: string) => parseKey(key)?.kind ?? key;
 
-function countKinds(keys: Iterable<string>): Map<string, number> {
+/** When limits are measured, and when each known identifier was added (a key not listed: now). */
+export interface LimitClock {
+  now: number;
+  addedAt: Record<string, number>;
+}
+
+/** Values per kind; for a windowed kind, only those added within its window. */
+function countKinds(keys: Iterable<string>, spec: LimitSpec, clock: LimitClock): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const k of keys) counts.set(kindOf(k), (counts.get(kindOf(k)) ?? 0) + 1);
+  for (const k of keys) {
+    const kind = kindOf(k);
+    const window = spec.windows?.[kind];
+    if (window !== undefined && (clock.addedAt[k] ?? clock.now) <= clock.now - window) continue;
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
   return counts;
 }
 
@@ -33,14 +47,17 @@ function countKinds(keys: Iterable<string>): Map<string, number> {
 export function measureExcess(
   keys: Set<string>,
   merges: number,
-  baselines: Pick<ProfileView, 'identifiers' | 'merges'>[],
+  baselines: Pick<ProfileView, 'identifiers' | 'merges' | 'addedAt'>[],
   spec: LimitSpec,
+  now = Date.now(),
 ): Excess {
+  // Identifiers already on a profile keep their date; the event's new ones are added now.
+  const clock: LimitClock = { now, addedAt: Object.assign({}, ...baselines.map((b) => b.addedAt ?? {})) };
   const base = new Map<string, number>();
   let baseTotal = 0;
   let baseMerges = 0;
   for (const b of baselines) {
-    for (const [kind, n] of countKinds(b.identifiers)) base.set(kind, Math.max(base.get(kind) ?? 0, n));
+    for (const [kind, n] of countKinds(b.identifiers, spec, clock)) base.set(kind, Math.max(base.get(kind) ?? 0, n));
     baseTotal = Math.max(baseTotal, b.identifiers.length);
     baseMerges = Math.max(baseMerges, b.merges);
   }
@@ -50,7 +67,7 @@ export function measureExcess(
     result.amount += count - allowed;
     result.kinds.add(label);
   };
-  for (const [kind, n] of countKinds(keys)) {
+  for (const [kind, n] of countKinds(keys, spec, clock)) {
     over(kind, n, Math.max(spec.limits[kind] ?? spec.defaultLimit, base.get(kind) ?? 0));
   }
   over('*identifiers', keys.size, Math.max(MAX_IDENTIFIERS, baseTotal));
@@ -66,6 +83,8 @@ export interface PlanInput {
   owners: Record<string, string>;
   /** Live profiles by id (every owner appears here). */
   profiles: Record<string, ProfileView>;
+  /** The instant windowed limits are measured at (ms); the current time if absent. */
+  now?: number;
 }
 
 /** The next step of resolution: drop one identifier and plan again, or resolve. */
@@ -97,7 +116,7 @@ function evaluate(ids: string[], input: PlanInput, spec: LimitSpec): Excess {
     for (const k of p.identifiers) union.add(k);
     merges += p.merges;
   }
-  return measureExcess(union, merges, involved, spec);
+  return measureExcess(union, merges, involved, spec, input.now);
 }
 
 /**

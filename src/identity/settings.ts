@@ -12,7 +12,14 @@ const IdentifierRule = z.object({
     .min(1)
     .max(MAX_IDENTIFIERS)
     .describe('How many values of this kind one profile may hold (user_id: 1 means one person per user_id)'),
+  window: z
+    .enum(['ever', 'daily', 'weekly', 'monthly'])
+    .optional()
+    .describe('Over which period the limit counts values added to the profile (Segment: "5 Weekly"); ever if absent'),
 });
+
+/** Length of each limit window, in ms. */
+export const WINDOW_MS = { daily: 86_400_000, weekly: 7 * 86_400_000, monthly: 30 * 86_400_000 } as const;
 
 const validPattern = (source: string) => {
   try {
@@ -70,8 +77,9 @@ export function defaultSettings(): IdentitySettings {
     email: { priority: 2, limit: 5 },
   };
   rest.forEach((kind, i) => {
-    // Without time windows ("5 weekly"), a lifetime limit of 5 browsers would split real users early.
-    identifiers[kind] = { priority: i + 3, limit: kind === 'anonymous_id' ? 50 : 5 };
+    // Browsers come and go: as Segment, 5 new anonymous ids a week, not 5 over a customer's life.
+    identifiers[kind] =
+      kind === 'anonymous_id' ? { priority: i + 3, limit: 5, window: 'weekly' } : { priority: i + 3, limit: 5 };
   });
   identifiers.group_id = { priority: 100, limit: 1 };
   return {
@@ -119,11 +127,17 @@ export function usable(rules: Rules, ids: Identifier[]): Identifier[] {
 export interface LimitSpec {
   limits: Record<string, number>;
   defaultLimit: number;
+  /** Kinds whose limit counts only values added within this many ms; absent kinds count all. */
+  windows?: Record<string, number>;
 }
 
 /** Extracts the plain-data limits from rules. */
 export function limitSpec(rules: Rules): LimitSpec {
   const limits: Record<string, number> = {};
-  for (const [kind, rule] of Object.entries(rules.settings.identifiers)) limits[kind] = rule.limit;
-  return { limits, defaultLimit: rules.settings.defaultLimit };
+  const windows: Record<string, number> = {};
+  for (const [kind, rule] of Object.entries(rules.settings.identifiers)) {
+    limits[kind] = rule.limit;
+    if (rule.window && rule.window !== 'ever') windows[kind] = WINDOW_MS[rule.window];
+  }
+  return { limits, defaultLimit: rules.settings.defaultLimit, windows };
 }

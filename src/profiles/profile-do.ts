@@ -101,7 +101,11 @@ export class Profile extends DurableObject<Env> {
       if (state === 'none') {
         if (input.loserId <= input.survivorId) return { status: 'conflict', breaks: ['*order'] };
         const mine = this.store.view(input.survivorId);
-        const theirs = { identifiers: input.head.identifiers.map((r) => r.key), merges: input.head.mergedFrom.length };
+        const theirs = {
+          identifiers: input.head.identifiers.map((r) => r.key),
+          merges: input.head.mergedFrom.length,
+          addedAt: Object.fromEntries(input.head.identifiers.map((r) => [r.key, Date.parse(r.created_at)])),
+        };
         const union = new Set([...mine.identifiers, ...theirs.identifiers]);
         const excess = measureExcess(union, mine.merges + 1 + theirs.merges, [mine, theirs], input.limits);
         if (excess.amount > 0) return { status: 'conflict', breaks: [...excess.kinds] };

@@ -159,7 +159,16 @@ export class ProfileStore {
 
   /** What resolution needs to know about this profile. */
   view(id: string): ProfileView {
-    return { id, identifiers: this.identifierKeys(), merges: this.mergeCount() };
+    const rows = this.sql.exec<{ key: string; created_at: string }>(
+      'SELECT key, created_at FROM identifiers ORDER BY key',
+    );
+    const identifiers: string[] = [];
+    const addedAt: Record<string, number> = {};
+    for (const r of rows) {
+      identifiers.push(r.key);
+      addedAt[r.key] = Date.parse(r.created_at);
+    }
+    return { id, identifiers, merges: this.mergeCount(), addedAt };
   }
 
   /** Whether a profile was merged in: not at all, head only (history still arriving), or fully. */
