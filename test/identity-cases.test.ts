@@ -58,7 +58,10 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
     expect(await waitForEvents(`anonymous_id:${a1}`, 1)).toBe(annProfile);
   });
 
-  it('anonymous ids are limited to 5 new ones a week: a sixth this week is dropped, not a week later', async () => {
+  it('with Segment\'s "5 weekly" for anonymous ids, a sixth this week is dropped, not a week later', async () => {
+    const s = defaultSettings();
+    const weekly = { priority: s.identifiers.anonymous_id.priority, limit: 5, window: 'weekly' };
+    await putSettings({ ...s, identifiers: { ...s.identifiers, anonymous_id: weekly } });
     const user = uniq('browsers');
     const anons = Array.from({ length: 8 }, (_, i) => uniq(`br${i}`));
     await sendBatch(
@@ -80,6 +83,7 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
     await waitForEvents(`user_id:${user}`, 7);
     expect(await ids(`user_id:${user}`)).toContain(`anonymous_id:${anons[6]}`);
     expect(await waitForEvents(`anonymous_id:${anons[6]}`, 7)).toBe(profileId);
+    await putSettings(defaultSettings());
   });
 
   it('blocked values never identify anyone; an event with only blocked ids still gets accepted', async () => {

@@ -87,6 +87,7 @@ describe('planResolution', () => {
   });
 
   it('counts a windowed limit over values added within the window only (anonymous_id: 5 weekly)', () => {
+    const weekly = { ...spec, limits: { ...spec.limits, anonymous_id: 5 }, windows: { anonymous_id: 7 * 86_400_000 } };
     const now = Date.parse('2026-06-10T12:00:00Z');
     const day = 86_400_000;
     const anons = (n: number) => Array.from({ length: n }, (_, i) => `anonymous_id:a${i}`);
@@ -96,7 +97,7 @@ describe('planResolution', () => {
       return { id: 'use_A', identifiers, merges: 0, addedAt };
     };
     const event = ['user_id:u', 'anonymous_id:new'];
-    const plan = (p: ProfileView) => planResolution({ ...input(event, [p]), now }, rules, spec);
+    const plan = (p: ProfileView) => planResolution({ ...input(event, [p]), now }, rules, weekly);
     // Five browsers this week: a sixth would break the limit, so it is dropped from the event.
     expect(plan(user(2))).toMatchObject({ kind: 'drop', key: 'anonymous_id:new', breaks: ['anonymous_id'] });
     // The same five, added eight days ago: outside the window, the sixth is welcome.
@@ -109,7 +110,7 @@ describe('planResolution', () => {
       merges: 0,
       addedAt: Object.fromEntries(devices.map((k) => [k, now - 90 * day])),
     };
-    expect(planResolution({ ...input(['user_id:u', 'ios.id:d9'], [old]), now }, rules, spec)).toMatchObject({
+    expect(planResolution({ ...input(['user_id:u', 'ios.id:d9'], [old]), now }, rules, weekly)).toMatchObject({
       kind: 'drop',
       key: 'ios.id:d9',
     });

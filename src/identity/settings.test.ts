@@ -10,8 +10,13 @@ describe('identity settings', () => {
     expect(s.identifiers.email).toEqual({ priority: 2, limit: 5 });
     expect(s.identifiers['android.id'].priority).toBe(3);
     expect(s.identifiers['ios.id'].limit).toBe(5);
-    expect(s.identifiers.anonymous_id).toMatchObject({ limit: 5, window: 'weekly' });
-    expect(limitSpec(rules).windows).toEqual({ anonymous_id: 7 * 86_400_000 });
+    expect(s.identifiers.anonymous_id.limit).toBe(50);
+    expect(limitSpec(rules).windows).toEqual({});
+    const weekly = {
+      ...s,
+      identifiers: { ...s.identifiers, anonymous_id: { ...s.identifiers.anonymous_id, limit: 5, window: 'weekly' } },
+    };
+    expect(limitSpec(compileRules(IdentitySettings.parse(weekly))).windows).toEqual({ anonymous_id: 7 * 86_400_000 });
     expect(
       IdentitySettings.safeParse({ ...s, identifiers: { x: { priority: 1, limit: 1, window: 'hourly' } } }).success,
     ).toBe(false);

@@ -77,9 +77,9 @@ export function defaultSettings(): IdentitySettings {
     email: { priority: 2, limit: 5 },
   };
   rest.forEach((kind, i) => {
-    // Browsers come and go: as Segment, 5 new anonymous ids a week, not 5 over a customer's life.
-    identifiers[kind] =
-      kind === 'anonymous_id' ? { priority: i + 3, limit: 5, window: 'weekly' } : { priority: i + 3, limit: 5 };
+    // Browsers come and go, so anonymous_id gets a larger limit (DESIGN.md §3). Segment's own
+    // default, 5 weekly, is one PUT away: { limit: 5, window: 'weekly' }.
+    identifiers[kind] = { priority: i + 3, limit: kind === 'anonymous_id' ? 50 : 5 };
   });
   identifiers.group_id = { priority: 100, limit: 1 };
   return {
