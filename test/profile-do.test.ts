@@ -5,6 +5,7 @@ import { claimKeys, lookupKeys } from '../src/identity/index-do';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
 import { EventLog } from '../src/profiles/event-log';
+import { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, type ProfileRpc, profileStub } from '../src/profiles/protocol';
 import { ProfileStore } from '../src/profiles/store';
 import { uniq } from './identity-helpers';
@@ -60,6 +61,54 @@ async function messageIds(stub: ProfileRpc): Promise<string[]> {
 }
 
 describe('Profile Durable Object', () => {
+  it('an event whose apply was waiting while a merge took the profile lands on the survivor or is refused', async () => {
+    // An apply awaits the audience definitions (a D1 read when the isolate's cache revalidates).
+    // Hold it there; start merging the profile away and hold the survivor's absorb (the loser's
+    // history is exported by then); let the apply go on, then the merge. The apply must not write
+    // into the loser, whose exported history the survivor is taking.
+    const [a, b] = twoProfiles();
+    const [ua, ab] = [`user_id:${uniq('u')}`, `anonymous_id:${uniq('a')}`];
+    await a.apply([ua], [message({ type: 'track', event: 'A' })]);
+    await b.apply([ab], [message({ type: 'track', event: 'B' })]);
+    // Plain flags polled with timers: a promise resolved across the test and an object would carry
+    // one's I/O context into the other.
+    const flags = { applyHeld: false, applyGo: false, absorbHeld: false, absorbGo: false };
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    const hold = async (held: 'applyHeld' | 'absorbHeld', go: 'applyGo' | 'absorbGo') => {
+      flags[held] = true;
+      while (!flags[go]) await tick();
+    };
+    await inside(b, (_s, _l, instance) => {
+      const engage = (instance as unknown as { engage: { definitions: (...args: unknown[]) => Promise<unknown> } })
+        .engage;
+      const real = engage.definitions.bind(engage);
+      engage.definitions = async (...args: unknown[]) => {
+        await hold('applyHeld', 'applyGo');
+        return real(...args);
+      };
+    });
+    const realAbsorb = Profile.prototype.absorb;
+    Profile.prototype.absorb = async function (this: Profile, input) {
+      await hold('absorbHeld', 'absorbGo');
+      return realAbsorb.call(this, input);
+    };
+    try {
+      const racer = message({ type: 'track', event: 'Racer' });
+      const applying = b.apply([ab], [racer]);
+      while (!flags.applyHeld) await tick();
+      const merging = b.stub.mergeInto({ profileId: b.id, survivorId: a.id, reason: 'race', limits });
+      while (!flags.absorbHeld) await tick();
+      flags.applyGo = true;
+      const applied = await applying;
+      flags.absorbGo = true;
+      expect(await merging).toMatchObject({ status: 'merged', into: a.id });
+      expect(applied).toEqual({ status: 'busy' }); // the resolver retries it, and finds the survivor
+      expect(await messageIds(a.stub)).not.toContain(racer.event.messageId);
+    } finally {
+      Profile.prototype.absorb = realAbsorb;
+    }
+  });
+
   it('keeps the first and last message of the profile in its metadata, across runs and duplicates', async () => {
     const p = newProfile();
     const key = `user_id:${uniq('meta')}`;

@@ -238,6 +238,10 @@ export class Profile extends DurableObject<Env> {
   }
 
   private commit(input: ApplyInput, fresh: string[], set: EngageSet): ApplyResult {
+    // The caller awaited (definitions, the index) since it last looked: a merge may have exported
+    // this profile's history meanwhile, and an event written now would be lost with the tombstone.
+    const late = this.redirect();
+    if (late) return late;
     const now = new Date();
     const { applied, duplicates } = this.ctx.storage.transactionSync(() => {
       this.init(input.profileId, input.collection, now.toISOString());
