@@ -3,10 +3,11 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
-import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
+import type { IngestMessage } from '../src/ingest/spec';
 import { DirectoryBatch } from '../src/profiles/directory';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { define, eventually, getJson } from './audience-helpers';
+import { ingestMessage } from './helpers';
 
 /** Existing profiles. Each costs workerd ~20 ms to create and ~15 ms to wake in this runtime, so 2000 keeps
  * the file around a minute and a half on two cores; the consumer pages the same way over any number. */
@@ -14,20 +15,8 @@ const PROFILES = 2000;
 const DAY = 86_400_000;
 const limits = limitSpec(compileRules(defaultSettings()));
 
-function message(i: number, event: Record<string, unknown>, at: number): IngestMessage {
-  const ts = new Date(at).toISOString();
-  return {
-    sourceId: 'src_seed',
-    event: {
-      messageId: `seed-${i}-${event.type}`,
-      receivedAt: ts,
-      originalTimestamp: ts,
-      timestamp: ts,
-      context: {},
-      ...event,
-    } as EnrichedEvent,
-  };
-}
+const message = (i: number, event: Record<string, unknown>, at: number): IngestMessage =>
+  ingestMessage(event, { messageId: `seed-${i}-${event.type}`, sourceId: 'src_seed', at: new Date(at).toISOString() });
 
 /** Profile i: plan pro for every third, an order over 50 for odd i, 40 days ago for every fifth. */
 const plan = (i: number) => (i % 3 === 0 ? 'pro' : 'free');

@@ -4,7 +4,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { define, eventually, getJson, profilePath, type Received, vendor } from './audience-helpers';
 import { makeDestination } from './delivery-helpers';
-import { ADMIN, makeSource, SELF } from './helpers';
+import { ADMIN, makeSource, profileObject, SELF } from './helpers';
 import { sendBatch, uniq, waitForEvents } from './identity-helpers';
 
 const HOST = 'engage-delete.example';
@@ -24,7 +24,7 @@ afterAll(() => hook.restore());
 const del = (path: string, headers: Record<string, string> = ADMIN) =>
   SELF.fetch(`http://tessera.test${path}`, { method: 'DELETE', headers });
 const storedKeys = (profileId: string) =>
-  runInDurableObject(env.PROFILE.get(env.PROFILE.idFromName(profileId)), (_i, state) =>
+  runInDurableObject(profileObject(profileId), (_i, state) =>
     state.storage.sql
       .exec<{ key: string }>('SELECT key FROM engage_values ORDER BY key')
       .toArray()

@@ -1,10 +1,10 @@
 // Real-time audiences through the running Worker: Tracking API → ingest → Profile object (evaluation
 // in the apply transaction) → outbox → delivery → webhook; the window-edge alarm; D1 membership.
-import { env, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { define, eventually, getJson, profilePath, type Received, vendor } from './audience-helpers';
 import { makeDestination } from './delivery-helpers';
-import { makeSource } from './helpers';
+import { makeSource, profileObject } from './helpers';
 import { sendBatch, uniq, waitForEvents } from './identity-helpers';
 
 const HOST = 'engage-hook.example';
@@ -26,7 +26,7 @@ const fromHook = (pred: (r: Received) => boolean) => eventually(() => hook.recei
 /** When the profile applied a message (its dedupe row), read inside the object. */
 const appliedAt = (profileId: string, messageId: string) =>
   runInDurableObject(
-    env.PROFILE.get(env.PROFILE.idFromName(profileId)),
+    profileObject(profileId),
     (_i, state) =>
       state.storage.sql.exec<{ at: number }>('SELECT at FROM seen WHERE message_id = ?', messageId).one().at,
   );

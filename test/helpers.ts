@@ -1,4 +1,5 @@
 import { env, SELF } from 'cloudflare:test';
+import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
 
 export const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 
@@ -24,5 +25,27 @@ export function post(path: string, body: unknown, headers: Record<string, string
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** An ingest queue message as the Tracking API would enqueue it (timestamps from `at`, else the event's, else now). */
+export function ingestMessage(
+  event: Record<string, unknown>,
+  opts: { messageId: string; sourceId: string; at?: string },
+): IngestMessage {
+  const ts = opts.at ?? (event.timestamp as string | undefined) ?? new Date().toISOString();
+  return {
+    sourceId: opts.sourceId,
+    event: {
+      messageId: opts.messageId,
+      receivedAt: ts,
+      originalTimestamp: ts,
+      timestamp: ts,
+      context: {},
+      ...event,
+    } as EnrichedEvent,
+  };
+}
+
+/** The raw stub of a Profile object, for `runInDurableObject`. */
+export const profileObject = (profileId: string) => env.PROFILE.get(env.PROFILE.idFromName(profileId));
 
 export { env, SELF };

@@ -1,7 +1,8 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import type { EnrichedEvent } from '../src/ingest/spec';
+import { profileObject } from './helpers';
 import {
   ADMIN,
   eventually,
@@ -76,7 +77,7 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
 
     // Eight days on (the identifiers' dates moved back), the window holds none of them any more.
     const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString();
-    await runInDurableObject(env.PROFILE.get(env.PROFILE.idFromName(profileId)), (_i, state) => {
+    await runInDurableObject(profileObject(profileId), (_i, state) => {
       state.storage.sql.exec("UPDATE identifiers SET created_at = ? WHERE kind = 'anonymous_id'", eightDaysAgo);
     });
     await sendBatch(writeKey, [{ type: 'identify', userId: user, anonymousId: anons[6] }]);

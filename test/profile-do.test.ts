@@ -3,36 +3,25 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryMessage } from '../src/delivery/messages';
 import { claimKeys, lookupKeys } from '../src/identity/index-do';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
-import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
+import type { IngestMessage } from '../src/ingest/spec';
 import { EventLog } from '../src/profiles/event-log';
 import { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, type ProfileRpc, profileStub } from '../src/profiles/protocol';
 import { ProfileStore } from '../src/profiles/store';
+import { ingestMessage, profileObject } from './helpers';
 import { uniq } from './identity-helpers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 
-function message(event: Record<string, unknown>): IngestMessage {
-  const ts = (event.timestamp as string) ?? new Date().toISOString();
-  return {
-    sourceId: 'src_test',
-    event: {
-      messageId: uniq('m'),
-      receivedAt: ts,
-      originalTimestamp: ts,
-      timestamp: ts,
-      context: {},
-      ...event,
-    } as EnrichedEvent,
-  };
-}
+const message = (event: Record<string, unknown>): IngestMessage =>
+  ingestMessage(event, { messageId: uniq('m'), sourceId: 'src_test' });
 
 /** A fresh profile and a helper applying messages to it. */
 function newProfile(id = mintProfileId('users')) {
   const stub = profileStub(env, id);
   const apply = (keys: string[], messages: IngestMessage[], emit = false) =>
     stub.apply({ profileId: id, collection: 'users', keys, messages, limits, emit });
-  return { id, stub, apply, raw: env.PROFILE.get(env.PROFILE.idFromName(id)) };
+  return { id, stub, apply, raw: profileObject(id) };
 }
 
 /** Two fresh profiles, the first with the smaller id (ids minted in one millisecond are unordered). */

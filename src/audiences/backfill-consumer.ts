@@ -2,9 +2,10 @@ import { and, asc, count, eq, gt, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { engageDefinitions } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
+import { profileStub } from '../profiles/protocol';
 import { type BackfillMessage, reportBackfillProgress } from './backfill';
 import { type MembershipChange, recordMembershipChanges } from './membership';
-import type { MembershipMessage, RefreshStatus } from './profile-engage';
+import type { MembershipMessage } from './profile-engage';
 import { findBackfill } from './store';
 
 /** A back-fill message, on its first page (no cursor) or a later one. */
@@ -23,13 +24,6 @@ const CONCURRENCY = 16;
 const MESSAGE_BUDGET_MS = 10_000;
 /** Membership changes per D1 batch (each is one statement, plus one per audience and day). */
 const CHANGES_PER_BATCH = 200;
-
-/** The Profile objects' audience RPC, as the back-fill calls it. */
-interface AudienceRpc {
-  refreshAudiences(minRevision: number): Promise<RefreshStatus>;
-}
-const profile = (env: Env, id: string) =>
-  env.PROFILE.get(env.PROFILE.idFromName(id)) as unknown as DurableObjectStub & AudienceRpc;
 
 /**
  * The `work` queue consumer for audiences: membership changes of a batch are written to D1 together
@@ -107,7 +101,7 @@ export async function backfillPage(msg: BackfillPage, env: Cloudflare.Env): Prom
 
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) await profile(env, ids[next++]).refreshAudiences(msg.revision);
+    while (next < ids.length) await profileStub(env, ids[next++]).refreshAudiences(msg.revision);
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
 

@@ -1,13 +1,8 @@
+import { profileStub } from '../profiles/protocol';
 import { emptyValue } from './aggregate';
 import { getDefinitions } from './cache';
 import type { DefinitionSet } from './compile';
-import type { AudienceValues } from './profile-engage';
 import type { EngageValue } from './profile-store';
-
-/** The Profile objects' read RPC for audience results. */
-interface ValuesRpc {
-  audienceValues(keys?: string[]): Promise<AudienceValues>;
-}
 
 /**
  * A profile's stored audience and computed-trait results (all, or only `keys`), following merges
@@ -20,8 +15,7 @@ export async function readAudienceValues(
 ): Promise<{ id: string; values: EngageValue[] } | undefined> {
   let id = profileId;
   for (let hop = 0; hop < 64; hop++) {
-    const stub = env.PROFILE.get(env.PROFILE.idFromName(id)) as unknown as ValuesRpc;
-    const res = await stub.audienceValues(keys);
+    const res = await profileStub(env, id).audienceValues(keys);
     if (res.status === 'live') return { id, values: res.values };
     if (res.status === 'missing') return undefined;
     id = res.to;

@@ -114,7 +114,16 @@ export const isOf = (collection: Collection, id: string) => id.startsWith(PREFIX
 /** True for strings shaped like a profile id. */
 export const isProfileId = (s: string) => /^(use|acc)_[0-9A-HJKMNP-TV-Z]{26}$/.test(s);
 
-type Methods = 'describe' | 'apply' | 'mergeInto' | 'absorb' | 'historyPage' | 'settle' | 'read';
+type Methods =
+  | 'describe'
+  | 'apply'
+  | 'mergeInto'
+  | 'absorb'
+  | 'historyPage'
+  | 'settle'
+  | 'read'
+  | 'refreshAudiences'
+  | 'audienceValues';
 /** The profile's RPC surface with its declared result types (trait values are JSON, `unknown` here). */
 export type ProfileRpc = {
   [K in Methods]: Profile[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
