@@ -3,5 +3,10 @@ declare namespace Cloudflare {
   interface Env {
     /** Bootstrap admin token: a request bearing it has every scope. Set with `wrangler secret put`. */
     ADMIN_TOKEN?: string;
+    /**
+     * The deployment's public URL (`https://cdp.example.com`), named in the served analytics.js and
+     * its CDN settings. Optional: without it the request's Host is used (validated, not publicly cached).
+     */
+    PUBLIC_URL?: string;
   }
 }

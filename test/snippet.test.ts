@@ -1,5 +1,7 @@
+import { createExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeSource, SELF } from './helpers';
+import { app } from '../src/app';
+import { env, makeSource, SELF } from './helpers';
 
 let writeKey: string;
 beforeAll(async () => {
@@ -45,5 +47,45 @@ describe('first-party analytics.js', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect((await SELF.fetch('https://cdp.example/analytics-next/bundles/nope.js')).status).toBe(404);
+  });
+});
+
+describe('the Host header is not trusted into cached answers', () => {
+  const script = (host: string) => `https://${host}/analytics.js/v1/${writeKey}/analytics.min.js`;
+  const settings = (host: string) => `https://${host}/v1/projects/${writeKey}/settings`;
+  /** The real app with `PUBLIC_URL` configured. */
+  const withPublicUrl = (url: string) =>
+    app.fetch(new Request(url), { ...env, PUBLIC_URL: 'https://cdp.shop.example' }, createExecutionContext());
+
+  it('with PUBLIC_URL, a forged host is ignored and the answers may be cached publicly', async () => {
+    const res = await withPublicUrl(script('attacker.example'));
+    expect(res.status).toBe(200);
+    const [prologue] = (await res.text()).split('\n', 1);
+    expect(prologue).toContain('"https://cdp.shop.example"');
+    expect(prologue).not.toContain('attacker');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+    const s = await withPublicUrl(settings('attacker.example'));
+    const body = await s.json<{ integrations: Record<string, Record<string, unknown>> }>();
+    expect(body.integrations['Segment.io']).toMatchObject({ apiHost: 'cdp.shop.example/v1', protocol: 'https' });
+    expect(s.headers.get('cache-control')).toBe('public, max-age=60');
+  });
+
+  it('without PUBLIC_URL, a host derived from the request is kept out of shared caches', async () => {
+    for (const url of [script('cdp.example'), settings('cdp.example')]) {
+      const res = await SELF.fetch(url);
+      expect(res.status, url).toBe(200);
+      expect(res.headers.get('cache-control'), url).toMatch(/^private, max-age=\d+$/);
+      expect(res.headers.get('vary'), url).toContain('Host');
+    }
+  });
+
+  it('without PUBLIC_URL, a host that is not a plain hostname[:port] is refused', async () => {
+    for (const host of ['evil_host.example', 'a..b.example', '-x.example']) {
+      for (const url of [script(host), settings(host)]) {
+        const res = await SELF.fetch(url);
+        expect(res.status, url).toBe(400);
+        expect(await res.json(), url).toMatchObject({ error: { code: 'invalid_host' } });
+      }
+    }
   });
 });

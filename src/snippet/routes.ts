@@ -1,6 +1,7 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { sourceForWriteKey } from '../ingest/sources';
-import { notFound } from '../lib/errors';
+import { ApiError, notFound } from '../lib/errors';
+import { originCacheHeaders, type PublicOrigin, publicOrigin } from './origin';
 
 type Env = { Bindings: Cloudflare.Env };
 
@@ -45,15 +46,23 @@ export function cdnPrologue(origin: string): string {
   return `!function(){var s=document.currentScript,k=s&&s.getAttribute("data-global-segment-analytics-key")||"analytics",a=window[k];a&&!a._cdn&&(a._cdn=${JSON.stringify(origin)})}();\n`;
 }
 
+/** The origin to name in an answer: `PUBLIC_URL`, else the request's host if it is a plain one. */
+function originOf(c: Context<Env>): PublicOrigin {
+  const origin = publicOrigin(c.req.url, c.env.PUBLIC_URL);
+  if (!origin) throw new ApiError(400, 'invalid_host', 'The Host header is not a valid hostname[:port]');
+  return origin;
+}
+
 /** First-party analytics.js: the script, its lazily loaded chunks and its CDN settings. */
 export const snippet = new Hono<Env>()
   .get('/analytics.js/v1/:writeKey/analytics.min.js', async (c) => {
+    const origin = originOf(c);
     if (!(await sourceForWriteKey(c.env.DB, c.req.param('writeKey')))) throw notFound('Write key');
     const res = await c.env.ASSETS.fetch(new URL('/analytics-next/bundles/standalone.js', c.req.url));
     if (!res.ok) throw notFound('analytics.js build (run `npm install` to vendor it)');
-    const body = cdnPrologue(new URL(c.req.url).origin) + (await res.text());
+    const body = cdnPrologue(origin.url.origin) + (await res.text());
     return new Response(body, {
-      headers: { 'content-type': 'application/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' },
+      headers: { 'content-type': 'application/javascript; charset=utf-8', ...originCacheHeaders(origin, 300) },
     });
   })
   .get('/analytics-next/bundles/:file', async (c) => {
@@ -64,8 +73,9 @@ export const snippet = new Hono<Env>()
     return new Response(res.body, { status: res.status, headers });
   })
   .get('/v1/projects/:writeKey/settings', async (c) => {
+    const origin = originOf(c);
     if (!(await sourceForWriteKey(c.env.DB, c.req.param('writeKey')))) throw notFound('Write key');
     c.header('access-control-allow-origin', '*');
-    c.header('cache-control', 'public, max-age=60');
-    return c.json(cdnSettings(c.req.param('writeKey'), new URL(c.req.url)));
+    for (const [name, value] of Object.entries(originCacheHeaders(origin, 60))) c.header(name, value);
+    return c.json(cdnSettings(c.req.param('writeKey'), origin.url));
   });
