@@ -281,10 +281,27 @@ describe('batches', () => {
     const first = find(entries, `${tag}-0`)!.event;
     expect(first.context).toMatchObject({ library: { name: 'analytics-test' }, page: { path: '/a' } });
     expect(first.integrations).toEqual({ All: false });
+    expect(first.context.library).toEqual({ name: 'analytics-test', version: '1' });
     const fourth = find(entries, `${tag}-3`)!.event;
     expect(fourth.integrations).toEqual({ All: false, Mixpanel: true });
     expect(fourth.sentAt).toBe('2026-01-01T00:00:00.000Z');
     expect(entries.filter((e) => e.status === 'rejected').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('merges batch-level context deeply: an item context.device keeps the batch device fields', async () => {
+    const messageId = `deepctx-${crypto.randomUUID()}`;
+    const res = await post(
+      '/v1/batch',
+      {
+        batch: [{ type: 'track', event: 'E', userId: 'u', messageId, context: { device: { id: 'item-device' } } }],
+        context: { device: { id: 'batch-device', manufacturer: 'Apple', model: 'iPhone15,2' }, os: { name: 'iOS' } },
+      },
+      auth,
+    );
+    expect(res.status).toBe(200);
+    const e = find(await debuggerUntil((es) => !!find(es, messageId)), messageId)!.event;
+    expect(e.context.device).toEqual({ id: 'item-device', manufacturer: 'Apple', model: 'iPhone15,2' });
+    expect(e.context.os).toEqual({ name: 'iOS' });
   });
 
   it('/v1/import accepts historical batches', async () => {
@@ -329,7 +346,7 @@ describe('enrichment', () => {
         event: 'Skewed',
         timestamp: originalTimestamp,
         sentAt: new Date(clientNow).toISOString(),
-        context: { library: { name: 'analytics-node', version: '3.1.0' } },
+        context: { library: { name: 'analytics.js', version: '2.1.0' } },
       },
       { ...auth, 'cf-connecting-ip': '203.0.113.9' },
     );
@@ -342,7 +359,47 @@ describe('enrichment', () => {
     expect(received).toBeGreaterThanOrEqual(before - 1);
     expect(Date.parse(e.timestamp as string)).toBe(received - 5_000);
     expect(e.context.ip).toBe('203.0.113.9');
-    expect(e.context.library).toEqual({ name: 'analytics-node', version: '3.1.0' });
+    expect(e.context.library).toEqual({ name: 'analytics.js', version: '2.1.0' });
+  });
+
+  it('stamps no ip on server-side events (server SDKs, curl), unless they say context.direct', async () => {
+    const tag = crypto.randomUUID();
+    const headers = { ...auth, 'cf-connecting-ip': '203.0.113.9' };
+    const server = { type: 'track', event: 'Backend', userId: 'u', messageId: `${tag}-server` };
+    await post('/v1/track', { ...server, context: { library: { name: 'analytics-node', version: '3.1.0' } } }, headers);
+    await post('/v1/track', { ...server, messageId: `${tag}-curl` }, headers);
+    await post('/v1/track', { ...server, messageId: `${tag}-direct`, context: { direct: true } }, headers);
+    const entries = await debuggerUntil((es) => ['server', 'curl', 'direct'].every((k) => !!find(es, `${tag}-${k}`)));
+    expect(find(entries, `${tag}-server`)!.event.context).not.toHaveProperty('ip');
+    expect(find(entries, `${tag}-curl`)!.event.context).not.toHaveProperty('ip');
+    expect(find(entries, `${tag}-direct`)!.event.context.ip).toBe('203.0.113.9');
+  });
+
+  it('normalises timestamp, originalTimestamp and sentAt to UTC ISO-8601 with Z', async () => {
+    const messageId = `ts-${crypto.randomUUID()}`;
+    const res = await post(
+      '/v1/batch',
+      {
+        batch: [{ type: 'track', event: 'E', userId: 'u', messageId, timestamp: '2026-03-01T10:00:00+02:00' }],
+        sentAt: '2026-03-01T03:00:05-0500',
+      },
+      auth,
+    );
+    expect(res.status).toBe(200);
+    const e = find(await debuggerUntil((es) => !!find(es, messageId)), messageId)!.event;
+    expect(e.originalTimestamp).toBe('2026-03-01T08:00:00.000Z');
+    expect(e.sentAt).toBe('2026-03-01T08:00:05.000Z');
+    // Skew correction works on the normalised instants: sent 5 s after it happened.
+    expect(Date.parse(e.receivedAt as string) - Date.parse(e.timestamp as string)).toBe(5_000);
+    const dateOnly = `ts-${crypto.randomUUID()}`;
+    await post(
+      '/v1/import',
+      { batch: [{ type: 'track', event: 'Old', userId: 'u', messageId: dateOnly, timestamp: '2012-12-02' }] },
+      auth,
+    );
+    expect(find(await debuggerUntil((es) => !!find(es, dateOnly)), dateOnly)!.event.timestamp).toBe(
+      '2012-12-02T00:00:00.000Z',
+    );
   });
 
   it('keeps an ip the client sent', async () => {
@@ -369,12 +426,49 @@ describe('pixel', () => {
     expect(find(entries, messageId)!.event).toMatchObject({ type: 'track', event: 'Email Opened' });
   });
 
-  it('rejects bad pixel requests', async () => {
-    expect((await SELF.fetch('http://x/v1/pixel/track')).status).toBe(400);
-    expect((await SELF.fetch('http://x/v1/pixel/track?data=%%%')).status).toBe(400);
-    expect((await SELF.fetch(`http://x/v1/pixel/nope?data=${btoa('{}')}`)).status).toBe(404);
+  it('answers 200 image/gif to bad pixel requests too, and records a refused event in the debugger', async () => {
     const noKey = btoa(JSON.stringify({ event: 'E', userId: 'u' }));
-    expect((await SELF.fetch(`http://x/v1/pixel/track?data=${noKey}`)).status).toBe(401);
+    const messageId = `px-bad-${crypto.randomUUID()}`;
+    const invalid = btoa(JSON.stringify({ writeKey: source.writeKey, messageId, userId: 'u' }));
+    for (const query of ['', '?data=%%%', '?data=bm90IGpzb24', `?data=${noKey}`, `?data=${invalid}`]) {
+      const res = await SELF.fetch(`http://x/v1/pixel/track${query}`);
+      expect(res.status, query).toBe(200);
+      expect(res.headers.get('content-type'), query).toBe('image/gif');
+    }
+    expect((await SELF.fetch(`http://x/v1/pixel/nope?data=${btoa('{}')}`)).headers.get('content-type')).toBe(
+      'image/gif',
+    );
+    const entries = await debuggerUntil((es) => !!find(es, messageId));
+    expect(find(entries, messageId)).toMatchObject({ status: 'rejected', error: { code: 'invalid_event' } });
+  });
+
+  it('accepts raw, URL-encoded and URL-safe base64 JSON in `data`, and stamps the device address', async () => {
+    const tag = crypto.randomUUID();
+    const event = (k: string) => ({
+      writeKey: source.writeKey,
+      event: 'Opened ü?>',
+      userId: 'u9',
+      messageId: `${tag}-${k}`,
+    });
+    const utf8b64 = (v: unknown) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(v))));
+    const urlSafe = utf8b64(event('b64url')).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const queries = {
+      raw: encodeURIComponent(JSON.stringify(event('raw'))),
+      encoded: encodeURIComponent(encodeURIComponent(JSON.stringify(event('encoded')))),
+      b64url: urlSafe,
+    };
+    for (const q of Object.values(queries)) {
+      const res = await SELF.fetch(`http://x/v1/pixel/track?data=${q}`, {
+        headers: { 'cf-connecting-ip': '192.0.2.44' },
+      });
+      expect(res.headers.get('content-type')).toBe('image/gif');
+    }
+    const entries = await debuggerUntil((es) => Object.keys(queries).every((k) => !!find(es, `${tag}-${k}`)));
+    for (const k of Object.keys(queries)) {
+      expect(find(entries, `${tag}-${k}`), k).toMatchObject({ status: 'accepted', event: { event: 'Opened ü?>' } });
+      // A pixel is loaded by the user's browser or mail client: its address is the user's.
+      expect(find(entries, `${tag}-${k}`)!.event.context.ip, k).toBe('192.0.2.44');
+    }
   });
 });
 

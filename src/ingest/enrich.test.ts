@@ -42,7 +42,8 @@ describe('enrich', () => {
       timezone: 'Europe/Lisbon',
       asn: 1,
     };
-    const e = enrich(base, { receivedAt, cf, ip: '192.0.2.1' });
+    const browser = { ...base, context: { library: { name: 'analytics.js', version: '2.1.0' } } };
+    const e = enrich(browser, { receivedAt, cf, ip: '192.0.2.1' });
     expect(e.context.location).toEqual({
       city: 'Lisbon',
       country: 'PT',
@@ -52,7 +53,28 @@ describe('enrich', () => {
       timezone: 'Europe/Lisbon',
     });
     expect(e.context.ip).toBe('192.0.2.1');
-    const own = enrich({ ...base, context: { location: { city: 'Paris' } } }, { receivedAt, cf });
+    const own = enrich({ ...base, context: { ...browser.context, location: { city: 'Paris' } } }, { receivedAt, cf });
     expect(own.context.location).toEqual({ city: 'Paris' });
+  });
+
+  it('stamps ip and location only for client libraries, `context.direct` or a device request', () => {
+    const cf = { city: 'Frankfurt', country: 'DE' };
+    const facts = { receivedAt, cf, ip: '198.51.100.7' };
+    const withLibrary = (name: string) => enrich({ ...base, context: { library: { name } } }, facts).context;
+    for (const server of ['analytics-node', 'analytics-python', '@rudderstack/rudder-sdk-node', 'curl']) {
+      expect(withLibrary(server), server).not.toHaveProperty('ip');
+      expect(withLibrary(server), server).not.toHaveProperty('location');
+    }
+    expect(enrich(base, facts).context).toEqual({});
+    for (const client of ['analytics.js', 'analytics-next', 'analytics-ios', 'analytics-android', 'analytics-swift']) {
+      expect(withLibrary(client), client).toMatchObject({ ip: '198.51.100.7', location: { city: 'Frankfurt' } });
+    }
+    expect(withLibrary('@segment/analytics-react-native')).toHaveProperty('ip', '198.51.100.7');
+    expect(withLibrary('analytics_flutter')).toHaveProperty('ip', '198.51.100.7');
+    expect(enrich({ ...base, context: { direct: true } }, facts).context).toMatchObject({ ip: '198.51.100.7' });
+    expect(enrich({ ...base, context: { direct: 'yes' } }, facts).context).not.toHaveProperty('ip');
+    expect(enrich(base, { ...facts, fromDevice: true }).context).toMatchObject({ ip: '198.51.100.7' });
+    const given = enrich({ ...base, context: { direct: true, ip: '203.0.113.1', location: { city: 'Oslo' } } }, facts);
+    expect(given.context).toMatchObject({ ip: '203.0.113.1', location: { city: 'Oslo' } });
   });
 });

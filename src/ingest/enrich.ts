@@ -6,6 +6,49 @@ export interface RequestFacts {
   ip?: string;
   /** `request.cf`: Cloudflare's geo facts about the client, absent locally. */
   cf?: Record<string, unknown>;
+  /**
+   * The request came from the user's device whatever its library says (the pixel: an image that
+   * a browser or an email client loads), so its address is the user's.
+   */
+  fromDevice?: boolean;
+}
+
+/**
+ * Segment's client-side libraries: their requests come from the user's device, so the connecting
+ * address and its geo describe the user. Names as the libraries send them in `context.library.name`,
+ * compared without a `@segment/` prefix, case and `_`/`-` differences.
+ */
+const CLIENT_LIBRARIES = new Set([
+  'analytics.js',
+  'analytics-next',
+  'analytics-ios',
+  'analytics-android',
+  'analytics-react-native',
+  'analytics-swift',
+  'analytics-kotlin',
+  'analytics-kotlin-android',
+  'analytics-flutter',
+  'analytics-xamarin',
+  'analytics-unity',
+  'analytics-csharp',
+]);
+
+/**
+ * Whether the edge may stamp the connecting address on an event. As Segment: only for client
+ * libraries or when the sender says `context.direct: true`; a server SDK or curl would otherwise
+ * place every backend event in the data centre it runs in.
+ */
+export function fromClient(context: Record<string, unknown>, facts: RequestFacts): boolean {
+  if (facts.fromDevice || context.direct === true) return true;
+  const library = context.library;
+  const name = typeof library === 'object' && library !== null ? (library as { name?: unknown }).name : undefined;
+  if (typeof name !== 'string') return false;
+  return CLIENT_LIBRARIES.has(
+    name
+      .toLowerCase()
+      .replace(/^@segment\//, '')
+      .replace(/_/g, '-'),
+  );
 }
 
 const GEO_FIELDS: Record<string, string> = {
@@ -32,8 +75,9 @@ export function enrich(event: SegmentEvent, facts: RequestFacts): EnrichedEvent 
     timestamp = new Date(facts.receivedAt.getTime() - skew).toISOString();
   }
   const context: Record<string, unknown> = { ...(event.context ?? {}) };
-  if (context.ip === undefined && facts.ip) context.ip = facts.ip;
-  if (context.location === undefined && facts.cf) {
+  const client = fromClient(context, facts);
+  if (client && context.ip === undefined && facts.ip) context.ip = facts.ip;
+  if (client && context.location === undefined && facts.cf) {
     const location: Record<string, unknown> = {};
     for (const [from, to] of Object.entries(GEO_FIELDS)) {
       if (facts.cf[from] !== undefined) location[to] = facts.cf[from];

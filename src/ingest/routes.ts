@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
 import { readJsonBody } from './body';
-import { collect, mergeBatchFields } from './collect';
+import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
 import { liveTap } from './live-tap';
 import { pixelRoute } from './pixel';
@@ -56,15 +56,7 @@ for (const path of ['batch', 'b', 'import']) {
     if (body.batch.length > LIMITS.batchEvents) {
       throw tooLarge(`A batch holds at most ${LIMITS.batchEvents} events`);
     }
-    return accept(
-      c,
-      body,
-      body.batch.map((item) =>
-        item && typeof item === 'object' && !Array.isArray(item) ? mergeBatchFields(item as JsonObject, body) : item,
-      ),
-      undefined,
-      'batch',
-    );
+    return accept(c, body, body.batch, undefined, 'batch');
   });
 }
 
@@ -87,14 +79,15 @@ export function writeKeyOf(req: Request, body: JsonObject): string | undefined {
 
 /**
  * Authenticates, validates, enriches and makes durable. Answers 2xx only once the events are in
- * the ingest queue; the debugger is written after the answer.
+ * the ingest queue; the debugger is written after the answer. `batch` mode merges the body's
+ * batch-level fields into each item; `pixel` is a single event loaded by the user's device.
  */
 async function accept(
   c: Context<Env>,
   body: JsonObject,
   items: unknown[],
   forcedType: EventType | undefined,
-  mode: 'single' | 'batch',
+  mode: 'single' | 'batch' | 'pixel',
 ) {
   const writeKey = writeKeyOf(c.req.raw, body);
   if (!writeKey) throw unauthorized('Missing write key: send it as the Basic username or as `writeKey`');
@@ -104,14 +97,15 @@ async function accept(
   const req = c.req.raw;
   const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
   const cf = (req as { cf?: Record<string, unknown> }).cf;
-  const result = collect(items, { receivedAt: new Date(), ip, cf }, forcedType);
+  const facts = { receivedAt: new Date(), ip, cf, fromDevice: mode === 'pixel' };
+  const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
   c.executionCtx.waitUntil(
     liveTap(c.env, source.id)
       .record(result.debug)
       .catch((err) => console.warn('debugger write failed', err)),
   );
 
-  if (mode === 'single' && result.rejected.length) {
+  if (mode !== 'batch' && result.rejected.length) {
     const r = result.rejected[0];
     throw new ApiError(r.code === 'event_too_large' ? 413 : 400, r.code, r.message);
   }

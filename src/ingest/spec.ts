@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeTimestamp } from './timestamp';
 
 /**
  * The Segment Tracking API spec, once. Unknown fields pass through untouched (Segment keeps
@@ -13,6 +14,13 @@ export const LIMITS = {
   requestBytes: 500 * 1024,
   batchEvents: 2500,
   messageIdChars: 100,
+  /** Objects and arrays nested inside an event, counted from the event (`properties` is level 1). */
+  nestingDepth: 64,
+  /**
+   * Bytes of a request once batch-level fields are copied into every item: a small request with
+   * a large batch `context` would otherwise become megabytes of queue traffic and storage.
+   */
+  expandedBytes: 4 * 500 * 1024,
 } as const;
 
 const id = z
@@ -21,10 +29,15 @@ const id = z
   .refine((v) => v.length > 0 && v.length <= 1024, 'must be a non-empty string of at most 1024 chars');
 /** analytics.js sends `"userId": null` for anonymous visitors: null means absent. */
 const optionalId = id.nullish().transform((v) => v ?? undefined);
+/** Stored as UTC ISO-8601 with `Z`, whatever offset or precision the client sent. */
 const isoDate = z
   .string()
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date')
-  .describe('ISO-8601 date-time');
+  .transform((v, ctx) => {
+    const normalized = normalizeTimestamp(v);
+    if (normalized === undefined) ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date' });
+    return normalized ?? z.NEVER;
+  })
+  .describe('ISO-8601 date-time, normalised to UTC');
 const object = z.record(z.string(), z.unknown());
 
 const common = {
