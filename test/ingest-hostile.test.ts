@@ -131,6 +131,22 @@ describe('values that cannot be stored as sent', () => {
   });
 });
 
+describe('queue limits', () => {
+  it('valid events of multibyte text are queued in chunks under 256 KB of UTF-8, not answered 503', async () => {
+    const user = uniq('euro');
+    const batch = Array.from({ length: 15 }, () => ({
+      type: 'track',
+      event: 'Euro',
+      userId: user,
+      properties: { text: '€'.repeat(10_000) },
+    }));
+    const res = await post('/v1/batch', { batch }, auth);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    await waitForEvents(`user_id:${user}`, 15);
+  });
+});
+
 describe('batch amplification', () => {
   it('a small batch whose context is copied into every item beyond 4× the body limit is a 413', async () => {
     const context = { library: { name: 'analytics.js' }, padding: 'x'.repeat(30 * 1024) };

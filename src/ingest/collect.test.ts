@@ -134,4 +134,11 @@ describe('chunkForQueue', () => {
       expect(JSON.stringify(c).length).toBeLessThan(256 * 1024);
     }
   });
+
+  it('counts UTF-8 bytes, not UTF-16 units: multibyte text still fits the 256 KB queue limit', () => {
+    const msgs = Array.from({ length: 15 }, (_, i) => ({ i, text: '€'.repeat(10_000) }));
+    const chunks = chunkForQueue(msgs);
+    expect(chunks.flat()).toEqual(msgs);
+    for (const c of chunks) expect(new TextEncoder().encode(JSON.stringify(c)).length).toBeLessThan(256 * 1024);
+  });
 });
