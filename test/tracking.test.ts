@@ -469,6 +469,16 @@ describe('pixel', () => {
       // A pixel is loaded by the user's browser or mail client: its address is the user's.
       expect(find(entries, `${tag}-${k}`)!.event.context.ip, k).toBe('192.0.2.44');
     }
+    // ...unless a mail service's image proxy fetched it.
+    const proxied = `${tag}-proxied`;
+    await SELF.fetch(
+      `http://x/v1/pixel/track?data=${encodeURIComponent(JSON.stringify({ ...event('x'), messageId: proxied }))}`,
+      {
+        headers: { 'cf-connecting-ip': '66.249.84.1', 'user-agent': 'Mozilla/5.0 (via ggpht.com GoogleImageProxy)' },
+      },
+    );
+    const viaProxy = find(await debuggerUntil((es) => !!find(es, proxied)), proxied)!.event;
+    expect(viaProxy.context).not.toHaveProperty('ip');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enrich } from './enrich';
+import { enrich, pixelFromDevice } from './enrich';
 import type { SegmentEvent } from './spec';
 
 const base = { type: 'track', event: 'E', userId: 'u' } as SegmentEvent;
@@ -76,5 +76,16 @@ describe('enrich', () => {
     expect(enrich(base, { ...facts, fromDevice: true }).context).toMatchObject({ ip: '198.51.100.7' });
     const given = enrich({ ...base, context: { direct: true, ip: '203.0.113.1', location: { city: 'Oslo' } } }, facts);
     expect(given.context).toMatchObject({ ip: '203.0.113.1', location: { city: 'Oslo' } });
+  });
+});
+
+describe('pixelFromDevice', () => {
+  it('a browser or mail client is the device; Gmail and Yahoo image proxies are not', () => {
+    expect(pixelFromDevice('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15')).toBe(true);
+    expect(pixelFromDevice(undefined)).toBe(true);
+    expect(
+      pixelFromDevice('Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)'),
+    ).toBe(false);
+    expect(pixelFromDevice('YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html')).toBe(false);
   });
 });

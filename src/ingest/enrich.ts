@@ -33,6 +33,18 @@ const CLIENT_LIBRARIES = new Set([
   'analytics-csharp',
 ]);
 
+/** Mail services that fetch images for their users (Gmail, Yahoo): the address is theirs, not the reader's. */
+const MAIL_IMAGE_PROXY = /GoogleImageProxy|YahooMailProxy/i;
+
+/**
+ * Whether a pixel request comes from the reader's own device. A pixel is loaded by a browser or a
+ * mail client, so its address is normally the user's; Gmail and Yahoo fetch images through their
+ * proxies, which would place every opened email in their data centres.
+ */
+export function pixelFromDevice(userAgent: string | null | undefined): boolean {
+  return !MAIL_IMAGE_PROXY.test(userAgent ?? '');
+}
+
 /**
  * Whether the edge may stamp the connecting address on an event. As Segment: only for client
  * libraries or when the sender says `context.direct: true`; a server SDK or curl would otherwise

@@ -5,6 +5,7 @@ import type { JsonObject } from '../lib/json';
 import { readJsonBody } from './body';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
+import { pixelFromDevice } from './enrich';
 import { liveTap } from './live-tap';
 import { pixelRoute } from './pixel';
 import { sourceForWriteKey } from './sources';
@@ -97,7 +98,8 @@ async function accept(
   const req = c.req.raw;
   const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
   const cf = (req as { cf?: Record<string, unknown> }).cf;
-  const facts = { receivedAt: new Date(), ip, cf, fromDevice: mode === 'pixel' };
+  const fromDevice = mode === 'pixel' && pixelFromDevice(req.headers.get('user-agent'));
+  const facts = { receivedAt: new Date(), ip, cf, fromDevice };
   const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
   c.executionCtx.waitUntil(
     liveTap(c.env, source.id)
