@@ -168,3 +168,40 @@ describe('batch amplification', () => {
     expect(await res.json()).toEqual({ success: true });
   });
 });
+
+describe('poison mixed into concurrent valid traffic', () => {
+  it('every poison request is a 4xx, every valid event reaches its profile, nothing answers 5xx', async () => {
+    const users = Array.from({ length: 16 }, () => uniq('mixed'));
+    const valid = users.flatMap((userId) => [
+      () => post('/v1/track', { userId, event: 'Valid', properties: { n: 1 } }, auth),
+      () => post('/v1/batch', { batch: [{ type: 'identify', userId, traits: { plan: 'pro' } }] }, auth),
+    ]);
+    const poison = [
+      () => post('/v1/track', `{"userId":"p","event":"P","properties":${deepObject(2500)}}`, auth),
+      () => post('/v1/identify', `{"userId":"p","context":{"x":${deepArray(10_000)}}}`, auth),
+      () => post('/v1/track', '{"userId":"p","event":"P","properties":{"n":1e400}}', auth),
+      () =>
+        post('/v1/batch', `{"batch":[{"type":"track","event":"P","userId":"p"}],"context":${deepObject(500)}}`, auth),
+      () =>
+        post(
+          '/v1/batch',
+          {
+            batch: Array.from({ length: 100 }, () => ({ type: 'track', event: 'P', userId: 'p' })),
+            context: { pad: 'x'.repeat(30_000) },
+          },
+          auth,
+        ),
+      () => post('/v1/page', `{"anonymousId":"p","properties":${deepArray(64)}}`, auth),
+    ];
+    // Interleave: a poison request every few valid ones, all in flight at once.
+    const calls = [...valid];
+    poison.forEach((p, i) => {
+      calls.splice(i * 6, 0, p);
+    });
+    const answers = await Promise.all(calls.map((call) => call()));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(statuses.filter((s) => s >= 400).sort()).toEqual([400, 400, 400, 400, 400, 413]);
+    await Promise.all(users.map((user) => waitForEvents(`user_id:${user}`, 2, 25_000)));
+  }, 30_000);
+});
