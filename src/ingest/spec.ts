@@ -8,10 +8,12 @@ import { normalizeTimestamp } from './timestamp';
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** Limits of the Tracking API, as Segment documents them. */
+const REQUEST_BYTES = 500 * 1024;
+
+/** Limits of the Tracking API: Segment's documented ones, and Tessera's bounds on hostile input. */
 export const LIMITS = {
   eventBytes: 32 * 1024,
-  requestBytes: 500 * 1024,
+  requestBytes: REQUEST_BYTES,
   batchEvents: 2500,
   messageIdChars: 100,
   /** Objects and arrays nested inside an event, counted from the event (`properties` is level 1). */
@@ -20,7 +22,7 @@ export const LIMITS = {
    * Bytes of a request once batch-level fields are copied into every item: a small request with
    * a large batch `context` would otherwise become megabytes of queue traffic and storage.
    */
-  expandedBytes: 4 * 500 * 1024,
+  expandedBytes: 4 * REQUEST_BYTES,
 } as const;
 
 const id = z
