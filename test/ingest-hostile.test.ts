@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import { debuggerUntil as debuggerUntil_, type Entry } from './debugger-helpers';
+import { basic, makeSource, post } from './helpers';
 import { uniq, waitForEvents } from './identity-helpers';
 
 /**
@@ -20,22 +21,7 @@ beforeAll(async () => {
 const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 const deepArray = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
 
-interface Entry {
-  status: string;
-  error?: { code: string; message: string };
-  event: Record<string, unknown>;
-}
-
-async function debuggerUntil(pred: (entries: Entry[]) => boolean): Promise<Entry[]> {
-  let entries: Entry[] = [];
-  for (let i = 0; i < 100; i++) {
-    const res = await SELF.fetch(`http://x/api/sources/${source.id}/events`, { headers: ADMIN });
-    entries = (await res.json<{ data: Entry[] }>()).data;
-    if (pred(entries)) return entries;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`debugger never matched; last: ${JSON.stringify(entries.slice(0, 3))}`);
-}
+const debuggerUntil = (pred: (entries: Entry[]) => boolean) => debuggerUntil_(source.id, pred);
 
 describe('nesting depth', () => {
   it('an event nested 2,500 levels deep (15 KB) is a 400 on /v1/track, and shows as rejected', async () => {

@@ -1,7 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { ADMIN, basic, env, makeSource, post, SELF } from './helpers';
+import { debuggerUntil as debuggerUntil_, type Entry, find } from './debugger-helpers';
+import { basic, env, makeSource, post, SELF } from './helpers';
 
 let source: { id: string; writeKey: string };
 let auth: Record<string, string>;
@@ -11,25 +12,8 @@ beforeAll(async () => {
   auth = { authorization: basic(source.writeKey) };
 });
 
-interface Entry {
-  status: string;
-  error?: { code: string };
-  event: Record<string, unknown> & { context: Record<string, unknown> };
-}
-
-/** Polls the source debugger until `pred` holds (the tap is written after the answer). */
-async function debuggerUntil(pred: (entries: Entry[]) => boolean, sourceId = source.id): Promise<Entry[]> {
-  let entries: Entry[] = [];
-  for (let i = 0; i < 50; i++) {
-    const res = await SELF.fetch(`http://x/api/sources/${sourceId}/events`, { headers: ADMIN });
-    entries = (await res.json<{ data: Entry[] }>()).data;
-    if (pred(entries)) return entries;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`debugger never matched; last: ${JSON.stringify(entries.slice(0, 3))}`);
-}
-
-const find = (entries: Entry[], messageId: string) => entries.find((e) => e.event.messageId === messageId);
+/** The debugger of this file's source (or another's). */
+const debuggerUntil = (pred: (entries: Entry[]) => boolean, sourceId = source.id) => debuggerUntil_(sourceId, pred);
 
 describe('single-event routes', () => {
   const cases: [string, Record<string, unknown>][] = [
@@ -411,74 +395,6 @@ describe('enrichment', () => {
     );
     const entries = await debuggerUntil((es) => es.some((e) => e.event.anonymousId === anonymousId));
     expect(entries.find((x) => x.event.anonymousId === anonymousId)!.event.context.ip).toBe('198.51.100.1');
-  });
-});
-
-describe('pixel', () => {
-  it('GET /v1/pixel/track answers a GIF and records the event', async () => {
-    const messageId = `px-${crypto.randomUUID()}`;
-    const data = btoa(JSON.stringify({ writeKey: source.writeKey, event: 'Email Opened', userId: 'u9', messageId }));
-    const res = await SELF.fetch(`http://x/v1/pixel/track?data=${encodeURIComponent(data)}`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('image/gif');
-    expect(new Uint8Array(await res.arrayBuffer()).slice(0, 3)).toEqual(new Uint8Array([71, 73, 70]));
-    const entries = await debuggerUntil((es) => !!find(es, messageId));
-    expect(find(entries, messageId)!.event).toMatchObject({ type: 'track', event: 'Email Opened' });
-  });
-
-  it('answers 200 image/gif to bad pixel requests too, and records a refused event in the debugger', async () => {
-    const noKey = btoa(JSON.stringify({ event: 'E', userId: 'u' }));
-    const messageId = `px-bad-${crypto.randomUUID()}`;
-    const invalid = btoa(JSON.stringify({ writeKey: source.writeKey, messageId, userId: 'u' }));
-    for (const query of ['', '?data=%%%', '?data=bm90IGpzb24', `?data=${noKey}`, `?data=${invalid}`]) {
-      const res = await SELF.fetch(`http://x/v1/pixel/track${query}`);
-      expect(res.status, query).toBe(200);
-      expect(res.headers.get('content-type'), query).toBe('image/gif');
-    }
-    expect((await SELF.fetch(`http://x/v1/pixel/nope?data=${btoa('{}')}`)).headers.get('content-type')).toBe(
-      'image/gif',
-    );
-    const entries = await debuggerUntil((es) => !!find(es, messageId));
-    expect(find(entries, messageId)).toMatchObject({ status: 'rejected', error: { code: 'invalid_event' } });
-  });
-
-  it('accepts raw, URL-encoded and URL-safe base64 JSON in `data`, and stamps the device address', async () => {
-    const tag = crypto.randomUUID();
-    const event = (k: string) => ({
-      writeKey: source.writeKey,
-      event: 'Opened ü?>',
-      userId: 'u9',
-      messageId: `${tag}-${k}`,
-    });
-    const utf8b64 = (v: unknown) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(v))));
-    const urlSafe = utf8b64(event('b64url')).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    const queries = {
-      raw: encodeURIComponent(JSON.stringify(event('raw'))),
-      encoded: encodeURIComponent(encodeURIComponent(JSON.stringify(event('encoded')))),
-      b64url: urlSafe,
-    };
-    for (const q of Object.values(queries)) {
-      const res = await SELF.fetch(`http://x/v1/pixel/track?data=${q}`, {
-        headers: { 'cf-connecting-ip': '192.0.2.44' },
-      });
-      expect(res.headers.get('content-type')).toBe('image/gif');
-    }
-    const entries = await debuggerUntil((es) => Object.keys(queries).every((k) => !!find(es, `${tag}-${k}`)));
-    for (const k of Object.keys(queries)) {
-      expect(find(entries, `${tag}-${k}`), k).toMatchObject({ status: 'accepted', event: { event: 'Opened ü?>' } });
-      // A pixel is loaded by the user's browser or mail client: its address is the user's.
-      expect(find(entries, `${tag}-${k}`)!.event.context.ip, k).toBe('192.0.2.44');
-    }
-    // ...unless a mail service's image proxy fetched it.
-    const proxied = `${tag}-proxied`;
-    await SELF.fetch(
-      `http://x/v1/pixel/track?data=${encodeURIComponent(JSON.stringify({ ...event('x'), messageId: proxied }))}`,
-      {
-        headers: { 'cf-connecting-ip': '66.249.84.1', 'user-agent': 'Mozilla/5.0 (via ggpht.com GoogleImageProxy)' },
-      },
-    );
-    const viaProxy = find(await debuggerUntil((es) => !!find(es, proxied)), proxied)!.event;
-    expect(viaProxy.context).not.toHaveProperty('ip');
   });
 });
 
