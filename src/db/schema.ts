@@ -11,4 +11,5 @@ export const sources = sqliteTable('sources', {
 });
 export type SourceRow = typeof sources.$inferSelect;
 export * from './access-schema';
+export * from './governance-schema';
 export * from './profiles-schema';

@@ -1,5 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { governEvents } from '../governance/enforce';
+import { recordViolations } from '../governance/violations';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
 import { readJsonBody } from './body';
@@ -105,17 +107,30 @@ async function accept(
   const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
   const cf = (req as { cf?: Record<string, unknown> }).cf;
   const result = collect(items, { receivedAt: new Date(), ip, cf }, forcedType);
+  // The source's tracking plan: blocked events are dropped here, before anything is stored; the
+  // answer to the client does not change (Segment's SDKs must not retry over governance).
+  const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);
   c.executionCtx.waitUntil(
     liveTap(c.env, source.id)
       .record(result.debug)
       .catch((err) => console.warn('debugger write failed', err)),
   );
+  if (governed.planId && governed.records.length) {
+    c.executionCtx.waitUntil(
+      recordViolations(c.env.DB, source.id, governed.planId, governed.records).catch((err) =>
+        console.warn('violation counts failed', err),
+      ),
+    );
+  }
 
   if (mode === 'single' && result.rejected.length) {
     const r = result.rejected[0];
     throw new ApiError(r.code === 'event_too_large' ? 413 : 400, r.code, r.message);
   }
-  const messages: IngestMessage[] = result.accepted.map((event) => ({ sourceId: source.id, event }));
+  const messages: IngestMessage[] = [
+    ...governed.accepted.map((event) => ({ sourceId: source.id, event })),
+    ...governed.extra,
+  ];
   try {
     await enqueueIngest(c.env.INGEST_QUEUE, messages);
   } catch (err) {

@@ -1,0 +1,98 @@
+import type { DebugEntry } from '../ingest/collect';
+import type { EnrichedEvent, IngestMessage } from '../ingest/spec';
+import { governanceFor } from './cache';
+import { govern, type Violation } from './plan';
+import type { SchemaSettings } from './rules';
+
+/** One event's violations, for counting in D1. */
+export interface ViolationRecord {
+  event: EnrichedEvent;
+  violations: Violation[];
+}
+
+export interface Governed {
+  /** Events to enqueue under the request's source (blocked ones removed, the rest annotated). */
+  accepted: EnrichedEvent[];
+  /** Blocked events forwarded and `Violation Generated` events, each under its own source. */
+  extra: IngestMessage[];
+  records: ViolationRecord[];
+  planId: string | null;
+}
+
+const nameOf = (e: EnrichedEvent) =>
+  e.type === 'track' ? e.event : e.type === 'page' || e.type === 'screen' ? (e.name ?? '') : '';
+
+/** Segment's `Violation Generated` track event for one violation of `event`. */
+export function violationEvent(event: EnrichedEvent, v: Violation, planId: string, n: number): EnrichedEvent {
+  return {
+    type: 'track',
+    event: 'Violation Generated',
+    messageId: `${event.messageId}-violation-${n}`.slice(0, 100),
+    userId: event.userId,
+    anonymousId: event.anonymousId,
+    receivedAt: event.receivedAt,
+    timestamp: event.timestamp,
+    originalTimestamp: event.originalTimestamp,
+    context: { protocols: { sourceTrackingPlan: planId } },
+    properties: {
+      eventName: nameOf(event),
+      eventType: event.type,
+      violationType: v.type,
+      violationField: v.field,
+      violationDescription: v.description,
+      trackingPlanId: planId,
+    },
+  } as EnrichedEvent;
+}
+
+/**
+ * Applies the source's tracking plan and schema controls to a request's accepted events, at the
+ * edge before anything is enqueued. Debugger entries are updated in place: blocked events are
+ * shown as blocked with why, allowed ones with their violations.
+ */
+export async function governEvents(
+  d1: D1Database,
+  sourceId: string,
+  events: EnrichedEvent[],
+  debug: DebugEntry[],
+): Promise<Governed> {
+  const { plan, settings } = await governanceFor(d1, sourceId);
+  if (!plan) return { accepted: events, extra: [], records: [], planId: null };
+  const entryOf = new Map(debug.map((d) => [d.event, d]));
+  const out: Governed = { accepted: [], extra: [], records: [], planId: plan.id };
+  for (const event of events) {
+    const verdict = govern(plan, settings, event as unknown as Record<string, unknown>);
+    const entry = entryOf.get(event);
+    if (verdict.violations.length) out.records.push({ event, violations: verdict.violations });
+    forwardViolations(out, settings, event, verdict.violations, plan.id);
+    if (verdict.blocked) {
+      if (entry) {
+        entry.status = 'blocked';
+        entry.error = { code: 'blocked', message: verdict.reason ?? 'blocked by the tracking plan' };
+        entry.violations = verdict.violations;
+      }
+      if (settings.forwardingBlockedEventsTo) out.extra.push({ sourceId: settings.forwardingBlockedEventsTo, event });
+      continue;
+    }
+    const governed = verdict.event as unknown as EnrichedEvent;
+    if (entry) {
+      entry.event = governed;
+      if (verdict.violations.length) entry.violations = verdict.violations;
+    }
+    out.accepted.push(governed);
+  }
+  return out;
+}
+
+function forwardViolations(
+  out: Governed,
+  settings: SchemaSettings,
+  event: EnrichedEvent,
+  vs: Violation[],
+  planId: string,
+) {
+  if (!settings.forwardingViolationsTo) return;
+  vs.slice(0, 20).forEach((v, n) => {
+    out.extra.push({ sourceId: settings.forwardingViolationsTo as string, event: violationEvent(event, v, planId, n) });
+  });
+}
