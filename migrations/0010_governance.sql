@@ -44,3 +44,16 @@ CREATE TABLE violations (
   PRIMARY KEY (source_id, event_name, event_type, field, violation_type)
 );
 CREATE INDEX violations_last_seen ON violations (source_id, last_seen);
+
+-- The observed schema: every event name, property and trait key seen on a source, with the JSON
+-- types seen. Accumulated per isolate and flushed in batches (counts are approximate).
+CREATE TABLE observed_schema (
+  source_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  event_name TEXT NOT NULL,
+  field TEXT NOT NULL,          -- '' for the event itself, else e.g. 'properties.total'
+  types TEXT NOT NULL,          -- JSON array of the JSON types seen
+  count INTEGER NOT NULL,
+  last_seen TEXT NOT NULL,
+  PRIMARY KEY (source_id, event_type, event_name, field)
+);

@@ -170,4 +170,56 @@ describe('tracking plans', () => {
       omitted: ['properties.currency'],
     });
   });
+
+  it('reports the observed schema of a source and drafts a plan from it that the same traffic passes', async () => {
+    const source = await makeSource('observed');
+    const auth = { authorization: basic(source.writeKey) };
+    const userId = `obs-${crypto.randomUUID()}`;
+    const batch = [
+      { type: 'track', userId, event: 'Song Played', properties: { title: 'A', seconds: 10 } },
+      { type: 'track', userId, event: 'Song Played', properties: { title: 'B', seconds: 1.5, liked: true } },
+      { type: 'identify', userId, traits: { plan: 'pro' } },
+    ];
+    expect((await post('/v1/batch', { batch }, auth)).status).toBe(200);
+    const schema = await getJson<{
+      data: {
+        type: string;
+        name: string;
+        count: number;
+        fields: { field: string; types: string[]; count: number }[];
+      }[];
+    }>(`/api/sources/${source.id}/schema`);
+    const song = schema.body.data.find((e) => e.name === 'Song Played');
+    expect(song).toMatchObject({ type: 'track', count: 2 });
+    expect(song?.fields).toEqual([
+      expect.objectContaining({ field: 'properties.liked', types: ['boolean'], count: 1 }),
+      expect.objectContaining({ field: 'properties.seconds', types: ['integer', 'number'], count: 2 }),
+      expect.objectContaining({ field: 'properties.title', types: ['string'], count: 2 }),
+    ]);
+    const draft = await post(`/api/tracking-plans/from-source/${source.id}`, {}, ADMIN);
+    expect(draft.status).toBe(201);
+    const plan = (await draft.json()) as { id: string; rules: { type: string; key?: string; jsonSchema: unknown }[] };
+    const songRule = plan.rules.find((r) => r.key === 'Song Played');
+    expect(songRule?.jsonSchema).toEqual({
+      type: 'object',
+      properties: {
+        properties: {
+          type: 'object',
+          properties: {
+            liked: { type: 'boolean' },
+            seconds: { type: ['integer', 'number'] },
+            title: { type: 'string' },
+          },
+          required: ['seconds', 'title'],
+        },
+      },
+    });
+    expect(plan.rules.map((r) => r.type).sort()).toEqual(['IDENTIFY', 'TRACK']);
+    // The same traffic passes the drafted plan without a violation.
+    expect((await post(`/api/tracking-plans/${plan.id}/sources`, { sourceId: source.id }, ADMIN)).status).toBe(200);
+    expect((await post('/v1/batch', { batch }, auth)).status).toBe(200);
+    const tap = await getJson<{ data: { violations?: unknown[] }[] }>(`/api/sources/${source.id}/events`);
+    expect(tap.body.data.filter((d) => d.violations)).toEqual([]);
+    expect((await post('/api/tracking-plans/from-source/nope', {}, ADMIN)).status).toBe(404);
+  });
 });

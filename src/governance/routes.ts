@@ -7,6 +7,8 @@ import { db } from '../db/client';
 import { sources } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
 import { clearGovernanceCache } from './cache';
+import { draftRules } from './draft';
+import { flushObserved, observedSchema, observer } from './observed';
 import { CreateTrackingPlan, Rules, SchemaSettings, UpdateTrackingPlan } from './rules';
 import {
   connectSource,
@@ -49,6 +51,20 @@ export const trackingPlansApi = new Hono<AdminEnv>()
   .post('/', write, async (c) => {
     const input = await parseJson(c.req.raw, CreateTrackingPlan);
     const row = await createPlan(c.env.DB, input);
+    clearGovernanceCache();
+    return c.json(planView(row, []), 201);
+  })
+  .post('/from-source/:sourceId', write, async (c) => {
+    const sourceId = c.req.param('sourceId');
+    await requireSource(c.env.DB, sourceId);
+    await flushObserved(c.env.DB, observer.take(true));
+    const rules = draftRules(await observedSchema(c.env.DB, sourceId));
+    if (!rules.length) throw badRequest(`Source ${sourceId} has no observed events to draft a plan from`);
+    const row = await createPlan(c.env.DB, {
+      name: `Draft from ${sourceId}`,
+      description: 'Drafted from observed traffic',
+      rules,
+    });
     clearGovernanceCache();
     return c.json(planView(row, []), 201);
   })
@@ -112,6 +128,11 @@ export const sourceGovernanceApi = new Hono<AdminEnv>()
     await saveSchemaSettings(c.env.DB, c.req.param('id'), settings);
     clearGovernanceCache();
     return c.json(settings);
+  })
+  .get('/:id/schema', read, async (c) => {
+    await requireSource(c.env.DB, c.req.param('id'));
+    await flushObserved(c.env.DB, observer.take(true)); // this isolate's latest, at once
+    return c.json({ data: await observedSchema(c.env.DB, c.req.param('id')) });
   })
   .get('/:id/violations', read, async (c) => {
     await requireSource(c.env.DB, c.req.param('id'));

@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { governEvents } from '../governance/enforce';
+import { flushObserved, observer } from '../governance/observed';
 import { recordViolations } from '../governance/violations';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
@@ -115,6 +116,13 @@ async function accept(
       .record(result.debug)
       .catch((err) => console.warn('debugger write failed', err)),
   );
+  observer.observe(source.id, result.accepted);
+  const observed = observer.take();
+  if (observed.length) {
+    c.executionCtx.waitUntil(
+      flushObserved(c.env.DB, observed).catch((err) => console.warn('schema flush failed', err)),
+    );
+  }
   if (governed.planId && governed.records.length) {
     c.executionCtx.waitUntil(
       recordViolations(c.env.DB, source.id, governed.planId, governed.records).catch((err) =>
