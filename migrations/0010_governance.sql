@@ -57,3 +57,16 @@ CREATE TABLE observed_schema (
   last_seen TEXT NOT NULL,
   PRIMARY KEY (source_id, event_type, event_name, field)
 );
+
+-- Transformations (Segment's shapes): source-scoped ones run at ingest after the plan,
+-- destination-scoped ones in delivery before the destination's filters. `body` is the validated
+-- document; applied in creation order.
+CREATE TABLE transformations (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL,
+  destination_id TEXT,
+  body TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX transformations_source ON transformations (source_id, destination_id);

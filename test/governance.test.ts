@@ -222,4 +222,57 @@ describe('tracking plans', () => {
     expect(tap.body.data.filter((d) => d.violations)).toEqual([]);
     expect((await post('/api/tracking-plans/from-source/nope', {}, ADMIN)).status).toBe(404);
   });
+
+  it("runs a source's transformations at ingest after the plan, and previews one", async () => {
+    const source = await makeSource('transformed');
+    const base = { sourceId: source.id, name: 'tidy' };
+    const created = await post(
+      '/api/transformations',
+      {
+        ...base,
+        if: "event = 'order_done'",
+        newEventName: 'Order Completed',
+        propertyRenames: [{ oldName: 'Total', newName: 'total' }],
+      },
+      ADMIN,
+    );
+    expect(created.status, await created.clone().text()).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect(
+      (await post('/api/transformations', { ...base, if: "event = 'Debug Ping'", drop: true }, ADMIN)).status,
+    ).toBe(201);
+    expect((await post('/api/transformations', { ...base, sourceId: 'nope', if: 'all' }, ADMIN)).status).toBe(404);
+    expect((await post('/api/transformations', { ...base, if: 'event = ' }, ADMIN)).status).toBe(400);
+
+    const userId = `tf-${crypto.randomUUID()}`;
+    const auth = { authorization: basic(source.writeKey) };
+    expect((await post('/v1/track', { userId, event: 'order_done', properties: { Total: 7 } }, auth)).status).toBe(200);
+    expect((await post('/v1/track', { userId, event: 'Debug Ping' }, auth)).status).toBe(200);
+    const events = await eventually(async () => {
+      const got = await eventsOf(userId);
+      return got.length ? got : undefined;
+    });
+    expect(events.map((e) => [e.event, e.properties])).toEqual([['Order Completed', { total: 7 }]]);
+    const tap = await getJson<{ data: { status: string; error?: { code: string }; event: { event?: string } }[] }>(
+      `/api/sources/${source.id}/events`,
+    );
+    expect(tap.body.data.find((d) => d.event.event === 'Debug Ping')).toMatchObject({
+      status: 'blocked',
+      error: { code: 'dropped' },
+    });
+
+    const preview = await post(
+      '/api/transformations/preview',
+      { transformation: { ...base, if: 'all', newEventName: 'X' }, event: { type: 'track', event: 'a' } },
+      ADMIN,
+    );
+    expect(await preview.json()).toEqual({ dropped: false, event: { type: 'track', event: 'X' } });
+    expect((await send('PATCH', `/api/transformations/${id}`, { enabled: false })).status).toBe(200);
+    expect(((await (await send('GET', `/api/transformations/${id}`)).json()) as { enabled: boolean }).enabled).toBe(
+      false,
+    );
+    expect((await send('PATCH', `/api/transformations/${id}`, { if: 'event =' })).status).toBe(400);
+    expect((await send('DELETE', `/api/transformations/${id}`)).status).toBe(200);
+    expect((await send('GET', `/api/transformations/${id}`)).status).toBe(404);
+  });
 });

@@ -43,3 +43,14 @@ export const violations = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sourceId, t.eventName, t.eventType, t.field, t.violationType] })],
 );
+
+/** Transformations (migrations/0010); `body` is the validated Segment-shaped document. */
+export const transformations = sqliteTable('transformations', {
+  id: text('id').primaryKey(),
+  sourceId: text('source_id').notNull(),
+  destinationId: text('destination_id'),
+  body: text('body', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+export type TransformationRow = typeof transformations.$inferSelect;

@@ -1,6 +1,7 @@
 import { type CompiledPlan, compilePlan } from './plan';
 import { DEFAULT_SCHEMA_SETTINGS, Rule, SchemaSettings } from './rules';
 import { currentGovernanceRevision, loadGovernance } from './store';
+import { TransformationBody } from './transformations';
 
 /** How long an isolate trusts its cached configuration before asking D1 for the revision again. */
 export const REVALIDATE_MS = 5_000;
@@ -9,6 +10,8 @@ export const REVALIDATE_MS = 5_000;
 export interface SourceGovernance {
   plan: CompiledPlan | null;
   settings: SchemaSettings;
+  /** The source's own transformations (not destination-scoped), in order. */
+  transformations: TransformationBody[];
 }
 
 interface Entry {
@@ -17,12 +20,24 @@ interface Entry {
   plans: Map<string, CompiledPlan>;
   planOf: Map<string, string>;
   settings: Map<string, SchemaSettings>;
+  /** Transformations by `sourceId` (source-scoped) and by `sourceId/destinationId`. */
+  transforms: Map<string, TransformationBody[]>;
 }
 let entry: Entry | undefined;
 let loading: Promise<Entry> | undefined;
 
 async function load(d1: D1Database, now: number): Promise<Entry> {
-  const { revision, plans, links, settings } = await loadGovernance(d1);
+  const { revision, plans, links, settings, transforms } = await loadGovernance(d1);
+  const byScope = new Map<string, TransformationBody[]>();
+  for (const row of transforms) {
+    const parsed = TransformationBody.safeParse(row.body);
+    if (!parsed.success) {
+      console.warn(`transformation ${row.id}: skipping an invalid stored document`);
+      continue;
+    }
+    const scope = row.destinationId ? `${row.sourceId}/${row.destinationId}` : row.sourceId;
+    byScope.set(scope, [...(byScope.get(scope) ?? []), parsed.data]);
+  }
   const compiled = new Map<string, CompiledPlan>();
   for (const row of plans) {
     // A stored rule that no longer validates is skipped rather than stopping the whole plan.
@@ -39,6 +54,7 @@ async function load(d1: D1Database, now: number): Promise<Entry> {
     plans: compiled,
     planOf: new Map(links.map((l) => [l.sourceId, l.planId])),
     settings: new Map(settings.map((s) => [s.sourceId, SchemaSettings.parse(s.settings)])),
+    transforms: byScope,
   };
 }
 
@@ -47,6 +63,26 @@ async function load(d1: D1Database, now: number): Promise<Entry> {
  * REVALIDATE_MS on the hot path, and a reload only when a plan, connection or setting changed.
  */
 export async function governanceFor(d1: D1Database, sourceId: string, now = Date.now()): Promise<SourceGovernance> {
+  const current = await currentEntry(d1, now);
+  const planId = current.planOf.get(sourceId);
+  return {
+    plan: (planId && current.plans.get(planId)) || null,
+    settings: current.settings.get(sourceId) ?? DEFAULT_SCHEMA_SETTINGS,
+    transformations: current.transforms.get(sourceId) ?? [],
+  };
+}
+
+/** The transformations scoped to one destination for events of one source (run in delivery). */
+export async function destinationTransformations(
+  d1: D1Database,
+  sourceId: string,
+  destinationId: string,
+  now = Date.now(),
+): Promise<TransformationBody[]> {
+  return (await currentEntry(d1, now)).transforms.get(`${sourceId}/${destinationId}`) ?? [];
+}
+
+async function currentEntry(d1: D1Database, now: number): Promise<Entry> {
   if (!entry || now - entry.checkedAt >= REVALIDATE_MS) {
     if (entry && (await currentGovernanceRevision(d1)) === entry.revision) entry.checkedAt = now;
     else {
@@ -56,11 +92,7 @@ export async function governanceFor(d1: D1Database, sourceId: string, now = Date
       entry = await loading;
     }
   }
-  const planId = entry.planOf.get(sourceId);
-  return {
-    plan: (planId && entry.plans.get(planId)) || null,
-    settings: entry.settings.get(sourceId) ?? DEFAULT_SCHEMA_SETTINGS,
-  };
+  return entry;
 }
 
 /** Forgets the cache (after a write in this isolate, so its own change applies at once). */

@@ -1,8 +1,9 @@
 import type { DebugEntry } from '../ingest/collect';
 import type { EnrichedEvent, IngestMessage } from '../ingest/spec';
 import { governanceFor } from './cache';
-import { govern, type Violation } from './plan';
+import { govern, type Verdict, type Violation } from './plan';
 import type { SchemaSettings } from './rules';
+import { applyAll } from './transformations';
 
 /** One event's violations, for counting in D1. */
 export interface ViolationRecord {
@@ -56,15 +57,17 @@ export async function governEvents(
   events: EnrichedEvent[],
   debug: DebugEntry[],
 ): Promise<Governed> {
-  const { plan, settings } = await governanceFor(d1, sourceId);
-  if (!plan) return { accepted: events, extra: [], records: [], planId: null };
+  const { plan, settings, transformations } = await governanceFor(d1, sourceId);
+  if (!plan && !transformations.length) return { accepted: events, extra: [], records: [], planId: null };
   const entryOf = new Map(debug.map((d) => [d.event, d]));
-  const out: Governed = { accepted: [], extra: [], records: [], planId: plan.id };
+  const out: Governed = { accepted: [], extra: [], records: [], planId: plan?.id ?? null };
   for (const event of events) {
-    const verdict = govern(plan, settings, event as unknown as Record<string, unknown>);
     const entry = entryOf.get(event);
+    const verdict: Verdict = plan
+      ? govern(plan, settings, event as unknown as Record<string, unknown>)
+      : { blocked: false, event: event as unknown as Record<string, unknown>, violations: [], omitted: [] };
     if (verdict.violations.length) out.records.push({ event, violations: verdict.violations });
-    forwardViolations(out, settings, event, verdict.violations, plan.id);
+    if (plan) forwardViolations(out, settings, event, verdict.violations, plan.id);
     if (verdict.blocked) {
       if (entry) {
         entry.status = 'blocked';
@@ -74,7 +77,16 @@ export async function governEvents(
       if (settings.forwardingBlockedEventsTo) out.extra.push({ sourceId: settings.forwardingBlockedEventsTo, event });
       continue;
     }
-    const governed = verdict.event as unknown as EnrichedEvent;
+    // Source-scoped transformations run after the plan, on what the plan let through.
+    const transformed = applyAll(transformations, verdict.event);
+    if (!transformed) {
+      if (entry) {
+        entry.status = 'blocked';
+        entry.error = { code: 'dropped', message: 'dropped by a transformation' };
+      }
+      continue;
+    }
+    const governed = transformed as unknown as EnrichedEvent;
     if (entry) {
       entry.event = governed;
       if (verdict.violations.length) entry.violations = verdict.violations;

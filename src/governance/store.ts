@@ -6,12 +6,14 @@ import {
   type TrackingPlanRow,
   trackingPlanSources,
   trackingPlans,
+  transformations,
 } from '../db/schema';
 import { notFound } from '../lib/errors';
 import { ulid } from '../lib/ids';
 import { type Rule, SchemaSettings } from './rules';
 
-const bump = (d1: D1Database) =>
+/** Marks the governance configuration changed, so isolates reload it. */
+export const bump = (d1: D1Database) =>
   db(d1).update(governanceMeta).set({ revision: sql`revision + 1` }).where(eq(governanceMeta.id, 1));
 
 /** A plan as the API shows it, with its connected sources. */
@@ -109,13 +111,14 @@ export async function saveSchemaSettings(d1: D1Database, sourceId: string, setti
 /** Everything governance needs at ingest, in one read. */
 export async function loadGovernance(d1: D1Database) {
   const d = db(d1);
-  const [meta, plans, links, settings] = await d.batch([
+  const [meta, plans, links, settings, transforms] = await d.batch([
     d.select().from(governanceMeta).where(eq(governanceMeta.id, 1)),
     d.select().from(trackingPlans),
     d.select().from(trackingPlanSources),
     d.select().from(sourceSchemaSettings),
+    d.select().from(transformations).orderBy(transformations.createdAt, transformations.id),
   ]);
-  return { revision: meta[0]?.revision ?? 0, plans, links, settings };
+  return { revision: meta[0]?.revision ?? 0, plans, links, settings, transforms };
 }
 
 export async function currentGovernanceRevision(d1: D1Database): Promise<number> {
