@@ -2,12 +2,17 @@ import { Hono } from 'hono';
 import type { AdminEnv } from './admin/auth';
 import { destinationsApi } from './admin/destinations';
 import { sourcesApi } from './admin/sources';
+import { tokensApi } from './admin/tokens';
 import { personalizeApi } from './audiences/personalize';
 import { audiencesApi, computedTraitsApi } from './audiences/routes';
+import { sourceGovernanceApi, trackingPlansApi } from './governance/routes';
+import { transformationsApi } from './governance/transformation-routes';
 import { identityApi } from './identity/routes';
 import { ingestFailuresApi } from './ingest/dead-letters';
 import { trackingApi } from './ingest/routes';
 import { errorBody, onError } from './lib/errors';
+import { auditApi } from './privacy/audit-routes';
+import { auditTrail } from './privacy/audit-trail';
 import { profileApi } from './profiles/api';
 import { profilesApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
@@ -18,6 +23,12 @@ export const app = new Hono<AdminEnv>();
 app.onError(onError);
 app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
 
+// Every change under /api (and every privileged read) lands in the hash-chained audit log.
+app.use(
+  '/api/*',
+  auditTrail((req, env, ctx) => app.fetch(req, env, ctx)),
+);
+
 app.get('/health', (c) => c.json({ ok: true }));
 // The console is a static page that talks to the admin API with a token.
 app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
@@ -26,9 +37,14 @@ app.route('/v1/spaces', profileApi);
 app.route('/v1/personalize', personalizeApi);
 app.route('/v1', trackingApi);
 app.route('/api/sources', sourcesApi);
+app.route('/api/sources', sourceGovernanceApi);
+app.route('/api/tracking-plans', trackingPlansApi);
+app.route('/api/transformations', transformationsApi);
 app.route('/api/ingest/failures', ingestFailuresApi);
 app.route('/api/audiences', audiencesApi);
 app.route('/api/computed-traits', computedTraitsApi);
 app.route('/api/destinations', destinationsApi);
 app.route('/api/identity', identityApi);
 app.route('/api/profiles', profilesApi);
+app.route('/api/tokens', tokensApi);
+app.route('/api/audit', auditApi);

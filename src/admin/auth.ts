@@ -1,27 +1,26 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { forbidden, unauthorized } from '../lib/errors';
+import { ApiError, forbidden, unauthorized } from '../lib/errors';
 import { timingSafeEqual } from '../lib/ids';
+import { FailureLimiter } from './failure-limiter';
+import { grants, type Scope } from './scopes';
+import { findToken, touchToken } from './token-store';
 
-/** Scopes a token may carry. The bootstrap `ADMIN_TOKEN` has `*` (all of them). */
-export type Scope =
-  | 'sources:read'
-  | 'sources:write'
-  | 'destinations:read'
-  | 'destinations:write'
-  | 'profiles:read'
-  | 'audiences:read'
-  | 'audiences:write'
-  | 'pii:read'
-  | 'admin'
-  | '*';
+export type { Scope } from './scopes';
 
-/** Who is calling the admin API, as later middleware and the audit log see it. */
+/** Who is calling, as later middleware and the audit log see it. */
 export interface Principal {
-  kind: 'admin_token';
+  kind: 'admin_token' | 'api_token';
+  /** Token id (`admin` for the bootstrap secret). */
+  id: string;
+  name: string;
   scopes: Scope[];
 }
 
-export type AdminEnv = { Bindings: Cloudflare.Env; Variables: { principal: Principal } };
+export type AdminEnv = {
+  Bindings: Cloudflare.Env;
+  Variables: { principal: Principal; requiredScope: Scope };
+};
 
 /** Extracts a token from `Authorization: Bearer …` or Basic (token as the username, Segment-style). */
 export function tokenFrom(header: string | null | undefined): string | undefined {
@@ -39,22 +38,52 @@ export function tokenFrom(header: string | null | undefined): string | undefined
   return undefined;
 }
 
-/** Resolves the caller's principal from its token; designed so scoped D1 tokens plug in here. */
+/**
+ * Resolves the caller's principal: the bootstrap `ADMIN_TOKEN` (compared in constant time), or
+ * a scoped token looked up by the SHA-256 of its secret (so no secret is ever compared or stored).
+ */
 export async function authenticate(env: Cloudflare.Env, token: string | undefined): Promise<Principal | null> {
   if (!token) return null;
   const admin = env.ADMIN_TOKEN;
-  if (admin && timingSafeEqual(token, admin)) return { kind: 'admin_token', scopes: ['*'] };
-  return null;
+  if (admin && timingSafeEqual(token, admin)) {
+    return { kind: 'admin_token', id: 'admin', name: 'ADMIN_TOKEN', scopes: ['workspace:owner'] };
+  }
+  const row = await findToken(env.DB, token);
+  if (!row) return null;
+  touchToken(env.DB, row);
+  return { kind: 'api_token', id: row.id, name: row.name, scopes: row.scopes };
+}
+
+/** Failed attempts per client address, per isolate: guessing tokens gets a 429, not more tries. */
+const failures = new FailureLimiter({ max: 20, windowMs: 60_000 });
+
+/** The address a request came from, as Cloudflare reports it. */
+export const clientIp = (c: Context) => c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? 'unknown';
+
+/** The principal of a request, authenticated once per request; throws 401/429 when there is none. */
+export async function principalOf(c: Context<AdminEnv>): Promise<Principal> {
+  const known = c.get('principal');
+  if (known) return known;
+  const ip = clientIp(c);
+  const wait = failures.blockedFor(ip);
+  if (wait > 0) {
+    c.header('retry-after', String(Math.ceil(wait / 1000)));
+    throw new ApiError(429, 'rate_limited', 'Too many failed authentication attempts; retry later');
+  }
+  const principal = await authenticate(c.env, tokenFrom(c.req.header('authorization')));
+  if (!principal) {
+    failures.record(ip);
+    throw unauthorized('A valid token is required: Authorization: Bearer <token>');
+  }
+  c.set('principal', principal);
+  return principal;
 }
 
 /** Requires a token that carries `scope`. 401 without a valid token, 403 without the scope. */
 export const requireScope = (scope: Scope) =>
   createMiddleware<AdminEnv>(async (c, next) => {
-    const principal = c.get('principal') ?? (await authenticate(c.env, tokenFrom(c.req.header('authorization'))));
-    if (!principal) throw unauthorized('A valid token is required: Authorization: Bearer <token>');
-    if (!principal.scopes.includes('*') && !principal.scopes.includes(scope)) {
-      throw forbidden(`This token lacks the ${scope} scope`);
-    }
-    c.set('principal', principal);
+    const principal = await principalOf(c);
+    if (!grants(principal.scopes, scope)) throw forbidden(`This token lacks the ${scope} scope`);
+    c.set('requiredScope', scope);
     await next();
   });

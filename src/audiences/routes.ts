@@ -24,8 +24,8 @@ import {
 } from './store';
 import { definitionView, invalidDefinition, parseDefinitionBody } from './views';
 
-const read = requireScope('audiences:read');
-const write = requireScope('audiences:write');
+const read = requireScope('engage:read');
+const write = requireScope('engage:write');
 const PREVIEW_SAMPLE = 1000;
 
 async function load(d1: D1Database, kind: Kind, key: string): Promise<EngageDefinitionRow> {

@@ -10,4 +10,6 @@ export const sources = sqliteTable('sources', {
   updatedAt: text('updated_at').notNull(),
 });
 export type SourceRow = typeof sources.$inferSelect;
+export * from './access-schema';
+export * from './governance-schema';
 export * from './profiles-schema';

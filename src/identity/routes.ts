@@ -11,13 +11,13 @@ import { resetResolutionStats, resolutionStats } from './stats';
  */
 export const identityApi = new Hono<AdminEnv>()
   .get('/settings', requireScope('profiles:read'), async (c) => c.json(await loadSettings(c.env.DB)))
-  .put('/settings', requireScope('admin'), async (c) => {
+  .put('/settings', requireScope('workspace:owner'), async (c) => {
     const settings = await parseJson(c.req.raw, IdentitySettings);
     await saveSettings(c.env.DB, settings);
     return c.json(settings);
   })
-  .get('/stats', requireScope('admin'), (c) => c.json(resolutionStats()))
-  .post('/stats/reset', requireScope('admin'), (c) => {
+  .get('/stats', requireScope('workspace:owner'), (c) => c.json(resolutionStats()))
+  .post('/stats/reset', requireScope('workspace:owner'), (c) => {
     resetResolutionStats();
     return c.json(resolutionStats());
   });

@@ -13,8 +13,11 @@ export interface Rejection {
 /** One entry of the source debugger: what arrived and what Tessera made of it. */
 export interface DebugEntry {
   receivedAt: string;
-  status: 'accepted' | 'rejected';
+  /** `blocked`: valid, but stopped by the source's tracking plan. */
+  status: 'accepted' | 'rejected' | 'blocked';
   error?: { code: string; message: string };
+  /** Tracking plan violations of the event (see src/governance). */
+  violations?: { type: string; field: string; description: string }[];
   event: unknown;
 }
 

@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { governEvents, recordGovernance } from '../governance/enforce';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
 import { readJsonBody } from './body';
@@ -101,17 +102,24 @@ async function accept(
   const fromDevice = mode === 'pixel' && pixelFromDevice(req.headers.get('user-agent'));
   const facts = { receivedAt: new Date(), ip, cf, fromDevice };
   const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
+  // The source's tracking plan: blocked events are dropped here, before anything is stored; the
+  // answer to the client does not change (Segment's SDKs must not retry over governance).
+  const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);
   c.executionCtx.waitUntil(
     liveTap(c.env, source.id)
       .record(result.debug)
       .catch((err) => console.warn('debugger write failed', err)),
   );
+  c.executionCtx.waitUntil(recordGovernance(c.env.DB, source.id, result.accepted, governed));
 
   if (mode !== 'batch' && result.rejected.length) {
     const r = result.rejected[0];
     throw new ApiError(r.code === 'event_too_large' ? 413 : 400, r.code, r.message);
   }
-  const messages: IngestMessage[] = result.accepted.map((event) => ({ sourceId: source.id, event }));
+  const messages: IngestMessage[] = [
+    ...governed.accepted.map((event) => ({ sourceId: source.id, event })),
+    ...governed.extra,
+  ];
   try {
     await enqueueIngest(c.env.INGEST_QUEUE, messages);
   } catch (err) {

@@ -15,6 +15,11 @@ export function evaluateFql(node: FqlNode, event: unknown): boolean {
   return value(node, event) === true;
 }
 
+/** Evaluates an FQL expression to its value (not only true/false), e.g. `lowercase(properties.email)`. */
+export function evaluateFqlValue(node: FqlNode, event: unknown): unknown {
+  return value(node, event);
+}
+
 function value(node: FqlNode, event: unknown): Value {
   switch (node.type) {
     case 'literal':

@@ -4,7 +4,7 @@ import { parseFql } from './parser';
 
 export type { CompareOp, FqlFunction, FqlNode, FqlScalar } from './ast';
 export { FQL_FUNCTIONS, FqlError } from './ast';
-export { evaluateFql, fqlTypeOf, resolvePath } from './evaluate';
+export { evaluateFql, evaluateFqlValue, fqlTypeOf, resolvePath } from './evaluate';
 export { parseFql } from './parser';
 
 /** Parses once and returns a predicate over events; throws FqlError for invalid source. */

@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { ApiTokenRow } from '../db/schema';
+import { forbidden, notFound } from '../lib/errors';
+import { type AdminEnv, requireScope } from './auth';
+import { grants, SCOPES } from './scopes';
+import { createToken, listTokens, revokeToken } from './token-store';
+import { parseJson } from './validate';
+
+export const CreateToken = z.strictObject({
+  name: z.string().trim().min(1).max(200).describe('Who or what uses the token, e.g. "CI deploys"'),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).describe('What the token may do'),
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .refine((v) => v === undefined || Date.parse(v) > Date.now(), 'must be in the future')
+    .describe('When the token stops working (ISO-8601); never when absent'),
+});
+
+/** How a token is shown: never its secret or hash. */
+export function tokenView(t: ApiTokenRow) {
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    scopes: t.scopes,
+    createdAt: t.createdAt,
+    lastUsedAt: t.lastUsedAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+  };
+}
+
+/** `/api/tokens`: scoped API tokens. A token can only hand out scopes it holds itself. */
+export const tokensApi = new Hono<AdminEnv>()
+  .get('/', requireScope('tokens:write'), async (c) => c.json({ data: (await listTokens(c.env.DB)).map(tokenView) }))
+  .post('/', requireScope('tokens:write'), async (c) => {
+    const input = await parseJson(c.req.raw, CreateToken);
+    const principal = c.get('principal');
+    const beyond = input.scopes.filter((s) => !grants(principal.scopes, s));
+    if (beyond.length) throw forbidden(`A token cannot grant scopes it does not hold: ${beyond.join(', ')}`);
+    const { row, secret } = await createToken(c.env.DB, { ...input, createdBy: principal.id });
+    return c.json({ ...tokenView(row), token: secret }, 201);
+  })
+  .delete('/:id', requireScope('tokens:write'), async (c) => {
+    const row = await revokeToken(c.env.DB, c.req.param('id'));
+    if (!row) throw notFound(`Token ${c.req.param('id')}`);
+    return c.json(tokenView(row));
+  });

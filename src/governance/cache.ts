@@ -1,0 +1,101 @@
+import { type CompiledPlan, compilePlan } from './plan';
+import { DEFAULT_SCHEMA_SETTINGS, Rule, SchemaSettings } from './rules';
+import { currentGovernanceRevision, loadGovernance } from './store';
+import { TransformationBody } from './transformations';
+
+/** How long an isolate trusts its cached configuration before asking D1 for the revision again. */
+export const REVALIDATE_MS = 5_000;
+
+/** What governs one source: its compiled plan (if any) and its schema controls. */
+export interface SourceGovernance {
+  plan: CompiledPlan | null;
+  settings: SchemaSettings;
+  /** The source's own transformations (not destination-scoped), in order. */
+  transformations: TransformationBody[];
+}
+
+interface Entry {
+  revision: number;
+  checkedAt: number;
+  plans: Map<string, CompiledPlan>;
+  planOf: Map<string, string>;
+  settings: Map<string, SchemaSettings>;
+  /** Transformations by `sourceId` (source-scoped) and by `sourceId/destinationId`. */
+  transforms: Map<string, TransformationBody[]>;
+}
+let entry: Entry | undefined;
+let loading: Promise<Entry> | undefined;
+
+async function load(d1: D1Database, now: number): Promise<Entry> {
+  const { revision, plans, links, settings, transforms } = await loadGovernance(d1);
+  const byScope = new Map<string, TransformationBody[]>();
+  for (const row of transforms) {
+    const parsed = TransformationBody.safeParse(row.body);
+    if (!parsed.success) {
+      console.warn(`transformation ${row.id}: skipping an invalid stored document`);
+      continue;
+    }
+    const scope = row.destinationId ? `${row.sourceId}/${row.destinationId}` : row.sourceId;
+    byScope.set(scope, [...(byScope.get(scope) ?? []), parsed.data]);
+  }
+  const compiled = new Map<string, CompiledPlan>();
+  for (const row of plans) {
+    // A stored rule that no longer validates is skipped rather than stopping the whole plan.
+    const rules = row.rules.flatMap((r) => {
+      const parsed = Rule.safeParse(r);
+      if (!parsed.success) console.warn(`tracking plan ${row.id}: skipping an invalid stored rule`);
+      return parsed.success ? [parsed.data] : [];
+    });
+    compiled.set(row.id, compilePlan(row.id, rules));
+  }
+  return {
+    revision,
+    checkedAt: now,
+    plans: compiled,
+    planOf: new Map(links.map((l) => [l.sourceId, l.planId])),
+    settings: new Map(settings.map((s) => [s.sourceId, SchemaSettings.parse(s.settings)])),
+    transforms: byScope,
+  };
+}
+
+/**
+ * The governance of a source, cached per isolate by revision: at most one small D1 read every
+ * REVALIDATE_MS on the hot path, and a reload only when a plan, connection or setting changed.
+ */
+export async function governanceFor(d1: D1Database, sourceId: string, now = Date.now()): Promise<SourceGovernance> {
+  const current = await currentEntry(d1, now);
+  const planId = current.planOf.get(sourceId);
+  return {
+    plan: (planId && current.plans.get(planId)) || null,
+    settings: current.settings.get(sourceId) ?? DEFAULT_SCHEMA_SETTINGS,
+    transformations: current.transforms.get(sourceId) ?? [],
+  };
+}
+
+/** The transformations scoped to one destination for events of one source (run in delivery). */
+export async function destinationTransformations(
+  d1: D1Database,
+  sourceId: string,
+  destinationId: string,
+  now = Date.now(),
+): Promise<TransformationBody[]> {
+  return (await currentEntry(d1, now)).transforms.get(`${sourceId}/${destinationId}`) ?? [];
+}
+
+async function currentEntry(d1: D1Database, now: number): Promise<Entry> {
+  if (!entry || now - entry.checkedAt >= REVALIDATE_MS) {
+    if (entry && (await currentGovernanceRevision(d1)) === entry.revision) entry.checkedAt = now;
+    else {
+      loading ??= load(d1, now).finally(() => {
+        loading = undefined;
+      });
+      entry = await loading;
+    }
+  }
+  return entry;
+}
+
+/** Forgets the cache (after a write in this isolate, so its own change applies at once). */
+export function clearGovernanceCache(): void {
+  entry = undefined;
+}

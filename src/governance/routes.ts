@@ -1,0 +1,146 @@
+import { eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { type AdminEnv, requireScope } from '../admin/auth';
+import { parseJson } from '../admin/validate';
+import { db } from '../db/client';
+import { sources } from '../db/schema';
+import { badRequest, notFound } from '../lib/errors';
+import { clearGovernanceCache } from './cache';
+import { draftRules } from './draft';
+import { flushObserved, observedSchema, observer } from './observed';
+import { CreateTrackingPlan, Rules, SchemaSettings, UpdateTrackingPlan } from './rules';
+import {
+  connectSource,
+  createPlan,
+  deletePlan,
+  disconnectSource,
+  findPlan,
+  loadSchemaSettings,
+  planView,
+  saveSchemaSettings,
+  sourcesOfPlan,
+  updatePlan,
+} from './store';
+import { listViolations } from './violations';
+
+const read = requireScope('governance:read');
+const write = requireScope('governance:write');
+
+async function requireSource(d1: D1Database, id: string) {
+  const row = await db(d1).select({ id: sources.id }).from(sources).where(eq(sources.id, id)).get();
+  if (!row) throw notFound(`Source ${id}`);
+}
+
+const ConnectSource = z.strictObject({ sourceId: z.string().min(1).max(100) });
+
+/** `/api/tracking-plans`: Segment Protocols' tracking plans, their rules and connected sources. */
+export const trackingPlansApi = new Hono<AdminEnv>()
+  .get('/', read, async (c) => {
+    const rows = await db(c.env.DB).query.trackingPlans.findMany();
+    const links = await db(c.env.DB).query.trackingPlanSources.findMany();
+    return c.json({
+      data: rows.map((r) =>
+        planView(
+          r,
+          links.filter((l) => l.planId === r.id).map((l) => l.sourceId),
+        ),
+      ),
+    });
+  })
+  .post('/', write, async (c) => {
+    const input = await parseJson(c.req.raw, CreateTrackingPlan);
+    const row = await createPlan(c.env.DB, input);
+    clearGovernanceCache();
+    return c.json(planView(row, []), 201);
+  })
+  .post('/from-source/:sourceId', write, async (c) => {
+    const sourceId = c.req.param('sourceId');
+    await requireSource(c.env.DB, sourceId);
+    await flushObserved(c.env.DB, observer.take(true));
+    const rules = draftRules(await observedSchema(c.env.DB, sourceId));
+    if (!rules.length) throw badRequest(`Source ${sourceId} has no observed events to draft a plan from`);
+    const row = await createPlan(c.env.DB, {
+      name: `Draft from ${sourceId}`,
+      description: 'Drafted from observed traffic',
+      rules,
+    });
+    clearGovernanceCache();
+    return c.json(planView(row, []), 201);
+  })
+  .get('/:id', read, async (c) => {
+    const row = await findPlan(c.env.DB, c.req.param('id'));
+    return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  })
+  .patch('/:id', write, async (c) => {
+    const input = await parseJson(c.req.raw, UpdateTrackingPlan);
+    const row = await updatePlan(c.env.DB, await findPlan(c.env.DB, c.req.param('id')), input);
+    clearGovernanceCache();
+    return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  })
+  .put('/:id/rules', write, async (c) => {
+    const rules = await parseJson(c.req.raw, z.strictObject({ rules: Rules }));
+    const row = await updatePlan(c.env.DB, await findPlan(c.env.DB, c.req.param('id')), { rules: rules.rules });
+    clearGovernanceCache();
+    return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  })
+  .delete('/:id', write, async (c) => {
+    const row = await findPlan(c.env.DB, c.req.param('id'));
+    await deletePlan(c.env.DB, row.id);
+    clearGovernanceCache();
+    return c.json({ deleted: row.id });
+  })
+  .post('/:id/sources', write, async (c) => {
+    const { sourceId } = await parseJson(c.req.raw, ConnectSource);
+    const row = await findPlan(c.env.DB, c.req.param('id'));
+    await requireSource(c.env.DB, sourceId);
+    await connectSource(c.env.DB, row.id, sourceId);
+    clearGovernanceCache();
+    return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  })
+  .delete('/:id/sources/:sourceId', write, async (c) => {
+    const row = await findPlan(c.env.DB, c.req.param('id'));
+    if (!(await disconnectSource(c.env.DB, row.id, c.req.param('sourceId')))) {
+      throw notFound(`Source ${c.req.param('sourceId')} on plan ${row.id}`);
+    }
+    clearGovernanceCache();
+    return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  });
+
+const isoParam = (name: string, v: string | undefined) => {
+  if (!v) return undefined;
+  if (Number.isNaN(Date.parse(v))) throw badRequest(`\`${name}\` must be an ISO-8601 date`);
+  return new Date(v).toISOString();
+};
+
+/** `/api/sources/:id/{schema-settings,violations}`: a source's schema controls and violations. */
+export const sourceGovernanceApi = new Hono<AdminEnv>()
+  .get('/:id/schema-settings', read, async (c) => {
+    await requireSource(c.env.DB, c.req.param('id'));
+    return c.json(await loadSchemaSettings(c.env.DB, c.req.param('id')));
+  })
+  .put('/:id/schema-settings', write, async (c) => {
+    const settings = await parseJson(c.req.raw, SchemaSettings);
+    await requireSource(c.env.DB, c.req.param('id'));
+    for (const target of [settings.forwardingBlockedEventsTo, settings.forwardingViolationsTo]) {
+      if (target) await requireSource(c.env.DB, target);
+    }
+    await saveSchemaSettings(c.env.DB, c.req.param('id'), settings);
+    clearGovernanceCache();
+    return c.json(settings);
+  })
+  .get('/:id/schema', read, async (c) => {
+    await requireSource(c.env.DB, c.req.param('id'));
+    await flushObserved(c.env.DB, observer.take(true)); // this isolate's latest, at once
+    return c.json({ data: await observedSchema(c.env.DB, c.req.param('id')) });
+  })
+  .get('/:id/violations', read, async (c) => {
+    await requireSource(c.env.DB, c.req.param('id'));
+    const q = c.req.query();
+    const data = await listViolations(c.env.DB, c.req.param('id'), {
+      from: isoParam('from', q.from),
+      to: isoParam('to', q.to),
+      eventName: q.eventName || undefined,
+    });
+    return c.json({ data });
+  });

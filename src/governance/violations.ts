@@ -1,0 +1,86 @@
+import type { ViolationRecord } from './enforce';
+import type { Violation } from './plan';
+
+const MAX_SAMPLE_CHARS = 8_000;
+
+/**
+ * Counts a request's violations in D1 in one `batch()`: one upsert per (event, field, type) seen
+ * in the request, never one write per event. Runs after the answer (waitUntil).
+ */
+export async function recordViolations(d1: D1Database, sourceId: string, planId: string, records: ViolationRecord[]) {
+  if (!records.length) return;
+  const now = new Date().toISOString();
+  const grouped = new Map<string, { v: Violation; type: string; name: string; count: number; sample: string }>();
+  for (const { event, violations } of records) {
+    const name =
+      event.type === 'track' ? event.event : event.type === 'page' || event.type === 'screen' ? (event.name ?? '') : '';
+    for (const v of violations) {
+      const key = JSON.stringify([event.type, name, v.field, v.type]);
+      const g = grouped.get(key);
+      if (g) g.count++;
+      else
+        grouped.set(key, {
+          v,
+          type: event.type,
+          name,
+          count: 1,
+          sample: JSON.stringify(event).slice(0, MAX_SAMPLE_CHARS),
+        });
+    }
+  }
+  const upsert = d1.prepare(
+    `INSERT INTO violations (source_id, event_type, event_name, field, violation_type, plan_id, count, first_seen, last_seen, sample)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (source_id, event_name, event_type, field, violation_type)
+     DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen, sample = excluded.sample, plan_id = excluded.plan_id`,
+  );
+  const statements = [...grouped.values()]
+    .slice(0, 500)
+    .map((g) => upsert.bind(sourceId, g.type, g.name, g.v.field, g.v.type, planId, g.count, now, now, g.sample));
+  await d1.batch(statements);
+}
+
+/** The event as a sample, or a stub when it is too large to keep whole. */
+function sampleOf(event: ViolationRecord['event']): string {
+  const text = JSON.stringify(event);
+  return text.length > MAX_SAMPLE_CHARS ? JSON.stringify({ messageId: event.messageId, truncated: true }) : text;
+}
+
+export interface ViolationGroup {
+  eventType: string;
+  eventName: string;
+  field: string;
+  violationType: string;
+  trackingPlanId: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  sample: unknown;
+}
+
+/** A source's violations, most recent first, optionally for one event name and a time range. */
+export async function listViolations(
+  d1: D1Database,
+  sourceId: string,
+  q: { from?: string; to?: string; eventName?: string },
+): Promise<ViolationGroup[]> {
+  const { results } = await d1
+    .prepare(
+      `SELECT * FROM violations WHERE source_id = ?1
+        AND (?2 IS NULL OR last_seen >= ?2) AND (?3 IS NULL OR first_seen <= ?3) AND (?4 IS NULL OR event_name = ?4)
+        ORDER BY last_seen DESC LIMIT 1000`,
+    )
+    .bind(sourceId, q.from ?? null, q.to ?? null, q.eventName ?? null)
+    .all<Record<string, string | number>>();
+  return results.map((r) => ({
+    eventType: String(r.event_type),
+    eventName: String(r.event_name),
+    field: String(r.field),
+    violationType: String(r.violation_type),
+    trackingPlanId: String(r.plan_id),
+    count: Number(r.count),
+    firstSeen: String(r.first_seen),
+    lastSeen: String(r.last_seen),
+    sample: JSON.parse(String(r.sample) || 'null'),
+  }));
+}

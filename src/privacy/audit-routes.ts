@@ -1,0 +1,53 @@
+import { Hono } from 'hono';
+import { type AdminEnv, requireScope } from '../admin/auth';
+import type { AuditRow } from '../db/schema';
+import { badRequest } from '../lib/errors';
+import { listAudit, verifyAudit } from './audit-store';
+
+function view(r: AuditRow) {
+  return {
+    seq: r.seq,
+    id: r.id,
+    at: r.at,
+    actor: { id: r.actorId, name: r.actorName },
+    action: r.action,
+    target: r.target,
+    ip: r.ip,
+    userAgent: r.userAgent,
+    changes: r.changes ? JSON.parse(r.changes) : null,
+    prevHash: r.prevHash,
+    hash: r.hash,
+  };
+}
+
+const isoOrUndefined = (name: string, v: string | undefined) => {
+  if (v === undefined || v === '') return undefined;
+  if (Number.isNaN(Date.parse(v))) throw badRequest(`\`${name}\` must be an ISO-8601 date`);
+  return new Date(v).toISOString();
+};
+
+/** `/api/audit`: the hash-chained audit log, paged oldest first, and its verification. */
+export const auditApi = new Hono<AdminEnv>()
+  .get('/', requireScope('audit:read'), async (c) => {
+    const q = c.req.query();
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw badRequest('`limit` must be an integer from 1 to 1000');
+    const after = q.cursor === undefined || q.cursor === '' ? undefined : Number(q.cursor);
+    if (after !== undefined && !Number.isInteger(after)) throw badRequest('`cursor` is not one this API returned');
+    const rows = await listAudit(c.env.DB, {
+      from: isoOrUndefined('from', q.from),
+      to: isoOrUndefined('to', q.to),
+      actor: q.actor || undefined,
+      action: q.action || undefined,
+      target: q.target || undefined,
+      after,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    return c.json({
+      data: page.map(view),
+      cursor: { hasMore: rows.length > limit, next: rows.length > limit ? String(page.at(-1)?.seq) : null },
+    });
+  })
+  .get('/verify', requireScope('audit:read'), async (c) => c.json(await verifyAudit(c.env.DB)));

@@ -1,0 +1,66 @@
+import { sha256Hex } from '../lib/ids';
+
+/** The hash that stands before the first entry of the chain. */
+export const GENESIS = '0'.repeat(64);
+
+/** One audit entry as it is hashed: every column but the hashes, in a fixed order. */
+export interface AuditEntry {
+  seq: number;
+  id: string;
+  at: string;
+  actorId: string | null;
+  actorName: string | null;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** JSON text of `{ before?, after?, request? }` with secrets masked. */
+  changes: string | null;
+}
+
+/** The canonical text of an entry: a JSON array, so no field can bleed into another. */
+export function canonical(e: AuditEntry): string {
+  return JSON.stringify([e.seq, e.id, e.at, e.actorId, e.actorName, e.action, e.target, e.ip, e.userAgent, e.changes]);
+}
+
+/** `hash = SHA-256(prevHash ‖ canonical row)`. */
+export function chainHash(prevHash: string, e: AuditEntry): Promise<string> {
+  return sha256Hex(prevHash + canonical(e));
+}
+
+/** Where a recomputed chain first disagrees with the stored one, or null when it holds. */
+export async function firstBreak(
+  rows: readonly (AuditEntry & { prevHash: string; hash: string })[],
+  prevHash: string,
+  prevSeq: number,
+): Promise<{ seq: number; id: string; reason: string } | null> {
+  let prev = prevHash;
+  let seq = prevSeq;
+  for (const row of rows) {
+    if (row.seq !== seq + 1) return { seq: row.seq, id: row.id, reason: `entry ${seq + 1} is missing` };
+    if (row.prevHash !== prev) return { seq: row.seq, id: row.id, reason: 'prevHash does not match the entry before' };
+    if ((await chainHash(prev, row)) !== row.hash) return { seq: row.seq, id: row.id, reason: 'entry was altered' };
+    prev = row.hash;
+    seq = row.seq;
+  }
+  return null;
+}
+
+const SECRET_KEY = /secret|token|password|passwd|api_?key|private|credential|authorization/i;
+
+/** A copy of a JSON value with every secret-looking field masked (keeps the last 4 characters). */
+export function maskSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 20) return '[deep]';
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, depth + 1));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        SECRET_KEY.test(k) && typeof v === 'string'
+          ? `****${v.length > 12 ? v.slice(-4) : ''}`
+          : maskSecrets(v, depth + 1),
+      ]),
+    );
+  }
+  return value;
+}
