@@ -16,13 +16,17 @@ export interface Cursor {
   limit?: number;
 }
 
-/** One external id as Segment lists it. */
-export function externalIdView(r: IdentifierRow, collection: Collection) {
+/**
+ * One external id as Segment lists it: `id` and `type`; with `verbose=true` also where and when
+ * it was first seen (`source_id`, `collection`, `created_at`, `encoding`, `first_message_id`).
+ */
+export function externalIdView(r: IdentifierRow, collection: Collection, verbose: boolean) {
+  const base = { id: r.value, type: r.kind };
+  if (!verbose) return base;
   return {
+    ...base,
     source_id: r.source_id ?? '',
     collection,
-    id: r.value,
-    type: r.kind,
     created_at: r.created_at,
     encoding: 'none',
     first_message_id: r.first_message_id ?? '',
