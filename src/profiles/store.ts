@@ -2,6 +2,7 @@ import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
 import type { DeliveryMessage } from '../delivery/messages';
 import { type Collection, parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
+import { boundTraits } from './directory';
 import type { ProfileSnapshot } from './protocol';
 import { type StampedValue, wins } from './traits';
 
@@ -294,7 +295,7 @@ export class ProfileStore {
     this.setMeta(patch);
   }
 
-  /** What the directory stores about this profile now. */
+  /** What the directory stores about this profile now (traits bounded as the directory keeps them). */
   snapshot(): ProfileSnapshot {
     const m = this.meta();
     return {
@@ -303,7 +304,7 @@ export class ProfileStore {
       version: m.version,
       mergedInto: m.merged_into ?? undefined,
       identifiers: this.identifierKeys(),
-      traits: this.traits(),
+      traits: boundTraits(this.traitRows().map((r) => ({ key: r.key, json: r.value, ts: r.ts }))),
       eventCount: m.event_count,
       createdAt: m.created_at ?? '',
       updatedAt: m.updated_at ?? '',
