@@ -1,5 +1,8 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
+import { ProfileStore } from '../src/profiles/store';
+import { profileObject } from './helpers';
 import { ADMIN, getJson, makeSource, SELF, sendBatch, uniq, userPath, waitForEvents } from './identity-helpers';
 
 type Ext = { data: { type: string; id: string }[] };
@@ -37,6 +40,17 @@ describe('identifier storms', { timeout: 30_000 }, () => {
       [`anonymous_id:${anon}`, ...crm.slice(0, 5).map((c) => `crm_id:${c}`)].sort(),
     );
     expect((await getJson(userPath(`crm_id:${crm[5]}`, 'metadata'))).status).toBe(404);
+  });
+
+  it('a profile tells which of more keys than SQLite binds it does not hold yet', async () => {
+    const anon = uniq('many-anon');
+    await sendBatch(writeKey, [{ type: 'track', event: 'One', anonymousId: anon }]);
+    const profileId = await waitForEvents(`anonymous_id:${anon}`, 1, 8_000);
+    const keys = [...Array.from({ length: 150 }, (_, i) => `crm_id:${uniq(`k${i}`)}`), `anonymous_id:${anon}`];
+    const missing = await runInDurableObject(profileObject(profileId), (_i, state) =>
+      new ProfileStore(state.storage.sql).missing(keys),
+    );
+    expect(missing).toEqual(keys.slice(0, 150));
   });
 
   it('a profile full of one kind takes an event bringing 40 more without running out of attempts', async () => {

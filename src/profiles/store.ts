@@ -124,7 +124,17 @@ export class ProfileStore {
 
   /** The keys of `keys` this profile does not hold yet. */
   missing(keys: string[]): string[] {
-    return keys.filter((k) => !this.sql.exec('SELECT 1 FROM identifiers WHERE key = ?', k).toArray().length);
+    // One JSON parameter, one statement, whatever the number of keys (SQLite binds at most 100).
+    const held = new Set(
+      this.sql
+        .exec<{ key: string }>(
+          'SELECT key FROM identifiers WHERE key IN (SELECT value FROM json_each(?))',
+          JSON.stringify(keys),
+        )
+        .toArray()
+        .map((r) => r.key),
+    );
+    return keys.filter((k) => !held.has(k));
   }
 
   addIdentifiers(rows: IdentifierRow[]): void {
