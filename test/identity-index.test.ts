@@ -39,4 +39,24 @@ describe('IdentityIndex', () => {
     const shard = indexShard(env, shardOf(k1));
     expect((await shard.entries())[k1]).toBe('use_A');
   });
+
+  it('claims, looks up and releases more keys in one shard call than SQLite binds parameters', async () => {
+    const tag = uniq('many');
+    // 2,000 keys spread over 16 shards: each shard gets about 125 of them.
+    const keys = Array.from({ length: 2000 }, (_, i) => `crm_id:${tag}-${i}`);
+    const perShard = Math.max(
+      ...Array.from({ length: INDEX_SHARDS }, (_, s) => keys.filter((k) => shardOf(k) === s).length),
+    );
+    expect(perShard).toBeGreaterThan(100);
+    const claimed = await claimKeys(env, keys, 'use_MANY');
+    expect(Object.keys(claimed)).toHaveLength(2000);
+    expect(new Set(Object.values(claimed))).toEqual(new Set(['use_MANY']));
+    await claimKeys(env, [...keys, `crm_id:${tag}-new`], 'use_OTHER');
+    const found = await lookupKeys(env, [...keys, `crm_id:${tag}-absent`]);
+    expect(Object.keys(found)).toHaveLength(2000);
+    expect(new Set(Object.values(found))).toEqual(new Set(['use_MANY']));
+    await releaseKeys(env, keys, 'use_MANY');
+    expect(await lookupKeys(env, keys)).toEqual({});
+    expect(await lookupKeys(env, [`crm_id:${tag}-new`])).toEqual({ [`crm_id:${tag}-new`]: 'use_OTHER' });
+  });
 });

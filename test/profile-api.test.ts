@@ -72,10 +72,22 @@ describe('Segment Profile API', () => {
     expect(ext.body.data.map((d) => `${d.type}:${d.id}`).sort()).toEqual(
       [`anonymous_id:${anon}`, 'email:api@x.io', `user_id:${user}`].sort(),
     );
-    expect(ext.body.data[0]).toMatchObject({ collection: 'users', encoding: 'none', source_id: sourceId });
-    expect(Object.keys(ext.body.data[0]).sort()).toEqual(
-      ['collection', 'created_at', 'encoding', 'first_message_id', 'id', 'source_id', 'type'].sort(),
+    // Segment's documented fields by default; verbose adds the first message.
+    expect(Object.keys(ext.body.data[0]).sort()).toEqual(['collection', 'created_at', 'encoding', 'id', 'source_id', 'type']);
+    const verbose = await getJson<{ data: Record<string, unknown>[] }>(
+      userPath(`anonymous_id:${anon}`, 'external_ids', '?verbose=true&include=anonymous_id'),
     );
+    expect(verbose.body.data).toEqual([
+      {
+        id: anon,
+        type: 'anonymous_id',
+        source_id: sourceId,
+        collection: 'users',
+        created_at: expect.any(String),
+        encoding: 'none',
+        first_message_id: expect.any(String),
+      },
+    ]);
 
     type Page = {
       data: { event?: string; type: string; timestamp: string }[];
@@ -114,8 +126,65 @@ describe('Segment Profile API', () => {
   it('authenticates with the token as Basic username or Bearer, and refuses without', async () => {
     expect((await getJson(userPath(`user_id:${user}`, 'metadata'), basicToken('test-admin-token'))).status).toBe(200);
     const none = await getJson(userPath(`user_id:${user}`, 'metadata'), {});
-    expect(none).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
-    expect((await getJson(userPath(`user_id:${user}`, 'metadata'), basicToken('wrong'))).status).toBe(401);
+    expect(none).toMatchObject({ status: 401, body: { error: { code: 'authentication_error' } } });
+    const basic = await getJson<{ error: { code: string; message: string } }>(
+      userPath(`user_id:${user}`, 'metadata'),
+      basicToken('wrong'),
+    );
+    expect(basic.status).toBe(401);
+    expect(basic.body.error).toEqual({
+      code: 'authentication_error',
+      message: expect.stringMatching(/Basic username/),
+    });
+    const bearer = await getJson<{ error: { code: string; message: string } }>(
+      userPath(`user_id:${user}`, 'metadata'),
+      {
+        authorization: 'Bearer wrong',
+      },
+    );
+    expect(bearer.body.error).toEqual({
+      code: 'authentication_error',
+      message: 'The Bearer access token is not valid.',
+    });
+  });
+
+  it('answers every request with a Request-Id header, errors included', async () => {
+    const seen = new Set<string>();
+    for (const [path, headers, status] of [
+      [userPath(`user_id:${user}`, 'traits'), ADMIN, 200],
+      [userPath(`user_id:${user}`, 'traits'), basicToken('wrong'), 401],
+      [userPath(`user_id:${uniq('nobody')}`, 'traits'), ADMIN, 404],
+      [userPath(`user_id:${user}`, 'events', '?sort=sideways'), ADMIN, 400],
+      ['/v1/spaces/default/no/such/route', ADMIN, 404],
+    ] as const) {
+      const res = await SELF.fetch(`http://tessera.test${path}`, { headers });
+      expect(res.status, path).toBe(status);
+      const id = res.headers.get('request-id');
+      expect(id, path).toMatch(/^[\w-]{8,}$/);
+      seen.add(id ?? '');
+    }
+    expect(seen.size).toBe(5);
+  });
+
+  it('takes include and exclude lists of any length (SQLite binds at most 100 parameters)', async () => {
+    const names = (n: number, real: string) => [...Array.from({ length: n - 1 }, (_, i) => `Nope ${i}`), real];
+    const q = (list: string[]) => encodeURIComponent(list.join(','));
+    type Page = { data: { event?: string }[] };
+    const included = await getJson<Page>(
+      userPath(`user_id:${user}`, 'events', `?limit=100&include=${q(names(150, 'Odd'))}`),
+    );
+    expect(included.status).toBe(200);
+    expect(included.body.data.map((e) => e.event)).toEqual(Array(6).fill('Odd'));
+    const excluded = await getJson<Page>(
+      userPath(`user_id:${user}`, 'events', `?limit=100&exclude=${q(names(150, 'Odd'))}`),
+    );
+    expect(excluded.status).toBe(200);
+    expect(excluded.body.data.filter((e) => e.event === 'Odd')).toEqual([]);
+    expect(excluded.body.data).toHaveLength(8);
+    const traits = await getJson<{ traits: Record<string, unknown> }>(
+      userPath(`user_id:${user}`, 'traits', `?limit=200&include=${q(names(150, 't03'))}`),
+    );
+    expect(traits).toEqual({ status: 200, body: expect.objectContaining({ traits: { t03: 3 } }) });
   });
 
   it('answers 404 not_found and 400 validation_error as Segment does', async () => {

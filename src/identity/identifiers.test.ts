@@ -22,7 +22,39 @@ describe('extractIdentifiers', () => {
     );
   });
 
-  it('reads device ids the way Segment does: idfa only with ad tracking, push tokens', () => {
+  it('reads ios.idfa without adTrackingEnabled, android.idfa only with it', () => {
+    const ios = { id: 'i1', advertisingId: 'ad-ios', type: 'ios' };
+    expect(keys({ type: 'track', event: 'E', anonymousId: 'a', context: { device: ios } })).toContain(
+      'ios.idfa:ad-ios',
+    );
+    const off = { ...ios, adTrackingEnabled: false };
+    expect(keys({ type: 'track', event: 'E', anonymousId: 'a', context: { device: off } })).toContain(
+      'ios.idfa:ad-ios',
+    );
+    const android = { id: 'a1', advertisingId: 'ad-and', type: 'android' };
+    expect(keys({ type: 'track', event: 'E', anonymousId: 'a', context: { device: android } })).not.toContain(
+      'android.idfa:ad-and',
+    );
+  });
+
+  it('picks up properties.phone on a track call, as Segment documents', () => {
+    const track = { type: 'track', event: 'Subscription Upgraded', anonymousId: 'a' };
+    expect(keys({ ...track, properties: { plan: 'Pro', phone: '123-456-7890' } })).toEqual([
+      'phone:1234567890',
+      'anonymous_id:a',
+    ]);
+    // traits and context.traits come first; other calls' properties are not identifiers.
+    expect(
+      keys({ ...track, properties: { phone: '111' }, context: { traits: { phone: '222' } } }).filter((k) =>
+        k.startsWith('phone:'),
+      ),
+    ).toEqual(['phone:222']);
+    expect(keys({ type: 'page', name: 'P', anonymousId: 'a', properties: { phone: '333' } })).toEqual([
+      'anonymous_id:a',
+    ]);
+  });
+
+  it('reads device ids the way Segment does: device id, idfa, push token', () => {
     const device = { id: 'dev1', advertisingId: 'ad1', adTrackingEnabled: true, token: 'tok1', type: 'ios' };
     expect(keys({ type: 'screen', anonymousId: 'a', context: { device } })).toEqual([
       'anonymous_id:a',

@@ -85,15 +85,19 @@ export function extractIdentifiers(event: EnrichedEvent, collection: Collection 
   } else {
     const traits = event.type === 'identify' ? obj(event.traits) : {};
     const ctxTraits = obj(context.traits);
+    // Segment promotes `properties.phone` of a track call too (its custom externalIDs docs).
+    const props = event.type === 'track' ? obj(event.properties) : {};
     add('user_id', event.userId);
     add('email', traits.email ?? ctxTraits.email);
-    add('phone', traits.phone ?? ctxTraits.phone);
+    add('phone', traits.phone ?? ctxTraits.phone ?? props.phone);
     add('anonymous_id', event.anonymousId);
     const platform = platformOf(context);
     if (platform) {
       const device = obj(context.device);
       add(`${platform}.id`, device.id);
-      if (device.adTrackingEnabled === true) add(`${platform}.idfa`, device.advertisingId);
+      // Segment reads android.idfa only with adTrackingEnabled; ios.idfa whenever it is sent (iOS
+      // 14+ sends a zeroed IDFA without consent, which the blocked pattern ^[0-]*$ catches).
+      if (platform === 'ios' || device.adTrackingEnabled === true) add(`${platform}.idfa`, device.advertisingId);
       add(`${platform}.push_token`, device.token);
     }
     const ga =

@@ -22,29 +22,33 @@ export class IdentityIndex extends DurableObject<Env> {
     );
   }
 
-  /** Owners of the given keys; keys nobody owns are absent. */
+  /**
+   * Owners of the given keys; keys nobody owns are absent. Key lists travel as one JSON parameter
+   * (`json_each`): one statement whatever their length, never near SQLite's 100 bound parameters.
+   */
   lookup(keys: string[]): Record<string, string> {
     const out: Record<string, string> = {};
-    const get = (key: string) =>
-      this.ctx.storage.sql.exec<{ profile: string }>('SELECT profile FROM ids WHERE key = ?', key).toArray()[0];
-    for (const key of keys) {
-      const row = get(key);
-      if (row) out[key] = row.profile;
-    }
+    const rows = this.ctx.storage.sql.exec<{ key: string; profile: string }>(
+      'SELECT key, profile FROM ids WHERE key IN (SELECT value FROM json_each(?))',
+      JSON.stringify(keys),
+    );
+    for (const r of rows) out[r.key] = r.profile;
     return out;
   }
 
   /** Claims each absent key for `profile` (claimIfAbsent); returns every key's owner afterwards. */
   claim(keys: string[], profile: string): Record<string, string> {
     const sql = this.ctx.storage.sql;
-    const now = Date.now();
+    const list = JSON.stringify(keys);
     return this.ctx.storage.transactionSync(() => {
-      const out: Record<string, string> = {};
-      for (const key of keys) {
-        sql.exec('INSERT INTO ids (key, profile, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING', key, profile, now);
-        out[key] = sql.exec<{ profile: string }>('SELECT profile FROM ids WHERE key = ?', key).one().profile;
-      }
-      return out;
+      // `WHERE true` lets SQLite read ON CONFLICT as the upsert clause, not as part of the SELECT.
+      sql.exec(
+        'INSERT INTO ids (key, profile, at) SELECT value, ?, ? FROM json_each(?) WHERE true ON CONFLICT (key) DO NOTHING',
+        profile,
+        Date.now(),
+        list,
+      );
+      return this.lookup(keys);
     });
   }
 
@@ -68,9 +72,11 @@ export class IdentityIndex extends DurableObject<Env> {
   /** Forgets keys that still point at `profile` (a claim its profile refused). */
   release(keys: string[], profile: string): void {
     const sql = this.ctx.storage.sql;
-    this.ctx.storage.transactionSync(() => {
-      for (const key of keys) sql.exec('DELETE FROM ids WHERE key = ? AND profile = ?', key, profile);
-    });
+    sql.exec(
+      'DELETE FROM ids WHERE profile = ? AND key IN (SELECT value FROM json_each(?))',
+      profile,
+      JSON.stringify(keys),
+    );
   }
 
   /** Every entry of this shard (diagnostics and tests). */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { measureExcess, type PlanInput, type ProfileView, planResolution } from './resolve';
+import {
+  capIdentifiers,
+  MAX_EVENT_IDENTIFIERS,
+  measureExcess,
+  type PlanInput,
+  type ProfileView,
+  planResolution,
+} from './resolve';
 import { compileRules, defaultSettings, limitSpec, MAX_MERGES } from './settings';
 
 const rules = compileRules(defaultSettings());
@@ -228,5 +235,38 @@ describe('order independence (pure model)', () => {
       for (const p of all) expect(p.identifiers.filter((k) => k.startsWith('user_id:')).length).toBeLessThanOrEqual(1);
       expect(all.flatMap((p) => p.events).sort((a, b) => a - b)).toEqual(events.map((_, i) => i));
     }
+  });
+});
+
+describe('capIdentifiers', () => {
+  it('keeps the first `limit` values of each kind in event order, in one step', () => {
+    const crm = Array.from({ length: 50 }, (_, i) => `crm_id:c${i}`);
+    const keys = ['user_id:u', ...crm, 'user_id:v', 'anonymous_id:a'];
+    const { kept, dropped } = capIdentifiers(keys, rules);
+    // custom kinds take the default limit (5); user_id has limit 1, so the second one goes too.
+    expect(kept).toEqual([
+      'user_id:u',
+      'crm_id:c0',
+      'crm_id:c1',
+      'crm_id:c2',
+      'crm_id:c3',
+      'crm_id:c4',
+      'anonymous_id:a',
+    ]);
+    expect(dropped).toEqual([...crm.slice(5), 'user_id:v']);
+    // What is kept then resolves without a single further drop.
+    expect(planResolution(input(kept, []), rules, spec).kind).toBe('resolve');
+  });
+
+  it('bounds the total, dropping the least important kinds first and later ones on ties', () => {
+    const custom = Array.from({ length: 60 }, (_, i) => `k${String(i).padStart(2, '0')}:v`);
+    const keys = [...custom, 'email:e@x.io', 'user_id:u'];
+    const { kept, dropped } = capIdentifiers(keys, rules);
+    expect(kept).toHaveLength(MAX_EVENT_IDENTIFIERS);
+    expect(kept).toContain('user_id:u');
+    expect(kept).toContain('email:e@x.io');
+    // Unlisted kinds rank alphabetically, so the alphabetically last ones are dropped.
+    expect(dropped).toEqual(custom.slice(MAX_EVENT_IDENTIFIERS - 2));
+    expect(capIdentifiers([...keys].reverse(), rules).dropped.sort()).toEqual([...dropped].sort());
   });
 });

@@ -1,6 +1,33 @@
 import { parseKey } from './identifiers';
 import { compareRank, type LimitSpec, MAX_IDENTIFIERS, MAX_MERGES, type Rules } from './settings';
 
+/** Most identifiers resolution takes from one event; the least important beyond it are dropped. */
+export const MAX_EVENT_IDENTIFIERS = 50;
+
+/**
+ * Bounds an event's identifiers in one step, before anything is looked up. Per kind, the first
+ * `limit` values in event order are kept: no profile may hold more values of a kind than its
+ * limit, so the others could only be dropped later, one conflict at a time (an event with 50
+ * custom ids of one kind used to exhaust the resolver's attempts). Then at most
+ * `MAX_EVENT_IDENTIFIERS` overall, the most important kinds first, ties in event order. The
+ * result depends on the event and the rules only, never on what the index holds.
+ */
+export function capIdentifiers(keys: string[], rules: Rules): { kept: string[]; dropped: string[] } {
+  const perKind = new Map<string, number>();
+  const withinKind = keys.filter((k) => {
+    const kind = kindOf(k);
+    const n = (perKind.get(kind) ?? 0) + 1;
+    perKind.set(kind, n);
+    return n <= rules.limitOf(kind);
+  });
+  const position = new Map(withinKind.map((k, i) => [k, i]));
+  const byImportance = [...withinKind].sort(
+    (a, b) => compareRank(rules, kindOf(a), kindOf(b)) || position.get(a)! - position.get(b)!,
+  );
+  const keep = new Set(byImportance.slice(0, MAX_EVENT_IDENTIFIERS));
+  return { kept: keys.filter((k) => keep.has(k)), dropped: keys.filter((k) => !keep.has(k)) };
+}
+
 /** What resolution needs to know about a live profile. */
 export interface ProfileView {
   id: string;

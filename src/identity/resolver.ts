@@ -4,7 +4,7 @@ import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
 import type { LinkRow } from '../profiles/store';
 import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
 import { lookupKeys, repointKeys } from './index-do';
-import { type ProfileView, planResolution } from './resolve';
+import { capIdentifiers, type ProfileView, planResolution } from './resolve';
 import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
 import { recordResolution } from './stats';
 
@@ -66,9 +66,9 @@ export class Resolver {
     this.spec = limitSpec(rules);
   }
 
-  /** The usable identifier keys of an event for one collection, in reading order (alias aside). */
+  /** The usable identifier keys of an event for one collection, in reading order, capped (alias aside). */
   plainKeys(event: IngestMessage['event'], collection: Collection): string[] {
-    return usable(this.rules, extractIdentifiers(event, collection)).map(keyOf);
+    return capIdentifiers(usable(this.rules, extractIdentifiers(event, collection)).map(keyOf), this.rules).kept;
   }
 
   /** The usable identifier keys of an event, with an alias's previousId typed by the index. */
@@ -82,7 +82,7 @@ export class Resolver {
       const key = found[asUser] ? asUser : `anonymous_id:${prev}`;
       if (!keys.includes(key)) keys.push(key);
     }
-    return keys;
+    return capIdentifiers(keys, this.rules).kept;
   }
 
   /**
@@ -199,7 +199,7 @@ export class Resolver {
     }
     const dropped = new Set<string>();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const ids = keys.filter((k) => !dropped.has(k));
+      let ids = keys.filter((k) => !dropped.has(k));
       if (!ids.length) return undefined;
       const seen = await this.owners(ids);
       if (!seen) {
@@ -212,10 +212,15 @@ export class Resolver {
         for (const k of foreign) dropped.add(k);
         continue;
       }
-      const plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
-      if (plan.kind === 'drop') {
-        dropped.add(plan.key);
-        continue;
+      let plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
+      // A drop only shrinks the set, and the owners just read still describe what is left: plan
+      // again at once, without a lookup and without spending an attempt (attempts are for races).
+      while (plan.kind === 'drop') {
+        const key = plan.key;
+        dropped.add(key);
+        ids = ids.filter((k) => k !== key);
+        if (!ids.length) return undefined;
+        plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
       }
       const target = plan.target ?? mintProfileId(collection);
       if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {

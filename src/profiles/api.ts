@@ -1,5 +1,7 @@
 import { type Context, Hono } from 'hono';
-import { type AdminEnv, requireScope } from '../admin/auth';
+import { createMiddleware } from 'hono/factory';
+import { requestId } from 'hono/request-id';
+import { type AdminEnv, authenticate, requireScope, tokenFrom } from '../admin/auth';
 import { engageTraits } from '../audiences/profile-values';
 import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
@@ -67,13 +69,38 @@ function cursor(c: Ctx, hasMore: boolean, next: string, limit?: number): Cursor 
 
 const verboseOf = (c: Ctx) => c.req.query('verbose') === 'true';
 
+/** Segment's `authentication_error`, with a hint that fits the way the token was sent. */
+function authenticationError(header: string | undefined): ApiError {
+  const scheme = header?.trim().split(/\s+/, 1)[0] ?? '';
+  const message = !scheme
+    ? 'Authenticate with your access token as the Basic username (curl -u <token>:) or as a Bearer token.'
+    : scheme.toLowerCase() === 'basic'
+      ? 'The access token sent as the Basic username is not valid (curl -u <token>: sends it with an empty password).'
+      : scheme.toLowerCase() === 'bearer'
+        ? 'The Bearer access token is not valid.'
+        : `The authorization scheme ${scheme.slice(0, 20)} is not supported: send the access token as the Basic username or as a Bearer token.`;
+  return new ApiError(401, 'authentication_error', message);
+}
+
+/** A valid token or Segment's 401; the scope is checked after, by `requireScope`. */
+const authenticateProfileApi = createMiddleware<AdminEnv>(async (c, next) => {
+  const header = c.req.header('authorization');
+  const principal = await authenticate(c.env, tokenFrom(header));
+  if (!principal) {
+    c.header('WWW-Authenticate', 'Basic realm="Profile API"');
+    throw authenticationError(header);
+  }
+  c.set('principal', principal);
+  await next();
+});
+
 /**
  * Segment's Profile API: `/v1/spaces/:space_id/collections/users|accounts/profiles/:id/…`, same
  * paths, parameters and shapes. Every space id answers (`default` included): one deployment is
- * one space.
+ * one space. Every answer, errors included, carries a `Request-Id` header as Segment's does.
  */
 export const profileApi = new Hono<AdminEnv>()
-  .use('*', requireScope('profiles:read'))
+  .use('*', requestId({ headerName: 'Request-Id' }), authenticateProfileApi, requireScope('profiles:read'))
   .get('/:space/collections/:collection/profiles/:id/traits', async (c) => {
     const klass = c.req.query('class');
     if (klass !== undefined && !['audience', 'computed_trait', 'trait', 'custom', ''].includes(klass)) {
@@ -102,7 +129,7 @@ export const profileApi = new Hono<AdminEnv>()
       .sort((a, b) => (a.key < b.key ? -1 : 1));
     const page = matching.slice(0, limit);
     return c.json({
-      data: page.map((r) => externalIdView(r, collection)),
+      data: page.map((r) => externalIdView(r, collection, verboseOf(c))),
       cursor: cursor(c, matching.length > limit, page.at(-1)?.key ?? ''),
     });
   })

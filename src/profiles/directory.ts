@@ -8,6 +8,53 @@ const SEARCH_CHARS = 8_000;
 const MAX_LISTED_IDENTIFIERS = 200;
 const STATEMENTS_PER_BATCH = 50;
 
+/**
+ * What the directory keeps of a profile's traits: at most 300 keys (Segment's limit of traits per
+ * identify) and 64 KB of JSON, the most recently updated first. D1 refuses rows over 2 MB, and
+ * the directory is a search list; the Profile API reads every trait from the profile itself.
+ */
+export const DIRECTORY_TRAITS = { maxKeys: 300, maxBytes: 64 * 1024 };
+
+/** One stored trait: its key, its value as JSON text, and when it was last set (ms). */
+export interface TraitEntry {
+  key: string;
+  json: string;
+  ts: number;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The traits the directory keeps: newest first (ties by key), skipping any that would push the
+ * JSON past the byte cap, so one huge value costs only itself. Pure and deterministic.
+ */
+export function boundTraits(entries: TraitEntry[], caps = DIRECTORY_TRAITS): Record<string, unknown> {
+  const newestFirst = [...entries].sort((a, b) => b.ts - a.ts || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const kept: TraitEntry[] = [];
+  let bytes = 2; // {}
+  for (const e of newestFirst) {
+    if (kept.length >= caps.maxKeys) break;
+    const size = utf8.encode(JSON.stringify(e.key)).length + utf8.encode(e.json).length + 2; // : and ,
+    if (bytes + size > caps.maxBytes) continue;
+    bytes += size;
+    kept.push(e);
+  }
+  kept.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return Object.fromEntries(kept.map((e) => [e.key, JSON.parse(e.json)]));
+}
+
+/**
+ * A guard for the row itself: snapshots come bounded from their profile (newest traits first);
+ * one that is not is cut in its own key order rather than risk a row D1 refuses.
+ */
+function traitsJson(traits: Record<string, unknown>): string {
+  const json = JSON.stringify(traits);
+  if (utf8.encode(json).length <= DIRECTORY_TRAITS.maxBytes && Object.keys(traits).length <= DIRECTORY_TRAITS.maxKeys)
+    return json;
+  const entries = Object.entries(traits).map(([key, v], i) => ({ key, json: JSON.stringify(v ?? null), ts: -i }));
+  return JSON.stringify(boundTraits(entries));
+}
+
 /** Lower-cased text `?q=` searches: identifier keys and values, then trait values. */
 export function searchText(s: Pick<ProfileSnapshot, 'id' | 'identifiers' | 'traits'>): string {
   const parts = [s.id, ...s.identifiers];
@@ -40,40 +87,86 @@ export class DirectoryBatch {
     return this.snapshots.size + this.merges.length;
   }
 
+  /**
+   * Writes what was collected. A batch D1 refuses is written again one statement at a time, and a
+   * profile row refused even alone is written once more without its traits: one bad profile never
+   * fails the others. Only when nothing at all could be written does it throw (D1 is down; the
+   * queue retries, and the version guard makes replays harmless).
+   */
   async flush(d1: D1Database): Promise<void> {
     const client = db(d1);
-    const statements = [
-      ...[...this.snapshots.values()].map((s) => {
-        const row = {
-          id: s.id,
-          collection: s.collection,
-          version: s.version,
-          mergedInto: s.mergedInto ?? null,
-          identifiers: JSON.stringify(s.identifiers.slice(0, MAX_LISTED_IDENTIFIERS)),
-          traits: JSON.stringify(s.traits),
-          search: searchText(s),
-          eventCount: s.eventCount,
-          createdAt: s.createdAt || s.updatedAt,
-          updatedAt: s.updatedAt,
-          lastSeenAt: s.lastSeenAt ?? null,
-        };
-        const { id: _id, ...set } = row;
-        return client
-          .insert(profileDirectory)
-          .values(row)
-          .onConflictDoUpdate({
-            target: profileDirectory.id,
-            set,
-            setWhere: sql`excluded.version > ${profileDirectory.version}`,
-          });
-      }),
-      ...this.merges.map((m) => client.insert(profileMerges).values(m).onConflictDoNothing()),
+    const upsert = (s: ProfileSnapshot, lean: boolean) => {
+      const row = {
+        id: s.id,
+        collection: s.collection,
+        version: s.version,
+        mergedInto: s.mergedInto ?? null,
+        identifiers: JSON.stringify(s.identifiers.slice(0, lean ? 20 : MAX_LISTED_IDENTIFIERS)),
+        traits: lean ? '{}' : traitsJson(s.traits),
+        search: lean ? s.id.toLowerCase() : searchText(s),
+        eventCount: s.eventCount,
+        createdAt: s.createdAt || s.updatedAt,
+        updatedAt: s.updatedAt,
+        lastSeenAt: s.lastSeenAt ?? null,
+      };
+      const { id: _id, ...set } = row;
+      return client
+        .insert(profileDirectory)
+        .values(row)
+        .onConflictDoUpdate({
+          target: profileDirectory.id,
+          set,
+          setWhere: sql`excluded.version > ${profileDirectory.version}`,
+        });
+    };
+    type Statement = ReturnType<typeof upsert> | ReturnType<typeof mergeRow>;
+    const mergeRow = (m: MergeRecord) => client.insert(profileMerges).values(m).onConflictDoNothing();
+    const items: { statement: Statement; lean?: () => Statement; what: string }[] = [
+      ...[...this.snapshots.values()].map((s) => ({
+        statement: upsert(s, false),
+        lean: () => upsert(s, true),
+        what: `profile ${s.id}`,
+      })),
+      ...this.merges.map((m) => ({ statement: mergeRow(m), what: `merge of ${m.loser}` })),
     ];
     this.snapshots.clear();
     this.merges.length = 0;
-    for (let i = 0; i < statements.length; i += STATEMENTS_PER_BATCH) {
-      const chunk = statements.slice(i, i + STATEMENTS_PER_BATCH);
-      if (chunk.length) await client.batch(chunk as [(typeof chunk)[number], ...typeof chunk]);
+    let written = 0;
+    const failures: string[] = [];
+    for (let i = 0; i < items.length; i += STATEMENTS_PER_BATCH) {
+      const chunk = items.slice(i, i + STATEMENTS_PER_BATCH);
+      const statements = chunk.map((c) => c.statement);
+      try {
+        await client.batch(statements as [Statement, ...Statement[]]);
+        written += chunk.length;
+        continue;
+      } catch (err) {
+        console.warn('profile directory batch refused; writing its rows one by one', err);
+      }
+      for (const item of chunk) {
+        const ok = await tryWrite(item.statement, item.lean);
+        if (ok) written++;
+        else failures.push(item.what);
+      }
     }
+    if (failures.length && !written) throw new Error(`profile directory write failed (${failures.length} rows)`);
+    if (failures.length) console.error('profile directory rows skipped', failures);
+  }
+}
+
+/** Runs one statement, then its lean form if it has one; false when both are refused. */
+async function tryWrite(statement: { run(): Promise<unknown> }, lean?: () => { run(): Promise<unknown> }) {
+  try {
+    await statement.run();
+    return true;
+  } catch (err) {
+    if (!lean) return false;
+    console.warn('profile directory row refused; writing it without traits', err);
+  }
+  try {
+    await lean().run();
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -100,8 +100,9 @@ export class EventLog {
     }
     if (q.start !== undefined) cond('ts >= ?', q.start);
     if (q.end !== undefined) cond('ts < ?', q.end);
-    if (q.include?.length) cond(`name IN (${q.include.map(() => '?').join(',')})`, ...q.include);
-    if (q.exclude?.length) cond(`name NOT IN (${q.exclude.map(() => '?').join(',')})`, ...q.exclude);
+    // One JSON parameter per list: SQLite in a Durable Object binds at most 100 parameters.
+    if (q.include?.length) cond('name IN (SELECT value FROM json_each(?))', JSON.stringify(q.include));
+    if (q.exclude?.length) cond('name NOT IN (SELECT value FROM json_each(?))', JSON.stringify(q.exclude));
     const dir = q.asc ? 'ASC' : 'DESC';
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     return this.sql

@@ -2,6 +2,7 @@ import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
 import type { DeliveryMessage } from '../delivery/messages';
 import { type Collection, parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
+import { boundTraits } from './directory';
 import type { ProfileSnapshot } from './protocol';
 import { type StampedValue, wins } from './traits';
 
@@ -123,7 +124,17 @@ export class ProfileStore {
 
   /** The keys of `keys` this profile does not hold yet. */
   missing(keys: string[]): string[] {
-    return keys.filter((k) => !this.sql.exec('SELECT 1 FROM identifiers WHERE key = ?', k).toArray().length);
+    // One JSON parameter, one statement, whatever the number of keys (SQLite binds at most 100).
+    const held = new Set(
+      this.sql
+        .exec<{ key: string }>(
+          'SELECT key FROM identifiers WHERE key IN (SELECT value FROM json_each(?))',
+          JSON.stringify(keys),
+        )
+        .toArray()
+        .map((r) => r.key),
+    );
+    return keys.filter((k) => !held.has(k));
   }
 
   addIdentifiers(rows: IdentifierRow[]): void {
@@ -294,7 +305,7 @@ export class ProfileStore {
     this.setMeta(patch);
   }
 
-  /** What the directory stores about this profile now. */
+  /** What the directory stores about this profile now (traits bounded as the directory keeps them). */
   snapshot(): ProfileSnapshot {
     const m = this.meta();
     return {
@@ -303,7 +314,7 @@ export class ProfileStore {
       version: m.version,
       mergedInto: m.merged_into ?? undefined,
       identifiers: this.identifierKeys(),
-      traits: this.traits(),
+      traits: boundTraits(this.traitRows().map((r) => ({ key: r.key, json: r.value, ts: r.ts }))),
       eventCount: m.event_count,
       createdAt: m.created_at ?? '',
       updatedAt: m.updated_at ?? '',

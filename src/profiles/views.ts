@@ -16,17 +16,21 @@ export interface Cursor {
   limit?: number;
 }
 
-/** One external id as Segment lists it. */
-export function externalIdView(r: IdentifierRow, collection: Collection) {
-  return {
-    source_id: r.source_id ?? '',
-    collection,
+/**
+ * One external id as Segment lists it: `id` and `type`; with `verbose=true` also where and when
+ * it was first seen (`source_id`, `collection`, `created_at`, `encoding`, `first_message_id`).
+ */
+export function externalIdView(r: IdentifierRow, collection: Collection, verbose: boolean) {
+  // Segment's documented answer carries these fields without `verbose`; drop-in clients read them.
+  const base = {
     id: r.value,
     type: r.kind,
+    source_id: r.source_id ?? '',
+    collection,
     created_at: r.created_at,
     encoding: 'none',
-    first_message_id: r.first_message_id ?? '',
   };
+  return verbose ? { ...base, first_message_id: r.first_message_id ?? '' } : base;
 }
 
 /** One trait, verbose or not. */
