@@ -11,3 +11,4 @@ export const sources = sqliteTable('sources', {
 });
 export type SourceRow = typeof sources.$inferSelect;
 export * from './profiles-schema';
+export * from './queues-schema';
