@@ -70,14 +70,29 @@ export function unreadableWorkFailure(u: Unreadable<QueueMessageLike>, queue: st
   return { messageId: u.msg.id, queue, type, body: u.raw, replayable: false, attempts: u.msg.attempts, error: u.error };
 }
 
+/** Bodies beyond this are not stored whole: D1 refuses rows over 2 MB (queue messages are far smaller). */
+const MAX_BODY_CHARS = 1_000_000;
+/** What a last-resort row keeps of a body. */
 const MINIMAL_BODY_CHARS = 100_000;
+
+/** The row cut down to what D1 surely takes: a cut body is no longer replayable. */
+function minimal(row: WorkFailure, why: string): WorkFailure {
+  const cut = (row.body?.length ?? 0) > MINIMAL_BODY_CHARS;
+  return {
+    ...row,
+    body: row.body?.slice(0, MINIMAL_BODY_CHARS) ?? null,
+    replayable: row.replayable && !cut,
+    error: `${row.error ?? ''} (kept as a minimal row: ${why}${cut ? ', body cut' : ''})`.slice(0, 2_000),
+  };
+}
 
 /**
  * Writes failure rows, idempotent by message id: one `batch()`, else each row alone, else a
  * minimal row (body cut, not replayable). Returns which rows are stored: only those may be acked.
  */
-export async function recordWorkFailures(d1: D1Database, rows: readonly WorkFailure[]): Promise<boolean[]> {
-  if (!rows.length) return [];
+export async function recordWorkFailures(d1: D1Database, given: readonly WorkFailure[]): Promise<boolean[]> {
+  if (!given.length) return [];
+  const rows = given.map((r) => ((r.body?.length ?? 0) > MAX_BODY_CHARS ? minimal(r, 'body too large') : r));
   const now = new Date().toISOString();
   const insert = d1.prepare(
     `INSERT OR IGNORE INTO work_failures (message_id, queue, type, body, replayable, attempts, error, failed_at)
@@ -101,13 +116,7 @@ export async function recordWorkFailures(d1: D1Database, rows: readonly WorkFail
       console.error('recording a work failure failed; writing a minimal row', row.messageId, errorText(err));
     }
     try {
-      const cut = (row.body?.length ?? 0) > MINIMAL_BODY_CHARS;
-      await bind({
-        ...row,
-        body: row.body?.slice(0, MINIMAL_BODY_CHARS) ?? null,
-        replayable: row.replayable && !cut,
-        error: `${row.error ?? ''} (kept as a minimal row${cut ? ', body cut' : ''})`.slice(0, 2_000),
-      }).run();
+      await bind(minimal(row, 'full row refused')).run();
       written.push(true);
     } catch (err) {
       console.error('even a minimal work failure row could not be written', row.messageId, errorText(err));

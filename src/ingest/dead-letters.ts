@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { backoffSeconds, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
+import { backoffSeconds, errorText, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
 
@@ -53,16 +53,30 @@ export function unreadableFailure(u: Unreadable<QueueMessageLike>, queue: string
   };
 }
 
-/** The largest body a last-resort row keeps (D1 refuses rows over 2 MB; queue messages are far smaller). */
+/** Bodies beyond this are not stored whole: D1 refuses rows over 2 MB (queue messages are far smaller). */
+const MAX_BODY_CHARS = 1_000_000;
+/** What a last-resort row keeps of a body. */
 const MINIMAL_BODY_CHARS = 100_000;
+
+/** The row cut down to what D1 surely takes: a cut body is no longer replayable. */
+function minimal(row: IngestFailure, why: string): IngestFailure {
+  const cut = row.body.length > MINIMAL_BODY_CHARS;
+  return {
+    ...row,
+    body: row.body.slice(0, MINIMAL_BODY_CHARS),
+    replayable: row.replayable && !cut,
+    error: `${row.error ?? ''} (kept as a minimal row: ${why}${cut ? ', body cut' : ''})`.slice(0, 2_000),
+  };
+}
 
 /**
  * Writes failure rows, idempotent by messageId: one `batch()` for all, and when that fails (it is
  * one transaction, so one bad row fails it) each row alone, then, for a row that still fails, a
  * minimal one (body cut, not replayable). Returns which rows are now stored: only those may be acked.
  */
-export async function recordIngestFailures(d1: D1Database, rows: readonly IngestFailure[]): Promise<boolean[]> {
-  if (!rows.length) return [];
+export async function recordIngestFailures(d1: D1Database, given: readonly IngestFailure[]): Promise<boolean[]> {
+  if (!given.length) return [];
+  const rows = given.map((r) => (r.body.length > MAX_BODY_CHARS ? minimal(r, 'body too large') : r));
   const now = new Date().toISOString();
   const insert = d1.prepare(
     `INSERT OR IGNORE INTO ingest_failures (message_id, source_id, body, attempts, failed_at, queue, error, replayable)
@@ -74,7 +88,7 @@ export async function recordIngestFailures(d1: D1Database, rows: readonly Ingest
     await d1.batch(rows.map(bind));
     return rows.map(() => true);
   } catch (err) {
-    console.error('recording ingest failures in one batch failed; writing them one by one', err);
+    console.error('recording ingest failures in one batch failed; writing them one by one', errorText(err));
   }
   const written: boolean[] = [];
   for (const row of rows) {
@@ -83,19 +97,13 @@ export async function recordIngestFailures(d1: D1Database, rows: readonly Ingest
       written.push(true);
       continue;
     } catch (err) {
-      console.error('recording an ingest failure failed; writing a minimal row', row.messageId, err);
+      console.error('recording an ingest failure failed; writing a minimal row', row.messageId, errorText(err));
     }
     try {
-      const cut = row.body.length > MINIMAL_BODY_CHARS;
-      await bind({
-        ...row,
-        body: row.body.slice(0, MINIMAL_BODY_CHARS),
-        replayable: row.replayable && !cut,
-        error: `${row.error ?? ''} (kept as a minimal row${cut ? ', body cut' : ''})`.slice(0, 2_000),
-      }).run();
+      await bind(minimal(row, 'full row refused')).run();
       written.push(true);
     } catch (err) {
-      console.error('even a minimal ingest failure row could not be written', row.messageId, err);
+      console.error('even a minimal ingest failure row could not be written', row.messageId, errorText(err));
       written.push(false);
     }
   }
