@@ -1,8 +1,14 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { keepDeadLetter } from '../ingest/dead-letters';
 import { chunkForQueue } from '../ingest/enqueue';
-import { errorText, type QueueMessageLike, readBodies, safeStringify, type Unreadable } from '../lib/queue-bodies';
+import {
+  errorText,
+  keepDeadLetter,
+  type QueueMessageLike,
+  readBodies,
+  safeStringify,
+  type Unreadable,
+} from '../lib/queue-bodies';
 import type { EngageWorkMessage } from './backfill-consumer';
 
 /** One `work_failures` row, ready to write. */

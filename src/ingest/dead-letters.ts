@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { backoffSeconds, errorText, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
+import { errorText, keepDeadLetter, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
 
@@ -108,28 +108,6 @@ export async function recordIngestFailures(d1: D1Database, given: readonly Inges
     }
   }
   return written;
-}
-
-/** Retries of a dead letter (wrangler.toml: tessera-ingest-dlq, tessera-work-dlq `max_retries`). */
-export const DLQ_MAX_RETRIES = 100;
-
-/**
- * A dead letter that could not be recorded is retried with a growing delay (30 s up to an hour:
- * about four days of retries in all); on its last delivery, a readable one is put back at the end
- * of its own queue, so even a long D1 outage never makes the queue drop it.
- */
-export async function keepDeadLetter(msg: QueueMessageLike, requeue: (() => Promise<unknown>) | undefined) {
-  if (msg.attempts <= DLQ_MAX_RETRIES || !requeue) {
-    msg.retry({ delaySeconds: backoffSeconds(msg.attempts, 30, 3600) });
-    return;
-  }
-  try {
-    await requeue();
-    msg.ack();
-  } catch (err) {
-    console.error('dead letter could not be requeued; retrying', msg.id, err);
-    msg.retry({ delaySeconds: 60 });
-  }
 }
 
 /**
