@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { consumeIngest } from '../src/ingest/consumer';
 import { consumeIngestDlq } from '../src/ingest/dead-letters';
 import type { IngestMessage } from '../src/ingest/spec';
-import { ADMIN, env, ingestMessage, makeSource, SELF } from './helpers';
+import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF } from './helpers';
 import { eventually, uniq, waitForEvents } from './identity-helpers';
 import { rows, testBatch } from './queue-helpers';
 
@@ -22,7 +22,9 @@ const track = (sourceId: string, userId: string, event = 'Valid') =>
   ingestMessage({ type: 'track', event, userId }, { messageId: uniq('m'), sourceId });
 
 describe('ingest consumer: poison messages', () => {
-  it('on the real queue, malformed messages are recorded and acked; every valid event reaches its profile', async () => {
+  it('on the real queue, malformed messages are recorded and acked; every valid event reaches its profile', {
+    timeout: 30_000,
+  }, async () => {
     const source = await makeSource('Poison mix');
     const marker = uniq('poison');
     const users = Array.from({ length: 5 }, () => uniq('victim'));
@@ -43,6 +45,36 @@ describe('ingest consumer: poison messages', () => {
       expect(r.message_id).toMatch(/^queue:/);
     }
     expect(recorded.map((r) => r.error).sort()).toEqual(['body has no event', 'body is not an object']);
+  });
+
+  it('poison put on the queue among concurrent Tracking API calls costs none of them', {
+    timeout: 30_000,
+  }, async () => {
+    const source = await makeSource('Concurrent poison');
+    const marker = uniq('concurrent-poison');
+    const users = Array.from({ length: 20 }, () => uniq('busy'));
+    const calls = users.flatMap((userId) =>
+      [1, 2, 3].map(
+        (n) => () => post('/v1/track', { userId, event: `Call ${n}` }, { authorization: basic(source.writeKey) }),
+      ),
+    );
+    const poison = Array.from(
+      { length: 6 },
+      (_, i) => () => env.INGEST_QUEUE.send({ sourceId: source.id, event: { marker, n: i } }, { contentType: 'json' }),
+    );
+    // Interleave: a poison message after every tenth call, all in flight together.
+    const all = calls.flatMap((call, i) =>
+      i % 10 === 9 && poison[(i - 9) / 10] ? [call, poison[(i - 9) / 10]] : [call],
+    );
+    const answers = await Promise.all(all.map((f) => f()));
+    for (const a of answers) if (a instanceof Response) expect(a.status).toBe(200);
+
+    for (const u of users) await waitForEvents(`user_id:${u}`, 3);
+    const recorded = await eventually(async () => {
+      const r = await rows<FailureRow>('SELECT * FROM ingest_failures WHERE body LIKE ?', `%${marker}%`);
+      return r.length === 6 ? r : undefined;
+    });
+    expect(new Set(recorded.map((r) => r.error))).toEqual(new Set(['event has no type']));
   });
 
   it('a body that cannot be deserialised fails only itself, and each body is read once', async () => {

@@ -36,7 +36,9 @@ async function audience() {
 }
 
 describe('work queue consumer: poison messages', () => {
-  it('on the real queue, a malformed change and an unknown message are recorded; the valid change lands', async () => {
+  it('on the real queue, a malformed change and an unknown message are recorded; the valid change lands', {
+    timeout: 30_000,
+  }, async () => {
     const { id } = await audience();
     const marker = uniq('bad-work');
     const bad = {
@@ -79,7 +81,9 @@ describe('work queue consumer: poison messages', () => {
 });
 
 describe('work dead-letter consumer', () => {
-  it('keeps a membership change that failed every retry, lists it, and a replay lands it', async () => {
+  it('keeps a membership change that failed every retry, lists it, and a replay lands it', {
+    timeout: 30_000,
+  }, async () => {
     const { id } = await audience();
     const lost = membership(id, 'p-lost');
     const t = testBatch<EngageWorkMessage>('tessera-work-dlq', [{ body: lost }, { unreadable: true }], 1);
