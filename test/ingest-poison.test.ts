@@ -160,6 +160,12 @@ describe('ingest dead-letter consumer: nothing is dropped', () => {
     // The unreadable row stays for an operator to see; it is never replayed.
     expect(await rows('SELECT 1 FROM ingest_failures WHERE message_id = ?', `queue:${t.ids[0]}`)).toHaveLength(1);
     expect(await rows('SELECT 1 FROM ingest_failures WHERE message_id = ?', good.event.messageId)).toHaveLength(0);
+    // …until an operator discards it.
+    const path = `http://x/api/ingest/failures/${encodeURIComponent(`queue:${t.ids[0]}`)}`;
+    expect((await SELF.fetch(path, { method: 'DELETE' })).status).toBe(401);
+    expect((await SELF.fetch(path, { method: 'DELETE', headers: ADMIN })).status).toBe(204);
+    expect((await SELF.fetch(path, { method: 'DELETE', headers: ADMIN })).status).toBe(404);
+    expect(await rows('SELECT 1 FROM ingest_failures WHERE message_id = ?', `queue:${t.ids[0]}`)).toHaveLength(0);
   });
 
   it('keeps a minimal row of a body too large for D1, instead of retrying until the queue drops it', async () => {

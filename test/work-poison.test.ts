@@ -114,6 +114,9 @@ describe('work dead-letter consumer', () => {
     expect(await members(id)).toEqual(['p-lost']);
     expect(await rows('SELECT 1 FROM work_failures WHERE message_id = ?', t.ids[0])).toHaveLength(0);
     expect(await rows('SELECT 1 FROM work_failures WHERE message_id = ?', t.ids[1])).toHaveLength(1);
+    const path = `http://x/api/work/failures/${encodeURIComponent(t.ids[1])}`;
+    expect((await SELF.fetch(path, { method: 'DELETE', headers: ADMIN })).status).toBe(204);
+    expect((await SELF.fetch(path, { method: 'DELETE', headers: ADMIN })).status).toBe(404);
   });
 
   it('requires a token with the audience scopes', async () => {

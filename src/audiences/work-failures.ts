@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { chunkForQueue } from '../ingest/enqueue';
+import { notFound } from '../lib/errors';
 import {
   errorText,
   keepDeadLetter,
@@ -225,4 +226,12 @@ export const workFailuresApi = new Hono<AdminEnv>()
   .post('/replay', requireScope('audiences:write'), async (c) => {
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
     return c.json({ replayed: await replayWorkFailures(c.env, limit) });
+  })
+  // Rows that cannot be replayed stay until an operator has looked at them and discards them.
+  .delete('/:messageId', requireScope('audiences:write'), async (c) => {
+    const res = await c.env.DB.prepare('DELETE FROM work_failures WHERE message_id = ?')
+      .bind(c.req.param('messageId'))
+      .run();
+    if (!res.meta.changes) throw notFound('Work failure');
+    return c.body(null, 204);
   });

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
+import { notFound } from '../lib/errors';
 import { errorText, keepDeadLetter, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
@@ -212,4 +213,12 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
   .post('/replay', requireScope('sources:write'), async (c) => {
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
     return c.json({ replayed: await replayIngestFailures(c.env, limit) });
+  })
+  // Rows that cannot be replayed stay until an operator has looked at them and discards them.
+  .delete('/:messageId', requireScope('sources:write'), async (c) => {
+    const res = await c.env.DB.prepare('DELETE FROM ingest_failures WHERE message_id = ?')
+      .bind(c.req.param('messageId'))
+      .run();
+    if (!res.meta.changes) throw notFound('Ingest failure');
+    return c.body(null, 204);
   });
