@@ -1,5 +1,6 @@
 import { app } from './app';
 import { consumeEngageWork, type EngageWorkMessage } from './audiences/backfill-consumer';
+import { consumeWorkDlq } from './audiences/work-failures';
 import { consumeDelivery } from './delivery/consumer';
 import { consumeDeliveryDlq } from './delivery/dlq';
 import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
@@ -27,9 +28,16 @@ export default {
         return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
       case 'tessera-work':
         return consumeEngageWork(batch as MessageBatch<EngageWorkMessage>, env);
+      case 'tessera-work-dlq':
+        return consumeWorkDlq(batch as MessageBatch<EngageWorkMessage>, env);
       default:
-        // A queue without a consumer of ours: nothing to do.
-        for (const m of batch.messages) m.ack();
+        // A queue wired to this Worker that no code handles (a renamed queue, a config ahead of the
+        // code): acking would lose its messages, so say so and let them come back once it does.
+        console.error(
+          `no consumer for queue ${batch.queue}; retrying ${batch.messages.length} message(s)`,
+          batch.messages.map((m) => m.id),
+        );
+        batch.retryAll({ delaySeconds: 300 });
     }
   },
 } satisfies ExportedHandler<Cloudflare.Env>;

@@ -2,11 +2,19 @@ import { and, asc, count, eq, gt, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { engageDefinitions } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
+import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { profileStub } from '../profiles/protocol';
 import { type BackfillMessage, reportBackfillProgress } from './backfill';
 import { type MembershipChange, recordMembershipChanges } from './membership';
 import type { MembershipMessage } from './profile-engage';
 import { findBackfill } from './store';
+import {
+  recordWorkFailures,
+  unreadableWorkFailure,
+  type WorkFailure,
+  workFailureOf,
+  workMessageProblem,
+} from './work-failures';
 
 /** A back-fill message, on its first page (no cursor) or a later one. */
 export interface BackfillPage extends BackfillMessage {
@@ -25,35 +33,88 @@ const MESSAGE_BUDGET_MS = 10_000;
 /** Membership changes per D1 batch (each is one statement, plus one per audience and day). */
 const CHANGES_PER_BATCH = 200;
 
+type Item = Readable<Message<EngageWorkMessage>, EngageWorkMessage>;
+
+/** Writes membership changes in D1 batches of CHANGES_PER_BATCH. */
+async function writeChanges(env: Cloudflare.Env, changes: MembershipChange[]): Promise<void> {
+  for (let i = 0; i < changes.length; i += CHANGES_PER_BATCH) {
+    await recordMembershipChanges(env.DB, changes.slice(i, i + CHANGES_PER_BATCH));
+  }
+}
+
+/**
+ * Membership changes of a batch are written together; when that fails, each message's changes are
+ * written alone (replays are idempotent), so one bad message fails only itself.
+ */
+async function writeMembership(env: Cloudflare.Env, items: Item[], onFailure: (item: Item, err: unknown) => void) {
+  const changesOf = (m: Item) => (m.body as MembershipMessage).changes;
+  try {
+    await writeChanges(env, items.flatMap(changesOf));
+    for (const m of items) m.msg.ack();
+    return;
+  } catch (err) {
+    console.error('audience membership write failed; writing message by message', errorText(err));
+  }
+  for (const m of items) {
+    try {
+      await writeChanges(env, changesOf(m));
+      m.msg.ack();
+    } catch (err) {
+      onFailure(m, err);
+    }
+  }
+}
+
 /**
  * The `work` queue consumer for audiences: membership changes of a batch are written to D1 together
  * (one `batch()` per 200 changes), and each back-fill message visits one page of profiles. Messages
  * are acked one by one; a failure retries only what it concerns.
+ *
+ * Each body is read once, in its own `try`: a message that cannot be read, is not a work message,
+ * or fails in a way no retry can fix is recorded in `work_failures` and acked. Anything else is
+ * retried, and after the queue's retries it reaches the `work` dead-letter queue, which records it.
  */
 export async function consumeEngageWork(batch: MessageBatch<EngageWorkMessage>, env: Cloudflare.Env): Promise<void> {
-  const membership = batch.messages.filter((m) => m.body.type === 'engage.membership');
-  if (membership.length) {
-    try {
-      const changes: MembershipChange[] = membership.flatMap((m) => (m.body as MembershipMessage).changes);
-      for (let i = 0; i < changes.length; i += CHANGES_PER_BATCH) {
-        await recordMembershipChanges(env.DB, changes.slice(i, i + CHANGES_PER_BATCH));
-      }
-      for (const m of membership) m.ack();
-    } catch (err) {
-      console.error('audience membership write failed; retrying', err);
-      for (const m of membership) m.retry({ delaySeconds: 5 });
+  const { readable, unreadable } = readBodies<Message<EngageWorkMessage>, EngageWorkMessage>(
+    batch.messages,
+    workMessageProblem,
+  );
+  const failed: { msg: Message<EngageWorkMessage>; row: WorkFailure }[] = unreadable.map((u) => ({
+    msg: u.msg,
+    row: unreadableWorkFailure(u, batch.queue),
+  }));
+  for (const f of failed) console.error('unreadable work message; recording it', f.msg.id, f.row.error);
+  const onFailure = (item: Item, err: unknown, what: string) => {
+    if (isPoison(err)) {
+      console.error(`${what} cannot be processed; recording it`, item.msg.id, errorText(err));
+      failed.push({ msg: item.msg, row: workFailureOf(item.msg, item.body, batch.queue, errorText(err)) });
+      return;
     }
-  }
-  for (const m of batch.messages) {
+    console.error(`${what} failed; retrying`, errorText(err));
+    item.msg.retry({ delaySeconds: Math.min(60, 2 ** item.msg.attempts) });
+  };
+
+  const membership = readable.filter((m) => m.body.type === 'engage.membership');
+  if (membership.length)
+    await writeMembership(env, membership, (m, err) => onFailure(m, err, 'audience membership write'));
+  for (const m of readable) {
     if (m.body.type !== 'engage.backfill') continue;
     try {
       await backfill(m.body, env);
-      m.ack();
+      m.msg.ack();
     } catch (err) {
-      console.error('audience back-fill page failed; retrying', err);
-      m.retry({ delaySeconds: Math.min(60, 2 ** m.attempts) });
+      onFailure(m, err, 'audience back-fill page');
     }
   }
+
+  const written = await recordWorkFailures(
+    env.DB,
+    failed.map((f) => f.row),
+  );
+  failed.forEach((f, i) => {
+    if (written[i]) f.msg.ack();
+    else f.msg.retry({ delaySeconds: 30 });
+  });
 }
 
 /** Visits pages for up to MESSAGE_BUDGET_MS, then queues a message to go on (if not finished). */

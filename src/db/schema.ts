@@ -13,3 +13,4 @@ export type SourceRow = typeof sources.$inferSelect;
 export * from './access-schema';
 export * from './governance-schema';
 export * from './profiles-schema';
+export * from './queues-schema';

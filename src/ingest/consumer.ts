@@ -1,14 +1,36 @@
 import type { OutboundEvent } from '../delivery/messages';
 import { extractIdentifiers, keyOf } from '../identity/identifiers';
-import { Resolver } from '../identity/resolver';
+import { type Outcome, Resolver } from '../identity/resolver';
 import { type Rules, usable } from '../identity/settings';
 import { loadRules } from '../identity/settings-store';
+import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { DirectoryBatch } from '../profiles/directory';
+import {
+  failureOf,
+  type IngestFailure,
+  ingestMessageProblem,
+  recordIngestFailures,
+  unreadableFailure,
+} from './dead-letters';
 import { chunkForQueue } from './enqueue';
 import type { IngestMessage } from './spec';
 
 /** Groups resolved at once; events within a group go one after another. */
 const PARALLEL_GROUPS = 16;
+
+/** The keys an event is grouped by; none for an event they cannot be read from (it then fails alone). */
+function groupKeys(body: IngestMessage, rules: Rules): string[] {
+  try {
+    const e = body.event;
+    const ids = [...extractIdentifiers(e, 'users'), ...extractIdentifiers(e, 'accounts')];
+    const keys = usable(rules, ids).map(keyOf);
+    // Grouping may over-approximate (it only costs parallelism): an alias may name either kind.
+    if (e.type === 'alias') keys.push(`user_id:${e.previousId}`, `anonymous_id:${e.previousId}`);
+    return keys;
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Splits a batch into groups of events that share an identifier (transitively). Groups touch
@@ -26,12 +48,7 @@ export function groupByIdentity<T extends { body: IngestMessage }>(messages: rea
   };
   const firstWithKey = new Map<string, number>();
   messages.forEach((m, i) => {
-    const e = m.body.event;
-    const ids = [...extractIdentifiers(e, 'users'), ...extractIdentifiers(e, 'accounts')];
-    const keys = usable(rules, ids).map(keyOf);
-    // Grouping may over-approximate (it only costs parallelism): an alias may name either kind.
-    if (e.type === 'alias') keys.push(`user_id:${e.previousId}`, `anonymous_id:${e.previousId}`);
-    for (const key of keys) {
+    for (const key of groupKeys(m.body, rules)) {
       const j = firstWithKey.get(key);
       if (j === undefined) firstWithKey.set(key, i);
       else parent[find(i)] = find(j);
@@ -53,59 +70,180 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+type Item = Readable<Message<IngestMessage>, IngestMessage>;
+
+const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+
+/**
+ * Resolves a group in one call. The resolver reports per-event errors, but an apply of several
+ * events at once can still throw for one bad event; then each event goes alone, so only it fails.
+ */
+async function resolveGroup(resolver: Resolver, group: Item[]): Promise<(Outcome | Error)[]> {
+  try {
+    return await resolver.ingestAll(group.map((m) => m.body));
+  } catch (err) {
+    console.warn('resolving a group failed; resolving its events one by one', errorText(err));
+  }
+  const outcomes: (Outcome | Error)[] = [];
+  for (const item of group) {
+    outcomes.push(await resolver.ingestAll([item.body]).then((o) => o[0], asError));
+  }
+  return outcomes;
+}
+
+/** The failure row of a readable message that failed for good. */
+function poisonRow(item: Item, queue: string, err: unknown): IngestFailure {
+  try {
+    return failureOf(item.msg, item.body, queue, errorText(err));
+  } catch (serialising) {
+    return unreadableFailure(
+      { msg: item.msg, error: `${errorText(err)}; ${errorText(serialising)}`, raw: null },
+      queue,
+    );
+  }
+}
+
+/** Sendable chunks of items; an item whose size cannot even be measured goes alone. */
+function chunksOf(items: Item[]): Item[][] {
+  try {
+    const chunks: Item[][] = [];
+    let at = 0;
+    for (const c of chunkForQueue(items.map((m) => m.body))) {
+      chunks.push(items.slice(at, at + c.length));
+      at += c.length;
+    }
+    return chunks;
+  } catch {
+    return items.map((m) => [m]);
+  }
+}
+
+/**
+ * Hands events without a profile to delivery. A chunk that fails is sent message by message, so
+ * only the message that cannot be sent is retried (or recorded, if no retry can help).
+ */
+async function sendUnresolved(env: Cloudflare.Env, items: Item[], onPoison: (item: Item, err: unknown) => void) {
+  const send = (chunk: Item[]) =>
+    env.DELIVERY_QUEUE.sendBatch(
+      chunk.map((m) => ({
+        body: { kind: 'event', sourceId: m.body.sourceId, event: m.body.event } satisfies OutboundEvent,
+        contentType: 'json' as const,
+      })),
+    );
+  for (const chunk of chunksOf(items)) {
+    try {
+      await send(chunk);
+      for (const m of chunk) m.msg.ack();
+      continue;
+    } catch (err) {
+      console.error('delivery enqueue failed; sending one by one', errorText(err));
+    }
+    for (const m of chunk) {
+      try {
+        await send([m]);
+        m.msg.ack();
+      } catch (err) {
+        if (isPoison(err)) {
+          onPoison(m, err);
+          continue;
+        }
+        console.error('delivery enqueue failed; message will be retried', errorText(err));
+        m.msg.retry({ delaySeconds: 5 });
+      }
+    }
+  }
+}
+
+/**
+ * Writes the touched profiles to the directory in a few batches. One bad row (D1 refuses rows over
+ * 2 MB) fails its whole batch: then each message's own rows are written alone, and only the
+ * messages whose rows fail are retried. Replaying is safe: profiles dedupe and answer with their
+ * snapshot again.
+ */
+async function flushDirectory(env: Cloudflare.Env, resolved: { item: Item; out: Outcome }[]): Promise<void> {
+  const all = new DirectoryBatch();
+  for (const { out } of resolved) {
+    for (const s of out.snapshots) all.add(s);
+    for (const m of out.merges) all.addMerge(m);
+  }
+  try {
+    await all.flush(env.DB);
+    for (const { item } of resolved) item.msg.ack();
+    return;
+  } catch (err) {
+    console.error('profile directory write failed; writing message by message', errorText(err));
+  }
+  for (const { item, out } of resolved) {
+    const own = new DirectoryBatch();
+    for (const s of out.snapshots) own.add(s);
+    for (const m of out.merges) own.addMerge(m);
+    try {
+      if (own.size) await own.flush(env.DB);
+      item.msg.ack();
+    } catch (err) {
+      console.error('profile directory write failed; message will be retried', errorText(err));
+      item.msg.retry({ delaySeconds: 5 });
+    }
+  }
+}
+
 /**
  * The `ingest` queue consumer: resolves each event's identity, applies it to its profile (whose
  * outbox feeds the `delivery` queue) and records the touched profiles in the D1 directory, one
  * batch of writes per queue batch. Messages are acked one by one, after the directory write, so
  * a failure retries only what it concerns; a redelivered message is a no-op (messageId dedupe).
+ *
+ * One message never fails its batch: each body is read once, in its own `try`; one that cannot be
+ * read, is not an ingest message, or fails in a way no retry can fix (`isPoison`) is recorded in
+ * `ingest_failures` and acked, and the rest of the batch proceeds.
  */
 export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Cloudflare.Env): Promise<void> {
-  const rules = await loadRules(env.DB);
-  const resolver = new Resolver(env, rules);
-  const directory = new DirectoryBatch();
-  const resolved: Message<IngestMessage>[] = [];
-  const unresolved: OutboundEvent[] = [];
-  const unresolvedMsgs: Message<IngestMessage>[] = [];
+  const { readable, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
+    batch.messages,
+    ingestMessageProblem,
+  );
+  const poison = unreadable.map((u) => ({ msg: u.msg, row: unreadableFailure(u, batch.queue) }));
+  for (const p of poison) console.error('unreadable ingest message; recording it', p.msg.id, p.row.error);
 
-  await inParallel(groupByIdentity(batch.messages, rules), PARALLEL_GROUPS, async (group) => {
-    const outcomes = await resolver.ingestAll(group.map((m) => m.body));
-    group.forEach((msg, i) => {
-      const out = outcomes[i];
-      if (out instanceof Error) {
-        console.error('identity resolution failed; message will be retried', out);
-        msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
-        return;
-      }
-      for (const s of out.snapshots) directory.add(s);
-      for (const m of out.merges) directory.addMerge(m);
-      if (out.profileId || out.accountId) {
-        resolved.push(msg);
-      } else {
+  if (readable.length) {
+    const rules = await loadRules(env.DB);
+    const resolver = new Resolver(env, rules);
+    const resolved: { item: Item; out: Outcome }[] = [];
+    const unresolved: Item[] = [];
+    const onPoison = (item: Item, err: unknown) => {
+      console.error('ingest message cannot be processed; recording it', item.msg.id, errorText(err));
+      poison.push({ msg: item.msg, row: poisonRow(item, batch.queue, err) });
+    };
+
+    await inParallel(groupByIdentity(readable, rules), PARALLEL_GROUPS, async (group) => {
+      const outcomes = await resolveGroup(resolver, group);
+      group.forEach((item, i) => {
+        const out = outcomes[i];
+        if (out instanceof Error) {
+          if (isPoison(out)) onPoison(item, out);
+          else {
+            console.error('identity resolution failed; message will be retried', out);
+            item.msg.retry({ delaySeconds: Math.min(60, 2 ** item.msg.attempts) });
+          }
+          return;
+        }
         // No usable identifier (all blocked): no profile, but destinations still get the event.
-        unresolved.push({ kind: 'event', sourceId: msg.body.sourceId, event: msg.body.event });
-        unresolvedMsgs.push(msg);
-      }
+        if (out.profileId || out.accountId) resolved.push({ item, out });
+        else unresolved.push(item);
+      });
     });
-  });
 
-  try {
-    if (unresolved.length) {
-      for (const chunk of chunkForQueue(unresolved)) {
-        await env.DELIVERY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
-      }
-    }
-    for (const m of unresolvedMsgs) m.ack();
-  } catch (err) {
-    console.error('delivery enqueue failed', err);
-    for (const m of unresolvedMsgs) m.retry();
+    if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
+    await flushDirectory(env, resolved);
+    await resolver.flush().catch((err) => console.warn('index repoint failed', err));
   }
-  try {
-    await directory.flush(env.DB);
-    for (const m of resolved) m.ack();
-  } catch (err) {
-    // Replaying is safe: the profiles dedupe, and answer with their snapshot again.
-    console.error('profile directory write failed; messages will be retried', err);
-    for (const m of resolved) m.retry({ delaySeconds: 5 });
-  }
-  await resolver.flush().catch((err) => console.warn('index repoint failed', err));
+
+  const written = await recordIngestFailures(
+    env.DB,
+    poison.map((p) => p.row),
+  );
+  poison.forEach((p, i) => {
+    if (written[i]) p.msg.ack();
+    else p.msg.retry({ delaySeconds: 30 });
+  });
 }

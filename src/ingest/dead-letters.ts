@@ -1,33 +1,157 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
+import { notFound } from '../lib/errors';
+import { errorText, keepDeadLetter, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
+
+/** One `ingest_failures` row, ready to write. */
+export interface IngestFailure {
+  messageId: string;
+  sourceId: string;
+  body: string;
+  attempts: number;
+  queue: string;
+  error: string | null;
+  replayable: boolean;
+}
+
+/** Null for a body shaped like an ingest message, else why it is not one. */
+export function ingestMessageProblem(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return 'body is not an object';
+  const b = body as { sourceId?: unknown; event?: unknown };
+  if (typeof b.sourceId !== 'string') return 'body has no sourceId';
+  if (typeof b.event !== 'object' || b.event === null) return 'body has no event';
+  const e = b.event as { type?: unknown; messageId?: unknown };
+  if (typeof e.type !== 'string') return 'event has no type';
+  if (typeof e.messageId !== 'string' || !e.messageId) return 'event has no messageId';
+  return null;
+}
+
+/** A readable ingest message that failed: replayable as it was. Throws only if it cannot be serialised. */
+export function failureOf(msg: QueueMessageLike, body: IngestMessage, queue: string, error: string): IngestFailure {
+  return {
+    messageId: body.event.messageId,
+    sourceId: body.sourceId,
+    body: JSON.stringify(body),
+    attempts: msg.attempts,
+    queue,
+    error,
+    replayable: true,
+  };
+}
+
+/** A message that is not an ingest message: kept with what could be saved of it, never replayed. */
+export function unreadableFailure(u: Unreadable<QueueMessageLike>, queue: string): IngestFailure {
+  return {
+    messageId: `queue:${u.msg.id}`,
+    sourceId: '',
+    body: u.raw ?? '',
+    attempts: u.msg.attempts,
+    queue,
+    error: u.error,
+    replayable: false,
+  };
+}
+
+/** Bodies beyond this are not stored whole: D1 refuses rows over 2 MB (queue messages are far smaller). */
+const MAX_BODY_CHARS = 1_000_000;
+/** What a last-resort row keeps of a body. */
+const MINIMAL_BODY_CHARS = 100_000;
+
+/** The row cut down to what D1 surely takes: a cut body is no longer replayable. */
+function minimal(row: IngestFailure, why: string): IngestFailure {
+  const cut = row.body.length > MINIMAL_BODY_CHARS;
+  return {
+    ...row,
+    body: row.body.slice(0, MINIMAL_BODY_CHARS),
+    replayable: row.replayable && !cut,
+    error: `${row.error ?? ''} (kept as a minimal row: ${why}${cut ? ', body cut' : ''})`.slice(0, 2_000),
+  };
+}
+
+/**
+ * Writes failure rows, idempotent by messageId: one `batch()` for all, and when that fails (it is
+ * one transaction, so one bad row fails it) each row alone, then, for a row that still fails, a
+ * minimal one (body cut, not replayable). Returns which rows are now stored: only those may be acked.
+ */
+export async function recordIngestFailures(d1: D1Database, given: readonly IngestFailure[]): Promise<boolean[]> {
+  if (!given.length) return [];
+  const rows = given.map((r) => (r.body.length > MAX_BODY_CHARS ? minimal(r, 'body too large') : r));
+  const now = new Date().toISOString();
+  const insert = d1.prepare(
+    `INSERT OR IGNORE INTO ingest_failures (message_id, source_id, body, attempts, failed_at, queue, error, replayable)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const bind = (r: IngestFailure) =>
+    insert.bind(r.messageId, r.sourceId, r.body, r.attempts, now, r.queue, r.error, r.replayable ? 1 : 0);
+  try {
+    await d1.batch(rows.map(bind));
+    return rows.map(() => true);
+  } catch (err) {
+    console.error('recording ingest failures in one batch failed; writing them one by one', errorText(err));
+  }
+  const written: boolean[] = [];
+  for (const row of rows) {
+    try {
+      await bind(row).run();
+      written.push(true);
+      continue;
+    } catch (err) {
+      console.error('recording an ingest failure failed; writing a minimal row', row.messageId, errorText(err));
+    }
+    try {
+      await bind(minimal(row, 'full row refused')).run();
+      written.push(true);
+    } catch (err) {
+      console.error('even a minimal ingest failure row could not be written', row.messageId, errorText(err));
+      written.push(false);
+    }
+  }
+  return written;
+}
 
 /**
  * The ingest dead-letter queue's consumer. An accepted event whose processing failed every retry
  * must not vanish with the queue's retention: it is recorded in D1 (one `batch()` per queue
- * batch, idempotent by messageId) and stays there until replayed.
+ * batch, idempotent by messageId) and stays there until replayed. Each body is read on its own: a
+ * message that cannot even be read is recorded with what is known of it, and acked; a message is
+ * only acked once its row is written.
  */
 export async function consumeIngestDlq(batch: MessageBatch<IngestMessage>, env: Cloudflare.Env): Promise<void> {
-  const now = new Date().toISOString();
-  const insert = env.DB.prepare(
-    'INSERT OR IGNORE INTO ingest_failures (message_id, source_id, body, attempts, failed_at) VALUES (?, ?, ?, ?, ?)',
+  const { readable, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
+    batch.messages,
+    ingestMessageProblem,
   );
-  const statements = batch.messages.map((m) =>
-    insert.bind(m.body.event.messageId, m.body.sourceId, JSON.stringify(m.body), m.attempts, now),
-  );
-  try {
-    if (statements.length) await env.DB.batch(statements);
-    for (const m of batch.messages) m.ack();
-  } catch (err) {
-    console.error('recording ingest dead letters failed; retrying', err);
-    for (const m of batch.messages) m.retry({ delaySeconds: 30 });
+  const entries: { msg: Message<IngestMessage>; row: IngestFailure; body?: IngestMessage }[] = [];
+  for (const r of readable) {
+    try {
+      entries.push({ msg: r.msg, row: failureOf(r.msg, r.body, batch.queue, 'failed every retry'), body: r.body });
+    } catch (err) {
+      // Readable but not serialisable: keep the metadata rather than nothing.
+      entries.push({ msg: r.msg, row: unreadableFailure({ msg: r.msg, error: String(err), raw: null }, batch.queue) });
+    }
   }
+  for (const u of unreadable) entries.push({ msg: u.msg, row: unreadableFailure(u, batch.queue) });
+
+  const written = await recordIngestFailures(
+    env.DB,
+    entries.map((e) => e.row),
+  );
+  await Promise.all(
+    entries.map(async ({ msg, body }, i) => {
+      if (written[i]) return msg.ack();
+      const requeue = body ? () => env.INGEST_DLQ.send(body, { contentType: 'json' }) : undefined;
+      await keepDeadLetter(msg, requeue);
+    }),
+  );
 }
 
-/** Puts up to `limit` recorded failures back on the ingest queue; rows go only once enqueued. */
+/** Puts up to `limit` recorded, replayable failures back on the ingest queue; rows go only once enqueued. */
 export async function replayIngestFailures(env: Cloudflare.Env, limit: number): Promise<number> {
-  const { results } = await env.DB.prepare('SELECT message_id, body FROM ingest_failures ORDER BY failed_at LIMIT ?')
+  const { results } = await env.DB.prepare(
+    'SELECT message_id, body FROM ingest_failures WHERE replayable = 1 ORDER BY failed_at LIMIT ?',
+  )
     .bind(limit)
     .all<{ message_id: string; body: string }>();
   if (!results.length) return 0;
@@ -40,15 +164,36 @@ export async function replayIngestFailures(env: Cloudflare.Env, limit: number): 
   return results.length;
 }
 
+/** The event of a stored body; a row that does not parse (never written so) must not break the list. */
+function eventOf(body: string): unknown {
+  try {
+    return (JSON.parse(body) as IngestMessage).event;
+  } catch {
+    return null;
+  }
+}
+
+interface FailureRow {
+  message_id: string;
+  source_id: string;
+  body: string;
+  attempts: number;
+  failed_at: string;
+  queue: string;
+  error: string | null;
+  replayable: number;
+}
+
 /** `/api/ingest/failures`: list and replay events the ingest pipeline could not process. */
 export const ingestFailuresApi = new Hono<AdminEnv>()
   .get('/', requireScope('sources:read'), async (c) => {
     const limit = Math.max(1, Math.min(500, Number(c.req.query('limit') ?? 100) || 100));
     const { results } = await c.env.DB.prepare(
-      'SELECT message_id, source_id, body, attempts, failed_at FROM ingest_failures ORDER BY failed_at LIMIT ?',
+      `SELECT message_id, source_id, body, attempts, failed_at, queue, error, replayable
+       FROM ingest_failures ORDER BY failed_at LIMIT ?`,
     )
       .bind(limit)
-      .all<{ message_id: string; source_id: string; body: string; attempts: number; failed_at: string }>();
+      .all<FailureRow>();
     const total = await c.env.DB.prepare('SELECT COUNT(*) AS n FROM ingest_failures').first<number>('n');
     return c.json({
       total,
@@ -57,11 +202,23 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
         sourceId: r.source_id,
         attempts: r.attempts,
         failedAt: r.failed_at,
-        event: (JSON.parse(r.body) as IngestMessage).event,
+        queue: r.queue,
+        error: r.error,
+        replayable: r.replayable === 1,
+        // A row that is not an ingest message shows what could be saved of it, as text.
+        ...(r.replayable === 1 ? { event: eventOf(r.body) } : { raw: r.body }),
       })),
     });
   })
   .post('/replay', requireScope('sources:write'), async (c) => {
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
     return c.json({ replayed: await replayIngestFailures(c.env, limit) });
+  })
+  // Rows that cannot be replayed stay until an operator has looked at them and discards them.
+  .delete('/:messageId', requireScope('sources:write'), async (c) => {
+    const res = await c.env.DB.prepare('DELETE FROM ingest_failures WHERE message_id = ?')
+      .bind(c.req.param('messageId'))
+      .run();
+    if (!res.meta.changes) throw notFound('Ingest failure');
+    return c.body(null, 204);
   });
