@@ -57,7 +57,7 @@ export async function verifyPersonalizeToken(
   }
   const exp = Number(parts[1]);
   const sig = fromBase64Url(parts[2]);
-  if (!sig || sig.length !== 32) return { ok: false, reason: 'malformed' };
+  if (sig?.length !== 32) return { ok: false, reason: 'malformed' };
   const valid = await crypto.subtle.verify('HMAC', await key(secret, 'verify'), sig, message(exp, userId));
   if (!valid) return { ok: false, reason: 'bad_signature' };
   if (exp <= nowS) return { ok: false, reason: 'expired' };
