@@ -30,22 +30,22 @@ function decoyFor(ref: string): string {
 
 /**
  * The stored values of the visitor `ref`, empty when unknown. Known and unknown visitors cost the
- * same round trips (an index lookup, then a profile read and a values read side by side), an unknown one reading a decoy
- * object that holds nothing, so neither the answer nor its timing tells whether an id exists.
+ * same round trips (an index lookup, then the profile's reads side by side), an unknown one reading a
+ * decoy object that holds nothing, so neither the answer nor its timing tells whether an id exists.
  * With `anonymousOnly`, a profile that carries a userId answers as unknown: an anonymousId (a
  * cookie value that may leak, e.g. in a shared link) never opens an identified user's values.
  */
 async function visitorValues(env: Env['Bindings'], ref: string, keys: string[], anonymousOnly: boolean) {
   const id = await findProfileId(env, 'users', ref);
   const target = id ?? decoyFor(ref);
-  // Both reads follow merges on their own, so they can run side by side.
+  // Both reads follow merges on their own, so they run side by side; a userId needs no identifier check.
   const [read, found] = await Promise.all([
-    readProfile(env, target, { identifiers: true }),
+    anonymousOnly ? readProfile(env, target, { identifiers: true }) : undefined,
     readAudienceValues(env, target, keys),
   ]);
   const none: EngageValue[] = [];
-  if (!id || !read || !found) return none;
-  if (anonymousOnly && read.profile.identifiers?.some((i) => i.kind === 'user_id')) return none;
+  if (!id || !found) return none;
+  if (anonymousOnly && (!read || read.profile.identifiers?.some((i) => i.kind === 'user_id'))) return none;
   return found.values;
 }
 
