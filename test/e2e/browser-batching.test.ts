@@ -68,12 +68,16 @@ describe.skipIf(!HAVE_BROWSER)(
     let siteUrl: string;
     let browser: Browser;
     const run = randomUUID();
+    const pages = new Map<string, string>();
+    const pageFor = (writeKey: string, tag: string) =>
+      `<!doctype html><html><head><title>batching</title>${batchingSnippet(t.url, writeKey, tag)}</head><body></body></html>`;
 
     beforeAll(async () => {
       t = await startTessera({ sourceName: 'batching e2e' });
-      const html = `<!doctype html><html><head><title>batching</title>${batchingSnippet(t.url, t.writeKey, run)}</head><body></body></html>`;
+      pages.set('/shop', pageFor(t.writeKey, run));
       site = createServer((req, res) => {
-        if (req.url?.startsWith('/shop')) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+        const html = pages.get(new URL(req.url ?? '/', 'http://x').pathname);
+        if (html) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
         else res.writeHead(404).end();
       });
       await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
@@ -152,6 +156,31 @@ describe.skipIf(!HAVE_BROWSER)(
         { timeout: 15_000, message: 'the batched events on the anonymous profile' },
       );
       for (const e of events) expect(e.context.consent).toEqual(CONSENT);
+      await page.close();
+    });
+
+    it('a page still carrying a rotated key keeps working during the grace period, its events marked', async () => {
+      // A page cached by a CDN (or a mobile build) keeps the old key for a while after a rotation.
+      const source = await t.admin<{ id: string; writeKey: string }>('/api/sources', {
+        method: 'POST',
+        body: { name: 'rotated site' },
+      });
+      await t.admin(`/api/sources/${source.id}/rotate-key`, { method: 'POST', body: { graceSeconds: 600 } });
+      const tag = randomUUID();
+      pages.set('/cached', pageFor(source.writeKey, tag));
+      const page = await browser.newPage();
+      await page.goto(`${siteUrl}/cached`);
+      const mine = await waitFor(
+        async () => {
+          const es = (await t.debuggerEvents<BrowserEvent>(source.id)).filter((e) => e.event.properties?.run === tag);
+          return es.length === TRACKS && es;
+        },
+        { timeout: 15_000, message: 'the tracks sent with the previous key in the debugger' },
+      );
+      for (const e of mine) {
+        expect(e.status).toBe('accepted');
+        expect(e.writeKey).toBe('previous');
+      }
       await page.close();
     });
   },
