@@ -10,20 +10,46 @@ import { randomToken, ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
 import { parseJson } from './validate';
 
+/** A body that may be empty (`POST` without one means all defaults). */
+async function parseOptionalJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  if (!req.body || req.headers.get('content-length') === '0') return schema.parse({});
+  const text = await req.clone().text();
+  return text.trim() ? parseJson(req, schema) : schema.parse({});
+}
+
 export const CreateSource = z.object({
   name: z.string().trim().min(1).max(200).describe('A name people recognise, e.g. "Website"'),
 });
 export const UpdateSource = z.object({
   name: z.string().trim().min(1).max(200).optional(),
-  enabled: z.boolean().optional().describe('A disabled source answers 401 to its write key'),
+  enabled: z
+    .boolean()
+    .optional()
+    .describe(
+      'A disabled source answers 200 to its write key and drops the events (counted in /api/ingest/rejected-keys)',
+    ),
+});
+/** The longest grace a rotated key may get: 30 days. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+export const RotateKey = z.object({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_GRACE_SECONDS)
+    .default(86_400)
+    .describe('How long the replaced key keeps working, in seconds (default 24 h; 0 retires it at once)'),
 });
 
-/** How a source is shown by the API. */
-export function sourceView(s: SourceRow) {
+/** How a source is shown by the API: the previous key only while it still works; never the personalize secret. */
+export function sourceView(s: SourceRow, now = Date.now()) {
+  const inGrace = !!s.previousWriteKey && !!s.previousKeyExpiresAt && Date.parse(s.previousKeyExpiresAt) > now;
   return {
     id: s.id,
     name: s.name,
     writeKey: s.writeKey,
+    previousWriteKey: inGrace ? { key: s.previousWriteKey, expiresAt: s.previousKeyExpiresAt } : null,
+    personalizeSecret: s.personalizeSecretCreatedAt ? { createdAt: s.personalizeSecretCreatedAt } : null,
     enabled: s.enabled,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -40,6 +66,10 @@ export async function createSource(d1: D1Database, name: string): Promise<Source
     enabled: true,
     createdAt: now,
     updatedAt: now,
+    previousWriteKey: null,
+    previousKeyExpiresAt: null,
+    personalizeSecret: null,
+    personalizeSecretCreatedAt: null,
   };
   await db(d1).insert(sources).values(row);
   return row;
@@ -54,7 +84,7 @@ async function load(d1: D1Database, id: string): Promise<SourceRow> {
 async function update(d1: D1Database, row: SourceRow, patch: Partial<SourceRow>): Promise<SourceRow> {
   const next = { ...row, ...patch, updatedAt: new Date().toISOString() };
   await db(d1).update(sources).set(next).where(eq(sources.id, row.id));
-  forgetWriteKey(row.writeKey);
+  forgetWriteKey(row.writeKey, row.previousWriteKey, next.writeKey, next.previousWriteKey);
   return next;
 }
 
@@ -74,8 +104,34 @@ export const sourcesApi = new Hono<AdminEnv>()
     return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), input)));
   })
   .post('/:id/rotate-key', requireScope('sources:write'), async (c) => {
+    const input = await parseOptionalJson(c.req.raw, RotateKey);
     const row = await load(c.env.DB, c.req.param('id'));
-    return c.json(sourceView(await update(c.env.DB, row, { writeKey: randomToken('wk', 16) })));
+    // One previous key at a time: a second rotation retires the first previous key at once.
+    const patch = {
+      writeKey: randomToken('wk', 16),
+      previousWriteKey: row.writeKey,
+      previousKeyExpiresAt: new Date(Date.now() + input.graceSeconds * 1000).toISOString(),
+    };
+    return c.json(sourceView(await update(c.env.DB, row, patch)));
+  })
+  .post('/:id/personalize-secret', requireScope('sources:write'), async (c) => {
+    const row = await load(c.env.DB, c.req.param('id'));
+    const secret = randomToken('ps', 32);
+    const next = await update(c.env.DB, row, {
+      personalizeSecret: secret,
+      personalizeSecretCreatedAt: new Date().toISOString(),
+    });
+    // The only time the secret is shown: the customer's backend keeps it to sign tokens.
+    return c.json(
+      { ...sourceView(next), personalizeSecret: { secret, createdAt: next.personalizeSecretCreatedAt } },
+      201,
+    );
+  })
+  .delete('/:id/personalize-secret', requireScope('sources:write'), async (c) => {
+    const row = await load(c.env.DB, c.req.param('id'));
+    return c.json(
+      sourceView(await update(c.env.DB, row, { personalizeSecret: null, personalizeSecretCreatedAt: null })),
+    );
   })
   .post('/:id/disable', requireScope('sources:write'), async (c) => {
     return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), { enabled: false })));

@@ -93,3 +93,34 @@ export function topoSortAudiences<T extends Pick<Audience, 'key' | 'definition'>
   for (const a of audiences) visit(a, new Set());
   return out;
 }
+
+/**
+ * Keys of the audiences that may be shown publicly: marked `public`, and every computed trait and
+ * audience they use, transitively, public too. A public audience over a private definition would
+ * reveal that definition by threshold (`lifetime_value > 1000`), so it is not served. A missing
+ * reference or a cycle makes an audience unservable rather than throwing.
+ */
+export function servableAudienceKeys(
+  audiences: readonly Pick<Audience, 'key' | 'definition' | 'public'>[],
+  publicComputedKeys: ReadonlySet<string>,
+): Set<string> {
+  const byKey = new Map(audiences.map((a) => [a.key, a]));
+  const verdict = new Map<string, boolean>();
+  const visit = (key: string, stack: Set<string>): boolean => {
+    const known = verdict.get(key);
+    if (known !== undefined) return known;
+    const a = byKey.get(key);
+    if (!a?.public || stack.has(key)) return false;
+    stack.add(key);
+    let ok = true;
+    walkCondition(a.definition, (node) => {
+      if (!ok) return;
+      if ('computed' in node && !publicComputedKeys.has(node.computed)) ok = false;
+      else if ('audience' in node && !visit(node.audience, stack)) ok = false;
+    });
+    stack.delete(key);
+    verdict.set(key, ok);
+    return ok;
+  };
+  return new Set(audiences.filter((a) => visit(a.key, new Set())).map((a) => a.key));
+}

@@ -2,6 +2,7 @@ import { profileStub } from '../profiles/protocol';
 import { emptyValue } from './aggregate';
 import { getDefinitions } from './cache';
 import type { DefinitionSet } from './compile';
+import { servableAudienceKeys } from './graph';
 import type { EngageValue } from './profile-store';
 
 /**
@@ -29,30 +30,44 @@ export interface PublicValues {
   traits: Record<string, unknown>;
 }
 
+/**
+ * What personalization may show of a set: computed traits marked public, and audiences that are
+ * public through and through (`servableAudienceKeys`: every definition they use is public too).
+ */
+export function publicDefinitions(set: DefinitionSet): { audiences: Set<string>; traits: Set<string> } {
+  const traits = new Set(set.computedTraits.filter((t) => t.definition.public).map((t) => t.definition.key));
+  return {
+    audiences: servableAudienceKeys(
+      set.audiences.map((a) => a.definition),
+      traits,
+    ),
+    traits,
+  };
+}
+
 /** The public definitions' keys of a set: the only keys personalization may ever read. */
 export function publicKeys(set: DefinitionSet): string[] {
-  return [
-    ...set.audiences.filter((a) => a.definition.public).map((a) => a.definition.key),
-    ...set.computedTraits.filter((t) => t.definition.public).map((t) => t.definition.key),
-  ];
+  const { audiences, traits } = publicDefinitions(set);
+  return [...audiences, ...traits];
 }
 
 /**
- * Shapes stored results for personalization. Only public definitions appear: each public audience
- * as true/false, each public computed trait with its value (its empty value until computed).
- * Anything else in `values` is ignored, whatever the caller passed.
+ * Shapes stored results for personalization. Only public definitions appear: each servable
+ * audience as true/false, each public computed trait with its value (its empty value until
+ * computed). Anything else in `values` is ignored, whatever the caller passed.
  */
 export function publicValues(set: DefinitionSet, values: readonly EngageValue[]): PublicValues {
+  const shown = publicDefinitions(set);
   const byKey = new Map(values.map((v) => [v.key, v]));
   const audiences: Record<string, boolean> = {};
   const traits: Record<string, unknown> = {};
   for (const a of set.audiences) {
-    if (!a.definition.public) continue;
+    if (!shown.audiences.has(a.definition.key)) continue;
     const v = byKey.get(a.definition.key);
     audiences[a.definition.key] = v?.kind === 'audience' && v.value === true;
   }
   for (const t of set.computedTraits) {
-    if (!t.definition.public) continue;
+    if (!shown.traits.has(t.definition.key)) continue;
     const v = byKey.get(t.definition.key);
     traits[t.definition.key] = v?.kind === 'computed_trait' ? v.value : emptyValue(t.definition.type);
   }

@@ -2,6 +2,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { migrateSqlite } from '../lib/do-schema';
 import type { DebugEntry } from './collect';
 
+/** A debugger entry; `writeKey: 'previous'` marks an event sent with a rotated key still in its grace period. */
+export type TapEntry = DebugEntry & { writeKey?: 'previous' };
+
 /** How many recent events the debugger keeps per source, as Segment's does. */
 export const TAP_SIZE = 100;
 
@@ -20,18 +23,18 @@ export class LiveTap extends DurableObject<Env> {
   }
 
   /** Appends entries and trims to the newest `TAP_SIZE`. */
-  record(entries: DebugEntry[]): void {
+  record(entries: TapEntry[]): void {
     const sql = this.ctx.storage.sql;
     for (const e of entries.slice(-TAP_SIZE)) sql.exec('INSERT INTO entries (entry) VALUES (?)', JSON.stringify(e));
     sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
   }
 
   /** Newest first. */
-  list(limit = TAP_SIZE): DebugEntry[] {
+  list(limit = TAP_SIZE): TapEntry[] {
     return this.ctx.storage.sql
       .exec<{ entry: string }>('SELECT entry FROM entries ORDER BY seq DESC LIMIT ?', Math.min(limit, TAP_SIZE))
       .toArray()
-      .map((r) => JSON.parse(r.entry) as DebugEntry);
+      .map((r) => JSON.parse(r.entry) as TapEntry);
   }
 }
 

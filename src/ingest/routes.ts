@@ -9,7 +9,8 @@ import { enqueueIngest } from './enqueue';
 import { pixelFromDevice } from './enrich';
 import { liveTap } from './live-tap';
 import { pixelRoute } from './pixel';
-import { sourceForWriteKey } from './sources';
+import { countRejected } from './rejected-keys';
+import { type KeyLookup, lookupWriteKey } from './sources';
 import { type EventType, type IngestMessage, LIMITS } from './spec';
 
 type Env = { Bindings: Cloudflare.Env };
@@ -93,8 +94,9 @@ async function accept(
 ) {
   const writeKey = writeKeyOf(c.req.raw, body);
   if (!writeKey) throw unauthorized('Missing write key: send it as the Basic username or as `writeKey`');
-  const source = await sourceForWriteKey(c.env.DB, writeKey);
-  if (!source) throw unauthorized('Unknown or disabled write key');
+  const match = await lookupWriteKey(c.env.DB, writeKey);
+  if (!match.source) return dropForKey(c, writeKey, match, items.length);
+  const { source } = match;
 
   const req = c.req.raw;
   const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
@@ -107,7 +109,9 @@ async function accept(
   const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);
   c.executionCtx.waitUntil(
     liveTap(c.env, source.id)
-      .record(result.debug)
+      .record(
+        match.key === 'previous' ? result.debug.map((e) => ({ ...e, writeKey: 'previous' as const })) : result.debug,
+      )
       .catch((err) => console.warn('debugger write failed', err)),
   );
   c.executionCtx.waitUntil(recordGovernance(c.env.DB, source.id, result.accepted, governed));
@@ -128,6 +132,18 @@ async function accept(
   }
   if (!result.rejected.length) return c.json({ success: true });
   return c.json({ success: true, accepted: result.accepted.length, rejected: result.rejected });
+}
+
+/**
+ * An unknown, disabled or retired write key: answered 200 and dropped, as Segment does, because
+ * SDKs such as the legacy analytics-node crash their host process on a 4xx. Counted for
+ * `GET /api/ingest/rejected-keys` after the response.
+ */
+function dropForKey(c: Context<Env>, writeKey: string, refused: Extract<KeyLookup, { source: null }>, events: number) {
+  const { reason, sourceId } = refused;
+  const userAgent = c.req.header('user-agent');
+  c.executionCtx.waitUntil(countRejected(c.env.DB, { writeKey, reason, sourceId, events, userAgent, at: new Date() }));
+  return c.json({ success: true });
 }
 
 export type AcceptFn = typeof accept;

@@ -11,6 +11,8 @@ export interface DebugEntry<E = Record<string, unknown>> {
   status: 'accepted' | 'rejected';
   error?: { code: string; message: string };
   event: E;
+  /** Set when the event came with a rotated write key still in its grace period. */
+  writeKey?: 'previous';
 }
 
 /** What `admin()` accepts: like `fetch`'s init, but `body` is any JSON value. */
