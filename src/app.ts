@@ -8,6 +8,7 @@ import { identityApi } from './identity/routes';
 import { ingestFailuresApi } from './ingest/dead-letters';
 import { trackingApi } from './ingest/routes';
 import { errorBody, onError } from './lib/errors';
+import { openApiDoc, openApiHandler } from './lib/http/openapi';
 import { profileApi } from './profiles/api';
 import { profilesApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
@@ -19,6 +20,8 @@ app.onError(onError);
 app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
 
 app.get('/health', (c) => c.json({ ok: true }));
+// Generated from the routes' own docs (hono-openapi reads them from app.routes on first request).
+app.get('/api/openapi.json', openApiDoc, openApiHandler(app));
 // The console is a static page that talks to the admin API with a token.
 app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
 app.route('/', snippet);

@@ -105,4 +105,13 @@ describe('plain `wrangler dev` (no --var)', () => {
     });
     expect(res.status, await res.clone().text()).toBe(201);
   });
+
+  // The workers project bundles with Vite; this checks wrangler's own bundle of hono-openapi too.
+  it('serves the OpenAPI document without a token', async () => {
+    const res = await fetch(`${url}/api/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/api/sources/{id}/rotate-key');
+  });
 });
