@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchIdentity } from './bench-identity.mjs';
-import { ensureSource, freePort, ROOT, startDev } from './local.mjs';
+import { ensureSource, freePort, ROOT, startDev, toolEnv } from './local.mjs';
 
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
 const HARD_REQUEST_CAP = 1_000_000; // a bound on any load loop, whatever the duration
@@ -58,7 +58,7 @@ export async function startWorker(configPath) {
   const args = ['dev', '-c', configPath, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo];
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
-    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+    env: toolEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

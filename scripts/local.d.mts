@@ -3,6 +3,9 @@ import type { ChildProcess } from 'node:child_process';
 
 export declare const ROOT: string;
 
+/** process.env with `node_modules/.bin` first on PATH (the project's Node 22), for spawned tools. */
+export declare function toolEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
+
 /** A free TCP port on loopback. */
 export declare function freePort(): Promise<number>;
 

@@ -3,10 +3,21 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
+
+/**
+ * The environment for tools we spawn: `node_modules/.bin` first on PATH, so wrangler's
+ * `#!/usr/bin/env node` finds the Node 22 that `npm install` brought (the `node` dev
+ * dependency) even when this script was started with an older system `node` directly.
+ */
+export function toolEnv(extra = {}) {
+  const path = `${ROOT}node_modules/.bin${delimiter}${process.env.PATH ?? ''}`;
+  return { ...process.env, PATH: path, CI: '1', WRANGLER_SEND_METRICS: 'false', ...extra };
+}
 
 /** A free TCP port on loopback. */
 export function freePort() {
@@ -24,7 +35,7 @@ export function freePort() {
 export function applyMigrations(persistTo) {
   const args = ['d1', 'migrations', 'apply', 'tessera', '--local'];
   if (persistTo) args.push('--persist-to', persistTo);
-  const r = spawnSync(WRANGLER, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(WRANGLER, args, { cwd: ROOT, encoding: 'utf8', env: toolEnv() });
   if (r.status !== 0) throw new Error(`migrations failed:\n${r.stdout}\n${r.stderr}`);
 }
 
@@ -52,7 +63,7 @@ export async function startDev({ port, persistTo, adminToken, vars = {}, log = f
   args.push(...extraArgs); // e.g. ['--inspector-port', '9229'] to profile
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
-    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+    env: toolEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
   });

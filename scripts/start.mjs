@@ -1,18 +1,12 @@
 // `npm start`: a complete local Tessera in one command. Applies D1 migrations, starts
 // `wrangler dev`, makes sure a source exists and prints its write key and a snippet to paste.
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { ensureSource, ROOT, snippetFor, startDev } from './local.mjs';
+import { ensureDevVars } from './dev-vars.mjs';
+import { ensureSource, snippetFor, startDev } from './local.mjs';
 
-const varsFile = `${ROOT}.dev.vars`;
-let adminToken = process.env.ADMIN_TOKEN;
-if (!adminToken && existsSync(varsFile)) {
-  adminToken = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(varsFile, 'utf8'))?.[1]?.trim();
-}
-if (!adminToken) {
-  adminToken = `adm_${randomBytes(18).toString('hex')}`;
-  writeFileSync(varsFile, `ADMIN_TOKEN=${adminToken}\n`, { flag: 'a' });
-}
+// The admin token and TESSERA_ENV come from .dev.vars (filled from .dev.vars.example), the file
+// a plain `npx wrangler dev` reads too; ADMIN_TOKEN in the environment overrides it.
+const { vars } = ensureDevVars();
+const adminToken = process.env.ADMIN_TOKEN || vars.ADMIN_TOKEN;
 const port = Number(process.env.PORT ?? 8787);
 const dev = await startDev({ port, adminToken, log: process.argv.includes('--verbose') });
 const source = await ensureSource(dev.url, adminToken);

@@ -13,6 +13,7 @@ import { ingestFailuresApi } from './ingest/dead-letters';
 import { rejectedKeysApi } from './ingest/rejected-keys';
 import { trackingApi } from './ingest/routes';
 import { errorBody, onError } from './lib/errors';
+import { openApiDoc, openApiHandler } from './lib/http/openapi';
 import { auditApi } from './privacy/audit-routes';
 import { auditTrail } from './privacy/audit-trail';
 import { profileApi } from './profiles/api';
@@ -32,6 +33,8 @@ app.use(
 );
 
 app.get('/health', (c) => c.json({ ok: true }));
+// Generated from the routes' own docs (hono-openapi reads them from app.routes on first request).
+app.get('/api/openapi.json', openApiDoc, openApiHandler(app));
 // The console is a static page that talks to the admin API with a token.
 app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
 app.route('/', snippet);

@@ -9,6 +9,7 @@ import { binValue } from '../delivery/log';
 import type { DeliveryAttempt } from '../delivery/messages';
 import type { EnrichedEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
 import { parseJson } from './validate';
@@ -122,15 +123,29 @@ const ReplayInput = z
 const int = (v: string | undefined, fallback: number, min: number, max: number) =>
   Math.max(min, Math.min(max, Math.floor(Number(v ?? fallback)) || fallback));
 
+const doc = apiDoc('Destinations', {
+  health: {
+    summary: 'Delivery health over time: attempts, failures, latency per bucket',
+    query: { hours: 'Window in hours, 1–720 (default 24)', interval: 'Bucket in minutes, 1–1440 (default 60)' },
+    errors: [404],
+  },
+  failures: {
+    summary: 'Dead-lettered deliveries, newest first',
+    query: { limit: '1–500 (default 50)', before: 'A failedAt cursor: `next` of the previous page' },
+    errors: [404],
+  },
+  replay: { summary: 'Replay dead-lettered deliveries', body: ReplayInput, status: 202, errors: [404, 409] },
+});
+
 /** Health, the dead-letter record and replay, under `/api/destinations/:id/…`. */
 export const destinationHealthApi = new Hono<AdminEnv>()
-  .get('/:id/health', requireScope('destinations:read'), async (c) => {
+  .get('/:id/health', doc.health, requireScope('destinations:read'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     const hours = int(c.req.query('hours'), 24, 1, 24 * 30);
     const interval = int(c.req.query('interval'), 60, 1, 24 * 60);
     return c.json(await health(c.env, row.id, hours, interval));
   })
-  .get('/:id/failures', requireScope('destinations:read'), async (c) => {
+  .get('/:id/failures', doc.failures, requireScope('destinations:read'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     const limit = int(c.req.query('limit'), 50, 1, 500);
     const before = c.req.query('before');
@@ -147,7 +162,7 @@ export const destinationHealthApi = new Hono<AdminEnv>()
     const next = rows.length === limit ? rows[rows.length - 1].failedAt : null;
     return c.json({ data: rows.map(failureView), next });
   })
-  .post('/:id/replay', requireScope('destinations:write'), async (c) => {
+  .post('/:id/replay', doc.replay, requireScope('destinations:write'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     if (!row.enabled)
       throw new ApiError(409, 'destination_disabled', 'Enable the destination before replaying its failures');

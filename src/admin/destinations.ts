@@ -9,6 +9,7 @@ import { DESTINATIONS, destinationType } from '../destinations/registry';
 import type { AnyDestination } from '../destinations/types';
 import { describeIssues, type EnrichedEvent, SegmentEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
 import {
@@ -85,9 +86,25 @@ function redactUrl(raw: string): string {
   return url.toString();
 }
 
+const doc = apiDoc('Destinations', {
+  catalog: { summary: 'Destination types, with the JSON Schema of their settings' },
+  list: { summary: 'List destinations (secrets masked)' },
+  create: { summary: 'Create a destination', body: DestinationInput, status: 201 },
+  get: { summary: 'Get a destination (secrets masked)', errors: [404] },
+  replace: { summary: 'Replace a destination', body: DestinationInput, errors: [404] },
+  update: { summary: 'Change some fields; settings merge key by key', body: DestinationPatch, errors: [404] },
+  remove: { summary: 'Delete a destination and its recorded failures', status: 204, errors: [404] },
+  test: {
+    summary: "Send one event (default: a sample track) and return the vendor's answer",
+    body: TestInput,
+    bodyOptional: true,
+    errors: [404, 409],
+  },
+});
+
 /** `/api/destinations`: configuration, test sends, and (sub-app) health, failures and replay. */
 export const destinationsApi = new Hono<AdminEnv>()
-  .get('/catalog', requireScope('destinations:read'), (c) =>
+  .get('/catalog', doc.catalog, requireScope('destinations:read'), (c) =>
     c.json({
       data: DESTINATIONS.map((d) => ({
         type: d.id,
@@ -100,28 +117,28 @@ export const destinationsApi = new Hono<AdminEnv>()
       })),
     }),
   )
-  .get('/', requireScope('destinations:read'), async (c) => {
+  .get('/', doc.list, requireScope('destinations:read'), async (c) => {
     const rows = await db(c.env.DB).select().from(destinations).orderBy(desc(destinations.createdAt)).all();
     return c.json({ data: rows.map((r) => destinationView(r, destinationType(r.type))) });
   })
-  .post('/', requireScope('destinations:write'), async (c) => {
+  .post('/', doc.create, requireScope('destinations:write'), async (c) => {
     const input = await parseJson(c.req.raw, DestinationInput);
     const row = await rowFrom(c.env, input);
     await db(c.env.DB).insert(destinations).values(row);
     return c.json(destinationView(row, destinationType(row.type)), 201);
   })
-  .get('/:id', requireScope('destinations:read'), async (c) => {
+  .get('/:id', doc.get, requireScope('destinations:read'), async (c) => {
     const { row, def } = await loadDestination(c.env.DB, c.req.param('id'));
     return c.json(destinationView(row, def));
   })
-  .put('/:id', requireScope('destinations:write'), async (c) => {
+  .put('/:id', doc.replace, requireScope('destinations:write'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     const input = await parseJson(c.req.raw, DestinationInput);
     const next = await rowFrom(c.env, input, row);
     await db(c.env.DB).update(destinations).set(next).where(eq(destinations.id, row.id));
     return c.json(destinationView(next, destinationType(next.type)));
   })
-  .patch('/:id', requireScope('destinations:write'), async (c) => {
+  .patch('/:id', doc.update, requireScope('destinations:write'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     const patch = await parseJson(c.req.raw, DestinationPatch);
     const merged: DestinationInput = {
@@ -138,7 +155,7 @@ export const destinationsApi = new Hono<AdminEnv>()
     await db(c.env.DB).update(destinations).set(next).where(eq(destinations.id, row.id));
     return c.json(destinationView(next, destinationType(next.type)));
   })
-  .delete('/:id', requireScope('destinations:write'), async (c) => {
+  .delete('/:id', doc.remove, requireScope('destinations:write'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
     const d = db(c.env.DB);
     await d.batch([
@@ -147,7 +164,7 @@ export const destinationsApi = new Hono<AdminEnv>()
     ]);
     return c.body(null, 204);
   })
-  .post('/:id/test', requireScope('destinations:write'), async (c) => {
+  .post('/:id/test', doc.test, requireScope('destinations:write'), async (c) => {
     const { row, def } = await loadDestination(c.env.DB, c.req.param('id'));
     if (!def) throw new ApiError(409, 'unknown_type', `Destination type ${row.type} is no longer available`);
     const hasBody = (await c.req.raw.clone().text()).trim() !== '';

@@ -6,6 +6,7 @@ import { type SourceRow, sources } from '../db/schema';
 import { liveTap } from '../ingest/live-tap';
 import { forgetWriteKey } from '../ingest/sources';
 import { notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { randomToken, ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
 import { parseJson } from './validate';
@@ -88,22 +89,39 @@ async function update(d1: D1Database, row: SourceRow, patch: Partial<SourceRow>)
   return next;
 }
 
+const doc = apiDoc('Sources', {
+  list: { summary: 'List sources', returns: '`{ data: Source[] }`, newest first' },
+  create: { summary: 'Create a source', body: CreateSource, status: 201, returns: 'The source with its write key' },
+  get: { summary: 'Get a source', errors: [404] },
+  update: { summary: 'Rename, enable or disable a source', body: UpdateSource, errors: [404] },
+  rotateKey: { summary: 'Give a source a new write key', errors: [404] },
+  disable: { summary: 'Disable a source (its write key stops working)', errors: [404] },
+  enable: { summary: 'Enable a source', errors: [404] },
+  events: {
+    summary: 'The source debugger: its latest events, accepted or rejected',
+    query: { limit: 'At most this many, 1–100 (default 100)' },
+    errors: [404],
+  },
+});
+
 /** `/api/sources`: sources, their write keys and their debugger. */
 export const sourcesApi = new Hono<AdminEnv>()
-  .get('/', requireScope('sources:read'), async (c) => {
+  .get('/', doc.list, requireScope('sources:read'), async (c) => {
     const rows = await db(c.env.DB).select().from(sources).orderBy(desc(sources.createdAt)).all();
     return c.json({ data: rows.map(sourceView) });
   })
-  .post('/', requireScope('sources:write'), async (c) => {
+  .post('/', doc.create, requireScope('sources:write'), async (c) => {
     const input = await parseJson(c.req.raw, CreateSource);
     return c.json(sourceView(await createSource(c.env.DB, input.name)), 201);
   })
-  .get('/:id', requireScope('sources:read'), async (c) => c.json(sourceView(await load(c.env.DB, c.req.param('id')))))
-  .patch('/:id', requireScope('sources:write'), async (c) => {
+  .get('/:id', doc.get, requireScope('sources:read'), async (c) =>
+    c.json(sourceView(await load(c.env.DB, c.req.param('id')))),
+  )
+  .patch('/:id', doc.update, requireScope('sources:write'), async (c) => {
     const input = await parseJson(c.req.raw, UpdateSource);
     return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), input)));
   })
-  .post('/:id/rotate-key', requireScope('sources:write'), async (c) => {
+  .post('/:id/rotate-key', doc.rotateKey, requireScope('sources:write'), async (c) => {
     const input = await parseOptionalJson(c.req.raw, RotateKey);
     const row = await load(c.env.DB, c.req.param('id'));
     // One previous key at a time: a second rotation retires the first previous key at once.
@@ -133,13 +151,13 @@ export const sourcesApi = new Hono<AdminEnv>()
       sourceView(await update(c.env.DB, row, { personalizeSecret: null, personalizeSecretCreatedAt: null })),
     );
   })
-  .post('/:id/disable', requireScope('sources:write'), async (c) => {
+  .post('/:id/disable', doc.disable, requireScope('sources:write'), async (c) => {
     return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), { enabled: false })));
   })
-  .post('/:id/enable', requireScope('sources:write'), async (c) => {
+  .post('/:id/enable', doc.enable, requireScope('sources:write'), async (c) => {
     return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), { enabled: true })));
   })
-  .get('/:id/events', requireScope('sources:read'), async (c) => {
+  .get('/:id/events', doc.events, requireScope('sources:read'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     const limit = Math.max(1, Math.min(100, Number(c.req.query('limit') ?? 100) || 100));
     return c.json({ data: await liveTap(c.env, row.id).list(limit) });

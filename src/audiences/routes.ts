@@ -5,6 +5,7 @@ import { type AdminEnv, requireScope } from '../admin/auth';
 import type { EngageDefinitionRow } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
 import { ApiError, badRequest, notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { backfillProgress, requestBackfill } from './backfill';
 import { clearDefinitionCache, storedFromRows } from './cache';
 import { compileDefinitions } from './compile';
@@ -91,36 +92,57 @@ function samePathKey(bodyKey: string, pathKey: string) {
     throw badRequest(`key "${bodyKey}" does not match the URL (${pathKey}); keys cannot be renamed`);
 }
 
+const traitDoc = apiDoc('Computed traits', {
+  list: { summary: 'List computed traits with their back-fill status' },
+  create: { summary: 'Create a computed trait (back-fills existing profiles)', body: ComputedTrait, status: 201 },
+  get: { summary: 'Get a computed trait', errors: [404] },
+  replace: { summary: 'Replace a computed trait (a new version, back-filled)', body: ComputedTrait, errors: [404] },
+  remove: { summary: 'Delete a computed trait', status: 204, errors: [404, 409] },
+});
+const audienceDoc = apiDoc('Audiences', {
+  list: { summary: 'List audiences with their back-fill status' },
+  create: { summary: 'Create an audience (back-fills existing profiles)', body: Audience, status: 201 },
+  preview: { summary: 'Estimate the size of an audience definition without saving it', body: AudiencePreview },
+  get: { summary: 'Get an audience with its size', errors: [404] },
+  replace: { summary: 'Replace an audience (a new version, back-filled)', body: Audience, errors: [404] },
+  remove: { summary: 'Delete an audience', status: 204, errors: [404, 409] },
+  members: {
+    summary: "An audience's members",
+    query: { limit: '1–1000 (default 100)', cursor: '`next` of the previous page' },
+    errors: [404],
+  },
+});
+
 /** `/api/computed-traits`: event counters, aggregations, first/last/most-frequent and unique lists. */
 export const computedTraitsApi = new Hono<AdminEnv>()
-  .get('/', read, async (c) => c.json({ data: await list(c.env.DB, 'computed_trait') }))
-  .post('/', write, async (c) => {
+  .get('/', traitDoc.list, read, async (c) => c.json({ data: await list(c.env.DB, 'computed_trait') }))
+  .post('/', traitDoc.create, write, async (c) => {
     const input = await parseDefinitionBody(c.req.raw, ComputedTrait);
     return c.json(await save(c.env, 'computed_trait', input), 201);
   })
-  .get('/:key', read, async (c) =>
+  .get('/:key', traitDoc.get, read, async (c) =>
     c.json(await withStatus(c.env.DB, await load(c.env.DB, 'computed_trait', c.req.param('key')))),
   )
-  .put('/:key', write, async (c) => {
+  .put('/:key', traitDoc.replace, write, async (c) => {
     const previous = await load(c.env.DB, 'computed_trait', c.req.param('key'));
     const input = await parseDefinitionBody(c.req.raw, ComputedTrait);
     samePathKey(input.key, previous.key);
     return c.json(await save(c.env, 'computed_trait', input, previous));
   })
-  .delete('/:key', write, async (c) => {
+  .delete('/:key', traitDoc.remove, write, async (c) => {
     await remove(c.env, 'computed_trait', c.req.param('key'));
     return c.body(null, 204);
   });
 
 /** `/api/audiences`: definitions, status of their back-fill, members and size, and size previews. */
 export const audiencesApi = new Hono<AdminEnv>()
-  .get('/', read, async (c) => c.json({ data: await list(c.env.DB, 'audience') }))
-  .post('/', write, async (c) => {
+  .get('/', audienceDoc.list, read, async (c) => c.json({ data: await list(c.env.DB, 'audience') }))
+  .post('/', audienceDoc.create, write, async (c) => {
     const input = await parseDefinitionBody(c.req.raw, Audience);
     await checkAudience(c.env.DB, input);
     return c.json(await save(c.env, 'audience', input), 201);
   })
-  .post('/preview', write, async (c) => {
+  .post('/preview', audienceDoc.preview, write, async (c) => {
     const input = await parseDefinitionBody(c.req.raw, AudiencePreview);
     // "preview" is a reserved key, so the candidate cannot collide with a stored audience.
     const candidate: Audience = {
@@ -139,22 +161,22 @@ export const audiencesApi = new Hono<AdminEnv>()
     const sample = input.profiles ? provided(input.profiles) : await directorySample(c.env.DB, input.collection);
     return c.json({ ...estimateAudienceSize(set, 'preview', sample, Date.now()), revision });
   })
-  .get('/:key', read, async (c) => {
+  .get('/:key', audienceDoc.get, read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));
     return c.json({ ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) });
   })
-  .put('/:key', write, async (c) => {
+  .put('/:key', audienceDoc.replace, write, async (c) => {
     const previous = await load(c.env.DB, 'audience', c.req.param('key'));
     const input = await parseDefinitionBody(c.req.raw, Audience);
     samePathKey(input.key, previous.key);
     await checkAudience(c.env.DB, input);
     return c.json(await save(c.env, 'audience', input, previous));
   })
-  .delete('/:key', write, async (c) => {
+  .delete('/:key', audienceDoc.remove, write, async (c) => {
     await remove(c.env, 'audience', c.req.param('key'));
     return c.body(null, 204);
   })
-  .get('/:key/members', read, async (c) => {
+  .get('/:key/members', audienceDoc.members, read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 100) || 100));
     const page = await listMembers(c.env.DB, row.id, limit + 1, c.req.query('cursor') || undefined);

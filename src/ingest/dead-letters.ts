@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { errorText, keepDeadLetter, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
@@ -183,10 +184,17 @@ interface FailureRow {
   error: string | null;
   replayable: number;
 }
+const doc = apiDoc('Ingest', {
+  list: {
+    summary: 'List events the ingest pipeline failed to process',
+    query: { limit: 'At most this many, 1–500 (default 100)' },
+  },
+  replay: { summary: 'Replay failed ingest events, oldest first', query: { limit: '1–1000 (default 1000)' } },
+});
 
 /** `/api/ingest/failures`: list and replay events the ingest pipeline could not process. */
 export const ingestFailuresApi = new Hono<AdminEnv>()
-  .get('/', requireScope('sources:read'), async (c) => {
+  .get('/', doc.list, requireScope('sources:read'), async (c) => {
     const limit = Math.max(1, Math.min(500, Number(c.req.query('limit') ?? 100) || 100));
     const { results } = await c.env.DB.prepare(
       `SELECT message_id, source_id, body, attempts, failed_at, queue, error, replayable
@@ -210,7 +218,7 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
       })),
     });
   })
-  .post('/replay', requireScope('sources:write'), async (c) => {
+  .post('/replay', doc.replay, requireScope('sources:write'), async (c) => {
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
     return c.json({ replayed: await replayIngestFailures(c.env, limit) });
   })

@@ -5,6 +5,7 @@ import { type AdminEnv, authenticate, requireScope, tokenFrom } from '../admin/a
 import { engageTraits } from '../audiences/profile-values';
 import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { findProfileId, readProfile } from './lookup';
 import type { ReadQuery } from './protocol';
 import {
@@ -93,6 +94,44 @@ const authenticateProfileApi = createMiddleware<AdminEnv>(async (c, next) => {
   c.set('principal', principal);
   await next();
 });
+const page = { limit: 'Page size', next: '`cursor.next` of the previous page' };
+const doc = apiDoc(
+  'Profile API',
+  {
+    traits: {
+      summary: "A profile's traits, with computed traits and audiences",
+      description:
+        'Path: `collection` is users or accounts; `id` is `<kind>:<value>` (e.g. user_id:u1) or a profile id.',
+      query: {
+        ...page,
+        class: 'audience, computed_trait, trait or custom',
+        include: 'Comma-separated trait keys',
+        verbose: 'true: each value with its source and timestamps',
+      },
+      errors: [404],
+    },
+    externalIds: {
+      summary: "A profile's identifiers",
+      query: { ...page, include: 'Comma-separated kinds', verbose: 'true: with source and timestamps' },
+      errors: [404],
+    },
+    events: {
+      summary: "A profile's events",
+      query: {
+        ...page,
+        sort: 'asc or desc (default desc)',
+        start: 'ISO-8601 lower bound',
+        end: 'ISO-8601 upper bound',
+        include: 'Comma-separated event names',
+        exclude: 'Comma-separated event names',
+      },
+      errors: [404],
+    },
+    metadata: { summary: "A profile's metadata: created, updated, expired", errors: [404] },
+    links: { summary: 'Links between the user and account profiles', query: page, errors: [404] },
+  },
+  'basic',
+);
 
 /**
  * Segment's Profile API: `/v1/spaces/:space_id/collections/users|accounts/profiles/:id/…`, same
@@ -101,7 +140,7 @@ const authenticateProfileApi = createMiddleware<AdminEnv>(async (c, next) => {
  */
 export const profileApi = new Hono<AdminEnv>()
   .use('*', requestId({ headerName: 'Request-Id' }), authenticateProfileApi, requireScope('profiles:read'))
-  .get('/:space/collections/:collection/profiles/:id/traits', async (c) => {
+  .get('/:space/collections/:collection/profiles/:id/traits', doc.traits, async (c) => {
     const klass = c.req.query('class');
     if (klass !== undefined && !['audience', 'computed_trait', 'trait', 'custom', ''].includes(klass)) {
       throw invalid('The parameter `class` must be audience or computed_trait');
@@ -119,7 +158,7 @@ export const profileApi = new Hono<AdminEnv>()
     const traits = Object.fromEntries(page.map((t) => [t.key, traitView(t, verboseOf(c))]));
     return c.json({ traits, cursor: cursor(c, matching.length > limit, page.at(-1)?.key ?? '', limit) });
   })
-  .get('/:space/collections/:collection/profiles/:id/external_ids', async (c) => {
+  .get('/:space/collections/:collection/profiles/:id/external_ids', doc.externalIds, async (c) => {
     const limit = limitOf(c, 25, 100);
     const include = new Set(listOf(c, 'include'));
     const { profile, collection } = await load(c, { identifiers: true });
@@ -133,7 +172,7 @@ export const profileApi = new Hono<AdminEnv>()
       cursor: cursor(c, matching.length > limit, page.at(-1)?.key ?? ''),
     });
   })
-  .get('/:space/collections/:collection/profiles/:id/events', async (c) => {
+  .get('/:space/collections/:collection/profiles/:id/events', doc.events, async (c) => {
     const limit = limitOf(c, 10, 100);
     const sort = c.req.query('sort') ?? 'desc';
     if (sort !== 'asc' && sort !== 'desc') throw invalid('The parameter `sort` must be asc or desc');
@@ -159,11 +198,11 @@ export const profileApi = new Hono<AdminEnv>()
       cursor: cursor(c, rows.length > limit, last ? encodeEventCursor(last.ts, last.messageId) : ''),
     });
   })
-  .get('/:space/collections/:collection/profiles/:id/metadata', async (c) => {
+  .get('/:space/collections/:collection/profiles/:id/metadata', doc.metadata, async (c) => {
     const { profile } = await load(c, {});
     return c.json({ metadata: metadataView(profile.meta) });
   })
-  .get('/:space/collections/:collection/profiles/:id/links', async (c) => {
+  .get('/:space/collections/:collection/profiles/:id/links', doc.links, async (c) => {
     const limit = limitOf(c, 20, 100);
     const { profile } = await load(c, { links: true });
     const after = c.req.query('next') ?? '';

@@ -5,6 +5,7 @@ import { db } from '../db/client';
 import { type DirectoryRow, profileDirectory } from '../db/profiles-schema';
 import type { Collection } from '../identity/identifiers';
 import { badRequest, notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { findProfileId, readProfile } from './lookup';
 import { eventView, metadataView } from './views';
 
@@ -32,6 +33,19 @@ function decodeCursor(raw: string): [string, string] {
   throw badRequest('`cursor` is not a cursor this API returned');
 }
 
+const doc = apiDoc('Profiles', {
+  list: {
+    summary: 'Search the profile directory, most recently updated first',
+    query: {
+      collection: 'users or accounts (default users)',
+      q: 'Matches any identifier or trait value',
+      limit: '1–200 (default 50)',
+      cursor: '`cursor` of the previous page',
+    },
+  },
+  get: { summary: 'One live profile: identifiers, traits, recent events', errors: [404] },
+});
+
 /**
  * `/api/profiles`: the profile directory. The list searches any identifier or trait value (from
  * the D1 directory, updated in batches, so it trails ingestion by a queue batch); the detail reads
@@ -39,7 +53,7 @@ function decodeCursor(raw: string): [string, string] {
  */
 export const profilesApi = new Hono<AdminEnv>()
   .use('*', requireScope('profiles:read'))
-  .get('/', async (c) => {
+  .get('/', doc.list, async (c) => {
     const collection = c.req.query('collection') ?? 'users';
     if (collection !== 'users' && collection !== 'accounts') throw badRequest('`collection` must be users or accounts');
     const limit = Number(c.req.query('limit') ?? 50);
@@ -73,7 +87,7 @@ export const profilesApi = new Hono<AdminEnv>()
       cursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
     });
   })
-  .get('/:id', async (c) => {
+  .get('/:id', doc.get, async (c) => {
     const ref = c.req.param('id');
     const collection: Collection = ref.startsWith('acc_') || ref.startsWith('group_id:') ? 'accounts' : 'users';
     const id = await findProfileId(c.env, collection, ref);
