@@ -40,8 +40,10 @@ function mountedRoutes(): string[] {
 
 // POST/PUT/PATCH routes that take no body; every other write must document the body it parses.
 const NO_BODY = new Set([
-  'post /api/sources/{id}/rotate-key',
   'post /api/sources/{id}/disable',
+  'post /api/sources/{id}/personalize-secret',
+  'post /api/work/failures/replay',
+  'post /api/tracking-plans/from-source/{sourceId}',
   'post /api/sources/{id}/enable',
   'post /api/ingest/failures/replay',
   'post /api/identity/stats/reset',

@@ -94,7 +94,18 @@ const doc = apiDoc('Sources', {
   create: { summary: 'Create a source', body: CreateSource, status: 201, returns: 'The source with its write key' },
   get: { summary: 'Get a source', errors: [404] },
   update: { summary: 'Rename, enable or disable a source', body: UpdateSource, errors: [404] },
-  rotateKey: { summary: 'Give a source a new write key', errors: [404] },
+  rotateKey: {
+    summary: 'Give a source a new write key; the old one works for a grace period',
+    body: RotateKey,
+    bodyOptional: true,
+    errors: [404],
+  },
+  createPersonalizeSecret: {
+    summary: 'Create or rotate the secret that signs /v1/personalize tokens (shown once)',
+    status: 201,
+    errors: [404],
+  },
+  deletePersonalizeSecret: { summary: 'Remove the personalize secret', errors: [404] },
   disable: { summary: 'Disable a source (its write key stops working)', errors: [404] },
   enable: { summary: 'Enable a source', errors: [404] },
   events: {
@@ -132,7 +143,7 @@ export const sourcesApi = new Hono<AdminEnv>()
     };
     return c.json(sourceView(await update(c.env.DB, row, patch)));
   })
-  .post('/:id/personalize-secret', requireScope('sources:write'), async (c) => {
+  .post('/:id/personalize-secret', doc.createPersonalizeSecret, requireScope('sources:write'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     const secret = randomToken('ps', 32);
     const next = await update(c.env.DB, row, {
@@ -145,7 +156,7 @@ export const sourcesApi = new Hono<AdminEnv>()
       201,
     );
   })
-  .delete('/:id/personalize-secret', requireScope('sources:write'), async (c) => {
+  .delete('/:id/personalize-secret', doc.deletePersonalizeSecret, requireScope('sources:write'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     return c.json(
       sourceView(await update(c.env.DB, row, { personalizeSecret: null, personalizeSecretCreatedAt: null })),

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiTokenRow } from '../db/schema';
 import { forbidden, notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { type AdminEnv, requireScope } from './auth';
 import { grants, SCOPES } from './scopes';
 import { createToken, listTokens, revokeToken } from './token-store';
@@ -31,10 +32,18 @@ export function tokenView(t: ApiTokenRow) {
   };
 }
 
+const doc = apiDoc('Tokens', {
+  list: { summary: 'List API tokens (never their secrets)' },
+  create: { summary: 'Create a scoped token; the secret is in this answer only', body: CreateToken, status: 201 },
+  revoke: { summary: 'Revoke a token at once', errors: [404] },
+});
+
 /** `/api/tokens`: scoped API tokens. A token can only hand out scopes it holds itself. */
 export const tokensApi = new Hono<AdminEnv>()
-  .get('/', requireScope('tokens:write'), async (c) => c.json({ data: (await listTokens(c.env.DB)).map(tokenView) }))
-  .post('/', requireScope('tokens:write'), async (c) => {
+  .get('/', doc.list, requireScope('tokens:write'), async (c) =>
+    c.json({ data: (await listTokens(c.env.DB)).map(tokenView) }),
+  )
+  .post('/', doc.create, requireScope('tokens:write'), async (c) => {
     const input = await parseJson(c.req.raw, CreateToken);
     const principal = c.get('principal');
     const beyond = input.scopes.filter((s) => !grants(principal.scopes, s));
@@ -42,7 +51,7 @@ export const tokensApi = new Hono<AdminEnv>()
     const { row, secret } = await createToken(c.env.DB, { ...input, createdBy: principal.id });
     return c.json({ ...tokenView(row), token: secret }, 201);
   })
-  .delete('/:id', requireScope('tokens:write'), async (c) => {
+  .delete('/:id', doc.revoke, requireScope('tokens:write'), async (c) => {
     const row = await revokeToken(c.env.DB, c.req.param('id'));
     if (!row) throw notFound(`Token ${c.req.param('id')}`);
     return c.json(tokenView(row));

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { chunkForQueue } from '../ingest/enqueue';
 import { notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import {
   errorText,
   keepDeadLetter,
@@ -189,9 +190,18 @@ function parsed(body: string | null): unknown {
   }
 }
 
+const doc = apiDoc('Audiences', {
+  list: {
+    summary: 'List audience work that failed every retry or could not be read',
+    query: { limit: '1–500 (default 100)' },
+  },
+  replay: { summary: 'Replay the replayable work failures, oldest first', query: { limit: '1–1000 (default 1000)' } },
+  discard: { summary: 'Discard one recorded work failure', status: 204, errors: [404] },
+});
+
 /** `/api/work/failures`: list and replay audience work (membership changes, back-fill pages) that failed. */
 export const workFailuresApi = new Hono<AdminEnv>()
-  .get('/', requireScope('engage:read'), async (c) => {
+  .get('/', doc.list, requireScope('engage:read'), async (c) => {
     const limit = Math.max(1, Math.min(500, Number(c.req.query('limit') ?? 100) || 100));
     const { results } = await c.env.DB.prepare(
       `SELECT message_id, queue, type, body, replayable, attempts, error, failed_at
@@ -223,12 +233,12 @@ export const workFailuresApi = new Hono<AdminEnv>()
       })),
     });
   })
-  .post('/replay', requireScope('engage:write'), async (c) => {
+  .post('/replay', doc.replay, requireScope('engage:write'), async (c) => {
     const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
     return c.json({ replayed: await replayWorkFailures(c.env, limit) });
   })
   // Rows that cannot be replayed stay until an operator has looked at them and discards them.
-  .delete('/:messageId', requireScope('engage:write'), async (c) => {
+  .delete('/:messageId', doc.discard, requireScope('engage:write'), async (c) => {
     const res = await c.env.DB.prepare('DELETE FROM work_failures WHERE message_id = ?')
       .bind(c.req.param('messageId'))
       .run();

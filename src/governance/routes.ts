@@ -6,6 +6,7 @@ import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { sources } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { clearGovernanceCache } from './cache';
 import { draftRules } from './draft';
 import { flushObserved, observedSchema, observer } from './observed';
@@ -34,9 +35,35 @@ async function requireSource(d1: D1Database, id: string) {
 
 const ConnectSource = z.strictObject({ sourceId: z.string().min(1).max(100) });
 
+const doc = apiDoc('Tracking plans', {
+  list: { summary: 'List tracking plans with their connected sources' },
+  create: {
+    summary: 'Create a tracking plan (rules are checked as draft-07 JSON Schema)',
+    body: CreateTrackingPlan,
+    status: 201,
+  },
+  draft: { summary: 'Draft a plan from the observed schema of a source', status: 201, errors: [404] },
+  get: { summary: 'Get a tracking plan', errors: [404] },
+  update: { summary: 'Rename or describe a tracking plan', body: UpdateTrackingPlan, errors: [404] },
+  rules: { summary: 'Replace the rules of a tracking plan', body: z.strictObject({ rules: Rules }), errors: [404] },
+  remove: { summary: 'Delete a tracking plan', errors: [404] },
+  connect: { summary: 'Connect a source (a source has at most one plan)', body: ConnectSource, errors: [404] },
+  disconnect: { summary: 'Disconnect a source', errors: [404] },
+});
+const sdoc = apiDoc('Tracking plans', {
+  settings: { summary: "A source's schema controls (Segment's schemaSettings)", errors: [404] },
+  saveSettings: { summary: "Set a source's schema controls", body: SchemaSettings, errors: [404] },
+  schema: { summary: 'Event names, properties and traits seen on a source, with their types', errors: [404] },
+  violations: {
+    summary: 'Violations by event, field and type, with counts and a sample',
+    query: { from: 'ISO-8601', to: 'ISO-8601', eventName: 'One event name' },
+    errors: [404],
+  },
+});
+
 /** `/api/tracking-plans`: Segment Protocols' tracking plans, their rules and connected sources. */
 export const trackingPlansApi = new Hono<AdminEnv>()
-  .get('/', read, async (c) => {
+  .get('/', doc.list, read, async (c) => {
     const rows = await db(c.env.DB).query.trackingPlans.findMany();
     const links = await db(c.env.DB).query.trackingPlanSources.findMany();
     return c.json({
@@ -48,13 +75,13 @@ export const trackingPlansApi = new Hono<AdminEnv>()
       ),
     });
   })
-  .post('/', write, async (c) => {
+  .post('/', doc.create, write, async (c) => {
     const input = await parseJson(c.req.raw, CreateTrackingPlan);
     const row = await createPlan(c.env.DB, input);
     clearGovernanceCache();
     return c.json(planView(row, []), 201);
   })
-  .post('/from-source/:sourceId', write, async (c) => {
+  .post('/from-source/:sourceId', doc.draft, write, async (c) => {
     const sourceId = c.req.param('sourceId');
     await requireSource(c.env.DB, sourceId);
     await flushObserved(c.env.DB, observer.take(true));
@@ -68,29 +95,29 @@ export const trackingPlansApi = new Hono<AdminEnv>()
     clearGovernanceCache();
     return c.json(planView(row, []), 201);
   })
-  .get('/:id', read, async (c) => {
+  .get('/:id', doc.get, read, async (c) => {
     const row = await findPlan(c.env.DB, c.req.param('id'));
     return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
   })
-  .patch('/:id', write, async (c) => {
+  .patch('/:id', doc.update, write, async (c) => {
     const input = await parseJson(c.req.raw, UpdateTrackingPlan);
     const row = await updatePlan(c.env.DB, await findPlan(c.env.DB, c.req.param('id')), input);
     clearGovernanceCache();
     return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
   })
-  .put('/:id/rules', write, async (c) => {
+  .put('/:id/rules', doc.rules, write, async (c) => {
     const rules = await parseJson(c.req.raw, z.strictObject({ rules: Rules }));
     const row = await updatePlan(c.env.DB, await findPlan(c.env.DB, c.req.param('id')), { rules: rules.rules });
     clearGovernanceCache();
     return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
   })
-  .delete('/:id', write, async (c) => {
+  .delete('/:id', doc.remove, write, async (c) => {
     const row = await findPlan(c.env.DB, c.req.param('id'));
     await deletePlan(c.env.DB, row.id);
     clearGovernanceCache();
     return c.json({ deleted: row.id });
   })
-  .post('/:id/sources', write, async (c) => {
+  .post('/:id/sources', doc.connect, write, async (c) => {
     const { sourceId } = await parseJson(c.req.raw, ConnectSource);
     const row = await findPlan(c.env.DB, c.req.param('id'));
     await requireSource(c.env.DB, sourceId);
@@ -98,7 +125,7 @@ export const trackingPlansApi = new Hono<AdminEnv>()
     clearGovernanceCache();
     return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
   })
-  .delete('/:id/sources/:sourceId', write, async (c) => {
+  .delete('/:id/sources/:sourceId', doc.disconnect, write, async (c) => {
     const row = await findPlan(c.env.DB, c.req.param('id'));
     if (!(await disconnectSource(c.env.DB, row.id, c.req.param('sourceId')))) {
       throw notFound(`Source ${c.req.param('sourceId')} on plan ${row.id}`);
@@ -115,11 +142,11 @@ const isoParam = (name: string, v: string | undefined) => {
 
 /** `/api/sources/:id/{schema-settings,violations}`: a source's schema controls and violations. */
 export const sourceGovernanceApi = new Hono<AdminEnv>()
-  .get('/:id/schema-settings', read, async (c) => {
+  .get('/:id/schema-settings', sdoc.settings, read, async (c) => {
     await requireSource(c.env.DB, c.req.param('id'));
     return c.json(await loadSchemaSettings(c.env.DB, c.req.param('id')));
   })
-  .put('/:id/schema-settings', write, async (c) => {
+  .put('/:id/schema-settings', sdoc.saveSettings, write, async (c) => {
     const settings = await parseJson(c.req.raw, SchemaSettings);
     await requireSource(c.env.DB, c.req.param('id'));
     for (const target of [settings.forwardingBlockedEventsTo, settings.forwardingViolationsTo]) {
@@ -129,12 +156,12 @@ export const sourceGovernanceApi = new Hono<AdminEnv>()
     clearGovernanceCache();
     return c.json(settings);
   })
-  .get('/:id/schema', read, async (c) => {
+  .get('/:id/schema', sdoc.schema, read, async (c) => {
     await requireSource(c.env.DB, c.req.param('id'));
     await flushObserved(c.env.DB, observer.take(true)); // this isolate's latest, at once
     return c.json({ data: await observedSchema(c.env.DB, c.req.param('id')) });
   })
-  .get('/:id/violations', read, async (c) => {
+  .get('/:id/violations', sdoc.violations, read, async (c) => {
     await requireSource(c.env.DB, c.req.param('id'));
     const q = c.req.query();
     const data = await listViolations(c.env.DB, c.req.param('id'), {

@@ -7,6 +7,7 @@ import { db } from '../db/client';
 import { destinations } from '../db/destinations-schema';
 import { sources, type TransformationRow, transformations } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
 import { isObject } from '../lib/json';
 import { clearGovernanceCache } from './cache';
@@ -52,9 +53,22 @@ async function save(d1: D1Database, row: TransformationRow) {
 
 const Preview = z.strictObject({ transformation: TransformationBody, event: z.record(z.string(), z.unknown()) });
 
+const doc = apiDoc('Transformations', {
+  list: { summary: 'List transformations', query: { sourceId: 'Only those of this source' } },
+  create: { summary: 'Create a transformation', body: TransformationBody, status: 201, errors: [404] },
+  preview: { summary: 'Apply a transformation to a sample event', body: Preview },
+  get: { summary: 'Get a transformation', errors: [404] },
+  update: {
+    summary: 'Change a transformation (fields merged, then checked whole)',
+    body: z.record(z.string(), z.unknown()),
+    errors: [404],
+  },
+  remove: { summary: 'Delete a transformation', errors: [404] },
+});
+
 /** `/api/transformations`: Segment's transformations, and a preview of one on a sample event. */
 export const transformationsApi = new Hono<AdminEnv>()
-  .get('/', read, async (c) => {
+  .get('/', doc.list, read, async (c) => {
     const sourceId = c.req.query('sourceId');
     const q = db(c.env.DB).select().from(transformations);
     const rows = await (sourceId ? q.where(eq(transformations.sourceId, sourceId)) : q)
@@ -62,7 +76,7 @@ export const transformationsApi = new Hono<AdminEnv>()
       .all();
     return c.json({ data: rows.map(view) });
   })
-  .post('/', write, async (c) => {
+  .post('/', doc.create, write, async (c) => {
     const body = await parseJson(c.req.raw, TransformationBody);
     await checkTargets(c.env.DB, body);
     const now = new Date().toISOString();
@@ -77,14 +91,14 @@ export const transformationsApi = new Hono<AdminEnv>()
     await save(c.env.DB, row);
     return c.json(view(row), 201);
   })
-  .post('/preview', read, async (c) => {
+  .post('/preview', doc.preview, read, async (c) => {
     const { transformation, event } = await parseJson(c.req.raw, Preview);
     if (!isObject(event)) throw badRequest('`event` must be an object');
     const after = applyTransformation(transformation, event);
     return c.json({ dropped: after === null, event: after });
   })
-  .get('/:id', read, async (c) => c.json(view(await load(c.env.DB, c.req.param('id')))))
-  .patch('/:id', write, async (c) => {
+  .get('/:id', doc.get, read, async (c) => c.json(view(await load(c.env.DB, c.req.param('id')))))
+  .patch('/:id', doc.update, write, async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     const patch = await parseJson(c.req.raw, z.record(z.string(), z.unknown()));
     const parsed = TransformationBody.safeParse({ ...row.body, ...patch });
@@ -101,7 +115,7 @@ export const transformationsApi = new Hono<AdminEnv>()
     await save(c.env.DB, next);
     return c.json(view(next));
   })
-  .delete('/:id', write, async (c) => {
+  .delete('/:id', doc.remove, write, async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     await db(c.env.DB).batch([
       db(c.env.DB).delete(transformations).where(eq(transformations.id, row.id)),

@@ -190,6 +190,7 @@ const doc = apiDoc('Ingest', {
     query: { limit: 'At most this many, 1–500 (default 100)' },
   },
   replay: { summary: 'Replay failed ingest events, oldest first', query: { limit: '1–1000 (default 1000)' } },
+  discard: { summary: 'Discard one recorded failure (e.g. one that is not replayable)', status: 204, errors: [404] },
 });
 
 /** `/api/ingest/failures`: list and replay events the ingest pipeline could not process. */
@@ -223,7 +224,7 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
     return c.json({ replayed: await replayIngestFailures(c.env, limit) });
   })
   // Rows that cannot be replayed stay until an operator has looked at them and discards them.
-  .delete('/:messageId', requireScope('sources:write'), async (c) => {
+  .delete('/:messageId', doc.discard, requireScope('sources:write'), async (c) => {
     const res = await c.env.DB.prepare('DELETE FROM ingest_failures WHERE message_id = ?')
       .bind(c.req.param('messageId'))
       .run();

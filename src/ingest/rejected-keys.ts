@@ -4,6 +4,7 @@ import { type AdminEnv, requireScope } from '../admin/auth';
 import { db } from '../db/client';
 import { type RejectedWriteKeyRow, rejectedWriteKeys } from '../db/schema';
 import { badRequest } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { sha256Hex } from '../lib/ids';
 import type { KeyRefusal } from './sources';
 
@@ -176,7 +177,14 @@ export function summarizeRejected(rows: readonly RejectedWriteKeyRow[]): Rejecte
 }
 
 /** `GET /api/ingest/rejected-keys?days=7`: keys whose requests were answered 200 and dropped. */
-export const rejectedKeysApi = new Hono<AdminEnv>().get('/', requireScope('sources:read'), async (c) => {
+const doc = apiDoc('Ingest', {
+  list: {
+    summary: 'Write keys whose requests were answered 200 and dropped (unknown, disabled, rotated out)',
+    query: { days: 'How many days back, 1–30 (default 7)' },
+  },
+});
+
+export const rejectedKeysApi = new Hono<AdminEnv>().get('/', doc.list, requireScope('sources:read'), async (c) => {
   const raw = c.req.query('days') ?? '7';
   const days = Number(raw);
   if (!Number.isInteger(days) || days < 1 || days > RETENTION_DAYS) {

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import type { AuditRow } from '../db/schema';
 import { badRequest } from '../lib/errors';
+import { apiDoc } from '../lib/http/openapi';
 import { listAudit, verifyAudit } from './audit-store';
 
 function view(r: AuditRow) {
@@ -26,9 +27,25 @@ const isoOrUndefined = (name: string, v: string | undefined) => {
   return new Date(v).toISOString();
 };
 
+const doc = apiDoc('Audit', {
+  list: {
+    summary: 'The audit log, oldest first',
+    query: {
+      from: 'ISO-8601',
+      to: 'ISO-8601',
+      actor: 'Token id',
+      action: 'e.g. PATCH /api/sources/:id',
+      target: 'Path',
+      cursor: '`cursor.next`',
+      limit: '1–1000 (default 100)',
+    },
+  },
+  verify: { summary: 'Recompute the hash chain; names the first altered or missing entry' },
+});
+
 /** `/api/audit`: the hash-chained audit log, paged oldest first, and its verification. */
 export const auditApi = new Hono<AdminEnv>()
-  .get('/', requireScope('audit:read'), async (c) => {
+  .get('/', doc.list, requireScope('audit:read'), async (c) => {
     const q = c.req.query();
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
@@ -50,4 +67,4 @@ export const auditApi = new Hono<AdminEnv>()
       cursor: { hasMore: rows.length > limit, next: rows.length > limit ? String(page.at(-1)?.seq) : null },
     });
   })
-  .get('/verify', requireScope('audit:read'), async (c) => c.json(await verifyAudit(c.env.DB)));
+  .get('/verify', doc.verify, requireScope('audit:read'), async (c) => c.json(await verifyAudit(c.env.DB)));

@@ -130,11 +130,21 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
   {
     name: 'Audiences',
     description:
-      'Audiences and their members; scopes audiences:read, audiences:write. `definition` is the condition ' +
+      'Audiences and their members; scopes engage:read, engage:write. `definition` is the condition ' +
       'tree (src/audiences/conditions.ts), checked node by node, so its schema here is open',
   },
-  { name: 'Computed traits', description: 'Computed traits; scopes audiences:read, audiences:write' },
-  { name: 'Identity', description: 'Identity resolution settings and timings; scopes profiles:read, admin' },
+  { name: 'Computed traits', description: 'Computed traits; scopes engage:read, engage:write' },
+  {
+    name: 'Tracking plans',
+    description: 'Tracking plans, schema controls, observed schema and violations; scopes governance:*',
+  },
+  {
+    name: 'Transformations',
+    description: 'Transformations of events at ingest or per destination; scopes governance:*',
+  },
+  { name: 'Tokens', description: 'Scoped API tokens; scope tokens:write' },
+  { name: 'Audit', description: 'The hash-chained audit log; scope audit:read' },
+  { name: 'Identity', description: 'Identity resolution settings and timings; scopes profiles:read, workspace:owner' },
   { name: 'Profiles', description: 'The profile directory; scope profiles:read' },
   {
     name: 'Profile API',
