@@ -12,7 +12,12 @@ type SelfFetch = (req: Request, env: Cloudflare.Env, ctx: Context['executionCtx'
 const MAX_STATE_CHARS = 16_000;
 /** Marks the trail's own reads of a resource, so they are not audited themselves. Per isolate. */
 const INTERNAL_HEADER = 'x-tessera-audit-read';
-const nonce = crypto.randomUUID();
+// Made on first use: Workers refuse random values at global scope.
+let nonceValue: string | undefined;
+const nonce = () => {
+  nonceValue ??= crypto.randomUUID();
+  return nonceValue;
+};
 
 /** The resource a change acts on: the path itself, or for `POST /api/x/:id/action` its parent. */
 export function resourceOf(method: string, path: string): string | null {
@@ -38,12 +43,12 @@ function capped(text: string): unknown {
  */
 export const auditTrail = (fetchSelf: SelfFetch) =>
   createMiddleware<AdminEnv>(async (c, next) => {
-    if (c.req.header(INTERNAL_HEADER) === nonce) return next();
+    if (c.req.header(INTERNAL_HEADER) === nonce()) return next();
     const method = c.req.method;
     const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(method);
     const resource = mutating ? resourceOf(method, c.req.path) : null;
     const readState = async (path: string) => {
-      const headers = new Headers({ [INTERNAL_HEADER]: nonce });
+      const headers = new Headers({ [INTERNAL_HEADER]: nonce() });
       const auth = c.req.header('authorization');
       if (auth) headers.set('authorization', auth);
       const res = await fetchSelf(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx);

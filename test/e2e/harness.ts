@@ -1,5 +1,6 @@
 // End-to-end harness: one real `wrangler dev` per test file, with its own temporary state folder
 // and a fresh source, so files never see each other's data. Used by every test in test/e2e/.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,11 +58,18 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** Echo wrangler's output (or set TESSERA_E2E_LOG=1). */
   log?: boolean;
+  /**
+   * Keep the state folder in memory (/dev/shm) where there is one. Locally one workerd thread runs
+   * the Worker and every Durable Object, and each object's SQLite commit syncs to disk inside that
+   * thread; tests that measure the Worker's responsiveness, not the disk, use this.
+   */
+  inMemory?: boolean;
 }
 
 /** Starts `wrangler dev` on a free port with a fresh `--persist-to` folder and creates a source. */
 export async function startTessera(options: StartOptions = {}): Promise<Tessera> {
-  const persistTo = await mkdtemp(join(tmpdir(), 'tessera-e2e-'));
+  const base = options.inMemory && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const persistTo = await mkdtemp(join(base, 'tessera-e2e-'));
   let dev: DevServer | undefined;
   const cleanup = async () => {
     await dev?.stop();
