@@ -21,6 +21,11 @@ interface State {
 export type Lane = 'fresh' | 'retry';
 
 const states = new Map<string, State>();
+/** When each destination last answered well (in this isolate). */
+const answered = new Map<string, number>();
+
+/** How long a good answer keeps a destination trusted. */
+const TRUST_MS = 5 * 60_000;
 
 /** Longest pause, whatever the backoff base. */
 const MAX_OPEN_MS = 5 * 60_000;
@@ -53,8 +58,20 @@ export function isSuspect(destinationId: string, now: number): boolean {
   return !!s && (s.failures > 0 || s.slow > 0 || s.degradedUntil > now || s.openUntil > now);
 }
 
+/**
+ * Trusted: answered well lately and not failed, slow or degraded since. The fresh lane gives a
+ * trusted destination more time before cutting a request (a cut may double a delivery the vendor
+ * took), and an unknown or suspect one only its short budget.
+ */
+export function isTrusted(destinationId: string, now: number): boolean {
+  const at = answered.get(destinationId);
+  return at !== undefined && now - at < TRUST_MS && !isSuspect(destinationId, now);
+}
+
 /** A request succeeded: no pause any more (a degraded destination stays in the retry lane a while). */
-export function recordSuccess(destinationId: string): void {
+export function recordSuccess(destinationId: string, now = Date.now()): void {
+  if (answered.size > 5000) answered.clear();
+  answered.set(destinationId, now);
   const s = states.get(destinationId);
   if (!s) return;
   s.failures = 0;
@@ -113,4 +130,5 @@ export function recordFailure(
 /** Forgets every breaker (tests). */
 export function resetBreakers(): void {
   states.clear();
+  answered.clear();
 }

@@ -8,9 +8,11 @@ export interface DeliveryConfig {
   /** Per-request timeout (the retry lane waits this long for a vendor). */
   timeoutMs: number;
   /**
-   * How long the fresh lane waits on vendors per queue batch. Past it, requests still in flight
-   * are aborted and everything unsent hops to the retry lane: the next batch, and so every other
-   * destination's next events, never waits longer than this for a slow or hanging vendor.
+   * How long the fresh lane waits on a vendor: no request starts later than this into a batch,
+   * and one still unanswered after it (four times it for a vendor that answered well lately) is
+   * cut and hops to the retry lane. The queue hands the lane its next batch only when this one
+   * returns, so every other destination's next events wait at most about this long for a slow
+   * or hanging vendor.
    */
   freshBudgetMs: number;
   /** Loopback URLs are allowed only when running locally (`TESSERA_ENV=local`). */

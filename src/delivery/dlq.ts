@@ -13,6 +13,16 @@ export const DLQ_MAX_RETRIES = 20;
 /** Where the last resort keeps a dead letter that D1 would not take (R2 `ARCHIVE`). */
 export const LAST_RESORT_PREFIX = 'dead-letters/delivery/';
 
+/** The destinations could not be loaded (D1): the message is retried, not recorded as unhandled. */
+class DestinationsUnavailable extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`destinations could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** Growing delays while D1 refuses (10 s, 20 s, … up to an hour): about a day in all. */
+const retryDelay = (attempts: number) => Math.min(3600, 10 * 2 ** (attempts - 1));
+
 /** The failure records a dead-letter message stands for. */
 function failuresOf(
   msg: Message<DeadLetterMessage>,
@@ -83,7 +93,9 @@ export async function consumeDeliveryDlq(
   const failedAt = new Date(now).toISOString();
   let destinations: Promise<LiveDestination[]> | undefined;
   const dests = () => {
-    destinations ??= loadLiveDestinations(env.DB);
+    destinations ??= loadLiveDestinations(env.DB).catch((err) => {
+      throw new DestinationsUnavailable(err);
+    });
     return destinations;
   };
   const entries: Entry[] = [];
@@ -102,6 +114,11 @@ export async function consumeDeliveryDlq(
       });
       entries.push({ msg, statements: log.statements(env.DB), fallback });
     } catch (err) {
+      // Not the message's fault: try it again later, when its destinations can be read.
+      if (err instanceof DestinationsUnavailable && msg.attempts <= DLQ_MAX_RETRIES) {
+        msg.retry({ delaySeconds: retryDelay(msg.attempts) });
+        continue;
+      }
       const u = unhandled(msg, batch.queue, err, now, { value: read.body });
       entries.push({ msg, statements: [unhandledStatement(env.DB, u)], fallback: u });
     }
@@ -132,7 +149,7 @@ export async function consumeDeliveryDlq(
     }
     if (e.msg.attempts <= DLQ_MAX_RETRIES) {
       // D1 is down or refusing: wait longer each time (up to an hour) before the next try.
-      e.msg.retry({ delaySeconds: Math.min(3600, 10 * 2 ** (e.msg.attempts - 1)) });
+      e.msg.retry({ delaySeconds: retryDelay(e.msg.attempts) });
       continue;
     }
     // Last attempt: the queue would drop it next, so keep the raw body in R2 (and in the logs).

@@ -1,6 +1,6 @@
 import { batchSizeOf, type RequestDescription } from '../destinations/types';
 import type { EnrichedEvent } from '../ingest/spec';
-import { isSuspect, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
+import { isSuspect, isTrusted, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
 import type { DeliveryConfig } from './config';
 import { type DeliveryError, PermanentError, RetryableError } from './errors';
 import { perform } from './perform';
@@ -33,14 +33,18 @@ export interface SendDeps {
   /** Where a URL's name resolves (DoH), in production mode; see `resolve.ts`. */
   resolve?: (url: string) => Promise<string | undefined>;
   /**
-   * The fresh lane's deadline (epoch ms) for this batch's requests: none starts after it, and
-   * one in flight is aborted at it (see `freshBudgetMs`). Absent in the retry lane.
+   * The fresh lane's deadline (epoch ms) for this batch: no request starts after it, and each
+   * one is cut after `freshBudgetMs` (four times that for a trusted vendor). Absent in the retry
+   * lane, which waits the full timeout.
    */
   deadline?: number;
 }
 
 /** Below this much time left, a request is not started in the fresh lane. */
 const MIN_REQUEST_MS = 25;
+
+/** A trusted destination's requests may take this many fresh budgets before they are cut. */
+const TRUSTED_BUDGET_FACTOR = 4;
 
 /** Splits a destination's work into requests: same batch key, at most `batchSize` and `maxBatchBytes`. */
 export function plan(items: Work[], dest: LiveDestination): Work[][] {
@@ -129,14 +133,16 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
       for (const i of group) i.outcome = { kind: 'retry', error, deferred: true };
       continue;
     }
-    // The fresh lane never waits past its deadline: what is left goes to the retry lane.
-    const left = deps.deadline === undefined ? config.timeoutMs : deps.deadline - now();
-    if (left < MIN_REQUEST_MS) {
+    // The fresh lane starts no request past its deadline (what is left goes to the retry lane),
+    // and gives each one its budget: longer for a trusted vendor, whose cut request may well
+    // have been taken (a cut is sent again, like a timeout), the short one otherwise.
+    if (deps.deadline !== undefined && deps.deadline - now() < MIN_REQUEST_MS) {
       const error = new RetryableError("Not sent within the fresh lane's time for its batch; sent from the retry lane");
       for (const i of group) i.outcome = { kind: 'retry', error, hop: true };
       continue;
     }
-    const timeoutMs = Math.min(config.timeoutMs, left);
+    const budget = isTrusted(dest.id, now()) ? TRUSTED_BUDGET_FACTOR * config.freshBudgetMs : config.freshBudgetMs;
+    const timeoutMs = deps.deadline === undefined ? config.timeoutMs : Math.min(config.timeoutMs, budget);
     const result = await perform(req, {
       timeoutMs,
       allowLoopback: config.allowLoopback,
@@ -146,7 +152,7 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
       resolve: deps.resolve,
     });
     if (result.ok) {
-      recordSuccess(dest.id);
+      recordSuccess(dest.id, now());
       for (const i of group) i.outcome = { kind: 'delivered', at: now() };
     } else if (result.failure === 'timeout' && timeoutMs < config.timeoutMs) {
       // Cut short by the fresh lane's budget, not a hang yet: the retry lane waits the full timeout.
@@ -186,8 +192,11 @@ export async function deliverTo(dest: LiveDestination, items: Work[], deps: Send
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) await sendGroup(dest, group, deps);
   };
-  // A destination that just failed or was slow holds at most one of the invocation's connections.
-  const width = isSuspect(dest.id, deps.now()) ? 1 : deps.config.perDestinationConcurrency;
+  // In the fresh lane, a destination that just failed or was slow holds at most one of the
+  // invocation's connections (they are shared with the healthy destinations of the batch). The
+  // retry lane keeps probing with several, so one recovered event is found among failing ones.
+  const suspect = (deps.lane ?? 'fresh') === 'fresh' && isSuspect(dest.id, deps.now());
+  const width = suspect ? 1 : deps.config.perDestinationConcurrency;
   await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
   // One slow mark per batch, however many of its requests the deadline cut.
   const cut = items.find((i) => i.outcome?.kind === 'retry' && i.outcome.cut);

@@ -155,7 +155,10 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
     for (const id of faulted) {
       const s = scenarioOf(id);
       const failed = failedIds.has(id);
-      expect(failed, `${s.name} ${id}`).toBe(s.name === 'permanent 400' || s.name === 'never recovers');
+      const record = recorded.find((f) => f.messageId === id);
+      expect(failed, `${s.name} ${id} ${JSON.stringify(record)}`).toBe(
+        s.name === 'permanent 400' || s.name === 'never recovers',
+      );
       expect(flaky.acked().some((r) => messageIdOf(r) === id)).toBe(!failed);
     }
     const permanent = recorded.filter((f) => scenarioOf(f.messageId).name === 'permanent 400');
@@ -233,6 +236,7 @@ describe('a destination that hangs on every request (wrangler dev + local receiv
   let t: Tessera;
   let stuck: Receiver;
   let healthy: Receiver;
+  const ids = new Map<string, string>();
 
   beforeAll(async () => {
     stuck = await startReceiver(() => 'hang');
@@ -242,10 +246,11 @@ describe('a destination that hangs on every request (wrangler dev + local receiv
       ['Hanging vendor', `${stuck.url}/hook`],
       ['Healthy vendor', `${healthy.url}/hook`],
     ]) {
-      await t.admin('/api/destinations', {
+      const made = await t.admin<{ id: string }>('/api/destinations', {
         method: 'POST',
         body: { type: 'webhook', name, sourceIds: [t.sourceId], settings: { url } },
       });
+      ids.set(name, made.id);
     }
   });
   afterAll(async () => {
@@ -285,4 +290,31 @@ describe('a destination that hangs on every request (wrangler dev + local receiv
     expect(stuck.requests.length).toBeGreaterThan(0);
     expect(p95).toBeLessThan(1000);
   }, 120_000);
+
+  it("POST /:id/test summarises the target's answer, never returning its body verbatim", async () => {
+    const id = ids.get('Healthy vendor');
+    healthy.setBehaviour(() => ({
+      status: 200,
+      headers: { 'content-type': 'text/html' },
+      body: '<html><body>internal admin panel, token secret-token-123</body></html>',
+    }));
+    const page = await t.admin<Record<string, unknown>>(`/api/destinations/${id}/test`, { method: 'POST' });
+    expect(JSON.stringify(page)).not.toContain('secret-token-123');
+    expect(page).toMatchObject({
+      ok: true,
+      status: 200,
+      response: null,
+      answer: { headers: { contentType: 'text/html' } },
+    });
+
+    healthy.setBehaviour(() => ({ status: 500, body: JSON.stringify({ error: 'x'.repeat(5000) }) }));
+    const error = await t.admin<{ ok: boolean; status: number; response: string }>(`/api/destinations/${id}/test`, {
+      method: 'POST',
+    });
+    expect(error).toMatchObject({ ok: false, status: 500 });
+    // A JSON error keeps a short excerpt, enough to read what the vendor said.
+    expect(error.response.startsWith('{"error":"xxx')).toBe(true);
+    expect(error.response.length).toBeLessThanOrEqual(201);
+    healthy.setBehaviour(() => OK);
+  });
 });
