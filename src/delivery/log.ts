@@ -152,7 +152,7 @@ function failureParams(f: DeliveryFailure): unknown[] {
     f.sourceId ?? null,
     e.type,
     name,
-    // Bounded: an event too deep for JSON.stringify is still recorded (marked where cut).
+    // Bounded: a pathological event is still recorded (marked where cut).
     boundedJson(e),
     f.status ?? null,
     f.error,

@@ -56,7 +56,7 @@ export function plan(items: Work[], dest: LiveDestination): Work[][] {
     let n: number;
     let key: string;
     try {
-      // A pathological event (too deep to serialise, a batch key that throws) fails on its own.
+      // A pathological event (one JSON cannot serialise, a batch key that throws) fails on its own.
       n = JSON.stringify(item.event).length;
       key = dest.def.batchKey?.(item.event, dest.settings) ?? '';
     } catch (err) {

@@ -32,8 +32,9 @@ function bounded(value: unknown, depth: number, maxDepth: number): unknown {
 }
 
 /**
- * JSON of any value, however deep: levels past `maxDepth` become a marker, so a body that breaks
- * `JSON.stringify` (stack overflow) can still be recorded. Truncated to `MAX_RECORD_CHARS`.
+ * JSON of any value, however deep or odd: levels past `maxDepth` become a marker and values JSON
+ * cannot hold (BigInt) become strings, so any readable body can be recorded and shown again.
+ * Cut to `MAX_RECORD_CHARS`.
  */
 export function boundedJson(value: unknown, maxDepth = MAX_RECORD_DEPTH): string {
   let text: string;
