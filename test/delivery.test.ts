@@ -228,6 +228,8 @@ describe('delivery consumer', () => {
       { kind: 'event', sourceId, event: null as unknown as ReturnType<typeof trackEvent> },
       { kind: 'event', sourceId, event: good2 },
       { kind: 'event', sourceId, event: trackEvent() },
+      { kind: 'attempt', destinationId: bad.id } as unknown as DeliveryAttempt,
+      { kind: 'other' } as unknown as DeliveryAttempt,
     ]);
     // The runtime failing to deserialise a body (as with a body nested thousands of levels deep).
     Object.defineProperty(batch.messages[3], 'body', {
@@ -239,16 +241,18 @@ describe('delivery consumer', () => {
     const sent = calls.map((c) => (c.body as { messageId: string }).messageId);
     expect(sent.filter((id) => id === good1.messageId)).toHaveLength(2);
     expect(sent.filter((id) => id === good2.messageId)).toHaveLength(2);
-    expect((await resultOf(batch)).explicitAcks).toHaveLength(4);
+    expect((await resultOf(batch)).explicitAcks).toHaveLength(6);
     const rows = await env.DB.prepare(
-      "SELECT message_id, event_type, error FROM delivery_failures WHERE destination_id = '*' AND message_id IN (?, ?)",
+      "SELECT message_id, event_type, error FROM delivery_failures WHERE destination_id = '*' AND message_id IN (?, ?, ?, ?)",
     )
-      .bind(`queue:${batch.messages[1].id}`, `queue:${batch.messages[3].id}`)
+      .bind(...[1, 3, 4, 5].map((n) => `queue:${batch.messages[n].id}`))
       .all<{ message_id: string; event_type: string; error: string }>();
     const byId = new Map(rows.results.map((r) => [r.message_id, r]));
     expect(byId.get(`queue:${batch.messages[1].id}`)).toMatchObject({ event_type: 'event' });
     expect(byId.get(`queue:${batch.messages[3].id}`)?.event_type).toBe('unreadable');
     expect(byId.get(`queue:${batch.messages[3].id}`)?.error).toMatch(/RangeError/);
+    expect(byId.get(`queue:${batch.messages[4].id}`)?.error).toMatch(/malformed attempt/);
+    expect(byId.get(`queue:${batch.messages[5].id}`)?.event_type).toBe('other');
   });
 
   it('an event that cannot be serialised fails on its own; its batch mates are delivered', async () => {

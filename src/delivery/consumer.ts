@@ -76,6 +76,9 @@ function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestinat
       });
     }
   } else if (body.kind === 'attempt') {
+    if (typeof body.destinationId !== 'string' || !body.event || Number.isNaN(Date.parse(body.firstAttemptAt))) {
+      throw new TypeError('a malformed attempt (destinationId, event and firstAttemptAt are required)');
+    }
     const dest = byId.get(body.destinationId);
     // Deleted or disabled since: Segment drops what a disabled destination would have received.
     if (!dest) return items;
@@ -89,6 +92,9 @@ function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestinat
       fanOut: false,
       replay: body.replay,
     });
+  } else {
+    // Never acknowledged unseen: a message of another kind is recorded like an unreadable one.
+    throw new TypeError(`not a delivery message (kind ${JSON.stringify((body as { kind?: unknown }).kind)})`);
   }
   return items;
 }
