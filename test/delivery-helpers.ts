@@ -11,6 +11,7 @@ export const CONFIG: DeliveryConfig = {
   backoffCapSeconds: 128,
   retryWindowSeconds: 60,
   timeoutMs: 300,
+  freshBudgetMs: 1000,
   allowLoopback: false,
   perDestinationConcurrency: 3,
 };

@@ -2,7 +2,7 @@ import { createMessageBatch } from 'cloudflare:test';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resetBreakers } from '../src/delivery/breaker';
 import { consumeDelivery } from '../src/delivery/consumer';
-import { consumeDeliveryDlq } from '../src/delivery/dlq';
+import { consumeDeliveryDlq, DLQ_MAX_RETRIES, LAST_RESORT_PREFIX } from '../src/delivery/dlq';
 import type { DeadLetterMessage, DeliveryAttempt } from '../src/delivery/messages';
 import {
   adminGet,
@@ -170,6 +170,109 @@ describe('delivery consumer', () => {
     expect(healed.calls.map((c) => new URL(c.url).host)).toEqual(['good.example', 'bad.example']);
   });
 
+  it('the fresh lane waits on a hanging sibling no longer than its budget; the retry lane takes it', async () => {
+    // A production-like timeout and a short fresh-lane budget: today the batch lasted the timeout.
+    const config = { ...CONFIG, timeoutMs: 5_000, freshBudgetMs: 200 };
+    const { deps, calls, retries } = fakeDeps({ 'good.example': ok, 'bad.example': hang }, config);
+    const events = Array.from({ length: 3 }, () => trackEvent());
+    const started = Date.now();
+    const batch = batchOf(events.map((event) => ({ kind: 'event' as const, sourceId, event })));
+    await consumeDelivery(batch, env, deps);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(calls.filter((c) => c.url.includes('good.example'))).toHaveLength(3);
+    // The cut requests hop to the retry lane within a second, counted as one attempt.
+    expect(retries.map((r) => [r.body.destinationId, r.body.priorAttempts, r.delaySeconds])).toEqual(
+      events.map(() => [bad.id, 1, 1]),
+    );
+    expect((await resultOf(batch)).explicitAcks).toHaveLength(3);
+
+    // Suspect now: one request at a time, still cut at the budget; after three slow batches in a
+    // row it is degraded and the fresh lane does not wait on it at all.
+    const badCalls = () => calls.filter((c) => c.url.includes('bad.example')).length;
+    for (let n = 0; n < 2; n++) {
+      const again = Date.now();
+      await consumeDelivery(batchOf([1, 2].map(() => ({ kind: 'event', sourceId, event: trackEvent() }))), env, deps);
+      expect(Date.now() - again).toBeLessThan(1_000);
+    }
+    expect(badCalls()).toBe(3 + 2);
+    const again = Date.now();
+    await consumeDelivery(batchOf([{ kind: 'event', sourceId, event: trackEvent() }]), env, deps);
+    expect(Date.now() - again).toBeLessThan(150);
+    expect(badCalls()).toBe(5);
+    expect(retries).toHaveLength(3 + 4 + 1);
+  });
+
+  it('the retry lane gives a slow vendor the full timeout', async () => {
+    const config = { ...CONFIG, timeoutMs: 2_000, freshBudgetMs: 150 };
+    const slow = (req: Request) =>
+      new Promise<Response>((resolve, reject) => {
+        setTimeout(() => resolve(ok()), 500);
+        req.signal.addEventListener('abort', () => reject(req.signal.reason));
+      });
+    const { deps, retries, calls } = fakeDeps({ 'good.example': ok, 'bad.example': slow }, config);
+    await consumeDelivery(batchOf([{ kind: 'event', sourceId, event: trackEvent() }]), env, deps);
+    expect(retries).toHaveLength(1);
+    const later = retryBatchOf([retries[0].body]);
+    await consumeDelivery(later, env, deps);
+    expect((await resultOf(later)).explicitAcks).toEqual([later.messages[0].id]);
+    expect(calls.filter((c) => c.url.includes('bad.example'))).toHaveLength(2);
+  });
+
+  it('records and acks a message it cannot read or route; the rest of the batch is delivered', async () => {
+    const good1 = trackEvent();
+    const good2 = trackEvent();
+    const { deps, calls } = fakeDeps({ 'good.example': ok, 'bad.example': ok });
+    const batch = batchOf([
+      { kind: 'event', sourceId, event: good1 },
+      // Readable but not an event: routing it throws.
+      { kind: 'event', sourceId, event: null as unknown as ReturnType<typeof trackEvent> },
+      { kind: 'event', sourceId, event: good2 },
+      { kind: 'event', sourceId, event: trackEvent() },
+      { kind: 'attempt', destinationId: bad.id } as unknown as DeliveryAttempt,
+      { kind: 'other' } as unknown as DeliveryAttempt,
+    ]);
+    // The runtime failing to deserialise a body (as with a body nested thousands of levels deep).
+    Object.defineProperty(batch.messages[3], 'body', {
+      get() {
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    });
+    await consumeDelivery(batch, env, deps);
+    const sent = calls.map((c) => (c.body as { messageId: string }).messageId);
+    expect(sent.filter((id) => id === good1.messageId)).toHaveLength(2);
+    expect(sent.filter((id) => id === good2.messageId)).toHaveLength(2);
+    expect((await resultOf(batch)).explicitAcks).toHaveLength(6);
+    const rows = await env.DB.prepare(
+      "SELECT message_id, event_type, error FROM delivery_failures WHERE destination_id = '*' AND message_id IN (?, ?, ?, ?)",
+    )
+      .bind(...[1, 3, 4, 5].map((n) => `queue:${batch.messages[n].id}`))
+      .all<{ message_id: string; event_type: string; error: string }>();
+    const byId = new Map(rows.results.map((r) => [r.message_id, r]));
+    expect(byId.get(`queue:${batch.messages[1].id}`)).toMatchObject({ event_type: 'event' });
+    expect(byId.get(`queue:${batch.messages[3].id}`)?.event_type).toBe('unreadable');
+    expect(byId.get(`queue:${batch.messages[3].id}`)?.error).toMatch(/RangeError/);
+    expect(byId.get(`queue:${batch.messages[4].id}`)?.error).toMatch(/malformed attempt/);
+    expect(byId.get(`queue:${batch.messages[5].id}`)?.event_type).toBe('other');
+  });
+
+  it('an event that cannot be serialised fails on its own; its batch mates are delivered', async () => {
+    // A BigInt survives the queue's structured clone but not JSON, like a body nested too deep.
+    const poison = trackEvent({ properties: { n: 10n } });
+    const fine = trackEvent();
+    const { deps, calls, deadLetters } = fakeDeps({ 'good.example': ok, 'bad.example': ok });
+    const batch = batchOf([
+      { kind: 'event', sourceId, event: poison },
+      { kind: 'event', sourceId, event: fine },
+    ]);
+    await consumeDelivery(batch, env, deps);
+    expect(calls.map((c) => (c.body as { messageId: string }).messageId)).toEqual([fine.messageId, fine.messageId]);
+    expect(deadLetters.map((f) => [f.event.messageId, f.error])).toEqual([
+      [poison.messageId, expect.stringMatching(/cannot be serialised/)],
+      [poison.messageId, expect.stringMatching(/cannot be serialised/)],
+    ]);
+    expect((await resultOf(batch)).explicitAcks).toHaveLength(2);
+  });
+
   it('counts filtered events and honours integrations and consent', async () => {
     const picky = await makeDestination({
       type: 'webhook',
@@ -216,7 +319,7 @@ describe('dead-letter consumer', () => {
       { id: 'd2', timestamp: new Date(), attempts: 101, body: gaveUp },
     ]);
     await consumeDeliveryDlq(batch, env);
-    expect((await resultOf(batch)).ackAll).toBe(true);
+    expect((await resultOf(batch)).explicitAcks.sort()).toEqual(['d1', 'd2']);
     const list = await adminGet<{
       data: { messageId: string; status: number | null; response: string; error: string; attempts: number }[];
     }>(`/api/destinations/${bad.id}/failures`);
@@ -230,5 +333,80 @@ describe('dead-letter consumer', () => {
     expect(byId.get(gaveUp.event.messageId)?.error).toMatch(/max_retries/);
     const health = await adminGet<{ totals: { failed: number } }>(`/api/destinations/${bad.id}/health`);
     expect(health.totals.failed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('records every message on its own: a malformed, unreadable or foreign one never holds the others', async () => {
+    const good = trackEvent();
+    const failure = (event: unknown): DeadLetterMessage =>
+      ({
+        kind: 'failed',
+        destinationId: bad.id,
+        sourceId,
+        event,
+        attempts: 2,
+        firstAttemptAt: new Date().toISOString(),
+        failedAt: new Date().toISOString(),
+        error: 'The vendor answered 500',
+      }) as DeadLetterMessage;
+    const batch = createMessageBatch<DeadLetterMessage>('tessera-delivery-dlq', [
+      { id: 'p-good', timestamp: new Date(), attempts: 1, body: failure(good) },
+      // No type, no messageId: its row breaks the NOT NULL columns.
+      { id: 'p-malformed', timestamp: new Date(), attempts: 1, body: failure({ properties: {} }) },
+      { id: 'p-foreign', timestamp: new Date(), attempts: 1, body: { kind: 'x' } as unknown as DeadLetterMessage },
+      { id: 'p-unreadable', timestamp: new Date(), attempts: 1, body: failure(trackEvent()) },
+    ]);
+    Object.defineProperty(batch.messages[3], 'body', {
+      get() {
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    });
+    await consumeDeliveryDlq(batch, env);
+    const result = await resultOf(batch);
+    expect(result.explicitAcks.sort()).toEqual(['p-foreign', 'p-good', 'p-malformed', 'p-unreadable']);
+    expect(result.retryMessages).toEqual([]);
+    const list = await adminGet<{ data: { messageId: string }[] }>(`/api/destinations/${bad.id}/failures`);
+    expect(list.data.map((f) => f.messageId)).toContain(good.messageId);
+    const rows = await env.DB.prepare(
+      "SELECT message_id, event_type, event FROM delivery_failures WHERE destination_id = '*' AND message_id LIKE 'queue:p-%' ORDER BY message_id",
+    ).all<{ message_id: string; event_type: string; event: string }>();
+    expect(rows.results.map((r) => [r.message_id, r.event_type])).toEqual([
+      ['queue:p-foreign', 'x'],
+      ['queue:p-malformed', 'failed'],
+      ['queue:p-unreadable', 'unreadable'],
+    ]);
+    // What could be read is kept, for a person to re-send.
+    expect(JSON.parse(rows.results[1].event)).toMatchObject({ kind: 'failed', destinationId: bad.id });
+  });
+
+  it('retries while D1 refuses, and keeps the raw body in R2 on the last attempt', async () => {
+    const down = {
+      ...env,
+      DB: new Proxy(env.DB, {
+        get(target, prop) {
+          if (prop === 'batch') return () => Promise.reject(new Error('D1 is unavailable'));
+          const value = Reflect.get(target, prop);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    } as Cloudflare.Env;
+    const event = trackEvent();
+    const body = attempt(event);
+    const early = createMessageBatch<DeadLetterMessage>('tessera-delivery-dlq', [
+      { id: 'r-early', timestamp: new Date(), attempts: 1, body },
+    ]);
+    await consumeDeliveryDlq(early, down);
+    expect((await resultOf(early)).retryMessages).toEqual([expect.objectContaining({ msgId: 'r-early' })]);
+
+    const last = createMessageBatch<DeadLetterMessage>('tessera-delivery-dlq', [
+      { id: 'r-last', timestamp: new Date(), attempts: DLQ_MAX_RETRIES + 1, body },
+    ]);
+    await consumeDeliveryDlq(last, down);
+    expect((await resultOf(last)).explicitAcks).toEqual(['r-last']);
+    const listed = await env.ARCHIVE.list({ prefix: LAST_RESORT_PREFIX });
+    const key = listed.objects.map((o) => o.key).find((k) => k.endsWith('/r-last.json'));
+    expect(key).toBeDefined();
+    const kept = JSON.parse((await (await env.ARCHIVE.get(key as string))?.text()) ?? '{}');
+    expect(kept).toMatchObject({ id: 'r-last', key: event.messageId, attempts: DLQ_MAX_RETRIES + 1 });
+    expect(JSON.parse(kept.body)).toEqual(body);
   });
 });

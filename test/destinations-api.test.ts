@@ -107,6 +107,48 @@ describe('/api/destinations', () => {
     }
   });
 
+  it('asks for the secrets again when the endpoint host changes', async () => {
+    const created = await webhookDestination();
+    const newSecret = 'whsec_zyxwvutsrqponm9876';
+    // Only the URL: the stored secret must not follow it to another host.
+    const moved = await send('PATCH', `/${created.id}`, { settings: { url: 'https://elsewhere.example.net/in' } });
+    expect(moved.status).toBe(400);
+    const err = (await moved.json<{ error: { message: string } }>()).error.message;
+    expect(err).toMatch(/host changes \(hooks\.example\.com → elsewhere\.example\.net\)/);
+    expect(err).toMatch(/sharedSecret/);
+    // The masked value sent back does not count as giving it again.
+    const masked = await send('PATCH', `/${created.id}`, {
+      settings: { url: 'https://elsewhere.example.net/in', sharedSecret: '****1234' },
+    });
+    expect(masked.status).toBe(400);
+    const put = await send('PUT', `/${created.id}`, {
+      type: 'webhook',
+      name: 'Hook',
+      settings: { url: 'https://elsewhere.example.net/in', sharedSecret: '****1234' },
+    });
+    expect(put.status).toBe(400);
+    const stored = async () =>
+      JSON.parse(
+        (
+          await env.DB.prepare('SELECT settings FROM destinations WHERE id = ?')
+            .bind(created.id)
+            .first<{ settings: string }>()
+        )?.settings ?? '{}',
+      ) as { url: string; sharedSecret?: string };
+    expect(await stored()).toMatchObject({ url: 'https://hooks.example.com/in', sharedSecret: secret });
+    // Same host, another path: the secret stays.
+    expect((await send('PATCH', `/${created.id}`, { settings: { url: 'https://hooks.example.com/v2' } })).status).toBe(
+      200,
+    );
+    expect(await stored()).toMatchObject({ url: 'https://hooks.example.com/v2', sharedSecret: secret });
+    // Given again in the same request: accepted.
+    const ok = await send('PATCH', `/${created.id}`, {
+      settings: { url: 'https://elsewhere.example.net/in', sharedSecret: newSecret },
+    });
+    expect(ok.status).toBe(200);
+    expect(await stored()).toMatchObject({ url: 'https://elsewhere.example.net/in', sharedSecret: newSecret });
+  });
+
   it('allows loopback URLs only locally (these tests run with TESSERA_ENV=local)', async () => {
     expect(env.TESSERA_ENV as string).toBe('local');
     const res = await send('POST', '', {

@@ -5,6 +5,7 @@ import { type DestinationRow, destinations } from '../db/destinations-schema';
 import { sources } from '../db/schema';
 import { deliveryConfig } from '../delivery/config';
 import { DestinationFilter, filterProblems } from '../delivery/filters';
+import { resolvedProblem } from '../delivery/resolve';
 import { describeUrlProblem, urlProblem } from '../delivery/ssrf';
 import { destinationType } from '../destinations/registry';
 import type { AnyDestination } from '../destinations/types';
@@ -82,6 +83,68 @@ export function checkSettings(
     if (problem) throw badRequest(`Invalid ${def.name} settings: ${describeUrlProblem(url, problem)}`);
   }
   return settings;
+}
+
+/** Where the settings' URLs resolve (DoH, production mode): a name pointing inside a network is refused. */
+export async function checkResolved(env: Cloudflare.Env, def: AnyDestination, settings: Record<string, unknown>) {
+  const { allowLoopback } = deliveryConfig(env);
+  for (const url of def.urls?.(settings) ?? []) {
+    const problem = await resolvedProblem(url, { allowLoopback });
+    if (problem) throw badRequest(`Invalid ${def.name} settings: ${describeUrlProblem(url, problem)}`);
+  }
+}
+
+const hostsOf = (def: AnyDestination, settings: unknown): string[] => {
+  try {
+    return (def.urls?.(settings) ?? []).map((u) => new URL(u).host);
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * Stored secrets must not follow a destination to another host without the person saying so:
+ * when the host of one of its URLs changes, every stored secret must be given again in the same
+ * request (a masked value sent back does not count). Throws 400 naming the missing fields.
+ */
+export function requireSecretsOnHostChange(
+  def: AnyDestination,
+  stored: Record<string, unknown>,
+  next: Record<string, unknown>,
+  given: Record<string, unknown>,
+): void {
+  const parsed = def.settings.safeParse(next);
+  if (!parsed.success) return; // checkSettings reports it
+  const before = hostsOf(def, stored);
+  const after = hostsOf(def, parsed.data);
+  if (before.length === after.length && before.every((h, i) => h === after[i])) return;
+  const missing = def.secrets.filter((key) => {
+    const value = stored[key];
+    const empty = value === undefined || value === null || value === '';
+    if (empty || (isObject(value) && Object.keys(value).length === 0)) return false;
+    if (!(key in given)) return true;
+    return JSON.stringify(given[key]) === JSON.stringify(maskValue(stored[key]));
+  });
+  if (missing.length) {
+    throw badRequest(
+      `The endpoint host changes (${before.join(', ')} → ${after.join(', ')}): give ${missing.join(', ')} again in the same request, so the stored secrets are not sent to the new host`,
+      missing.map((key) => ({ path: ['settings', key], message: 'required again when the host changes' })),
+    );
+  }
+}
+
+/** How `POST /:id/test` shows a vendor's answer: never the body verbatim (a probe of internal services). */
+export function answerSummary(status: number | undefined, headers: Headers | undefined, body: string | undefined) {
+  const contentType = headers?.get('content-type') ?? null;
+  const textual = contentType !== null && /^(application\/(problem\+)?json|text\/plain)\b/i.test(contentType);
+  // A short, printable excerpt of JSON and plain-text answers, enough to read a vendor's error.
+  const cleaned = (body ?? '').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  const excerpt = textual && cleaned ? (cleaned.length > 200 ? `${cleaned.slice(0, 200)}…` : cleaned) : null;
+  return {
+    status: status ?? null,
+    headers: { contentType, contentLength: headers?.get('content-length') ?? null },
+    excerpt,
+  };
 }
 
 /** FQL conditions must parse; source ids must exist. */

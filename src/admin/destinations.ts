@@ -5,6 +5,7 @@ import { db } from '../db/client';
 import { type DestinationRow, deliveryFailures, destinations } from '../db/destinations-schema';
 import { deliveryConfig } from '../delivery/config';
 import { perform } from '../delivery/perform';
+import { resolvedProblem } from '../delivery/resolve';
 import { DESTINATIONS, destinationType } from '../destinations/registry';
 import type { AnyDestination } from '../destinations/types';
 import { describeIssues, type EnrichedEvent, SegmentEvent } from '../ingest/spec';
@@ -13,12 +14,15 @@ import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
 import {
+  answerSummary,
+  checkResolved,
   checkRouting,
   checkSettings,
   DestinationInput,
   DestinationPatch,
   destinationView,
   loadDestination,
+  requireSecretsOnHostChange,
 } from './destination-config';
 import { destinationHealthApi } from './destination-health';
 import { parseJson } from './validate';
@@ -31,11 +35,21 @@ function typeOrThrow(type: string): AnyDestination {
   return def;
 }
 
-/** Validates a full configuration and returns the row to store. */
-async function rowFrom(env: Cloudflare.Env, input: DestinationInput, base?: DestinationRow): Promise<DestinationRow> {
+/**
+ * Validates a full configuration and returns the row to store. `given`: the settings the request
+ * itself carried (a PATCH merges them into the stored ones), for the secrets-follow-the-host rule.
+ */
+async function rowFrom(
+  env: Cloudflare.Env,
+  input: DestinationInput,
+  base?: DestinationRow,
+  given: Record<string, unknown> = input.settings,
+): Promise<DestinationRow> {
   const def = typeOrThrow(input.type);
   if (base && base.type !== input.type) throw badRequest('type cannot change; create a new destination instead');
+  if (base) requireSecretsOnHostChange(def, base.settings, input.settings, given);
   const settings = checkSettings(env, def, input.settings, base?.settings);
+  await checkResolved(env, def, settings);
   await checkRouting(env, input);
   const now = new Date().toISOString();
   return {
@@ -151,7 +165,7 @@ export const destinationsApi = new Hono<AdminEnv>()
       filters: patch.filters ?? (row.filters as DestinationInput['filters']),
       consentCategories: patch.consentCategories === undefined ? row.consentCategories : patch.consentCategories,
     };
-    const next = await rowFrom(c.env, merged, row);
+    const next = await rowFrom(c.env, merged, row, patch.settings ?? {});
     await db(c.env.DB).update(destinations).set(next).where(eq(destinations.id, row.id));
     return c.json(destinationView(next, destinationType(next.type)));
   })
@@ -181,16 +195,29 @@ export const destinationsApi = new Hono<AdminEnv>()
       timeoutMs: config.timeoutMs,
       allowLoopback: config.allowLoopback,
       bodyError: def.bodyError,
+      resolve: (url) => resolvedProblem(url, { allowLoopback: config.allowLoopback }),
     });
     const request = { method: req.method, url: redactUrl(req.url) };
-    if (result.ok)
-      return c.json({ ok: true, status: result.status, response: result.body, durationMs: result.durationMs, request });
+    // The answer is summarised, never returned verbatim: /test must not read internal services.
+    if (result.ok) {
+      const answer = answerSummary(result.status, result.headers, result.body);
+      return c.json({
+        ok: true,
+        status: result.status,
+        response: answer.excerpt,
+        answer,
+        durationMs: result.durationMs,
+        request,
+      });
+    }
+    const answer = answerSummary(result.error.status, result.headers, result.error.response);
     return c.json({
       ok: false,
       status: result.error.status ?? null,
       error: result.error.message,
       retryable: result.error.name === 'RetryableError',
-      response: result.error.response ?? null,
+      response: answer.excerpt,
+      answer,
       durationMs: result.durationMs,
       request,
     });

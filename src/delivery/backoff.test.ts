@@ -7,6 +7,7 @@ const config: DeliveryConfig = {
   backoffCapSeconds: 30 * 64,
   retryWindowSeconds: 4 * 3600,
   timeoutMs: 10_000,
+  freshBudgetMs: 500,
   allowLoopback: false,
   perDestinationConcurrency: 3,
 };

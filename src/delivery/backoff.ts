@@ -44,10 +44,12 @@ export function planRetry(opts: {
   retryAfterMs?: number;
   /** Our own pause (the breaker): respected, but shortened to the window like any delay. */
   minDelayMs?: number;
+  /** A hop from the fresh lane to the retry lane: this fixed delay instead of a backoff. */
+  hopSeconds?: number;
   config: DeliveryConfig;
   random: () => number;
 }): RetryPlan {
-  const { attempts, firstAttemptAt, now, retryAfterMs, minDelayMs, config, random } = opts;
+  const { attempts, firstAttemptAt, now, retryAfterMs, minDelayMs, hopSeconds, config, random } = opts;
   const remaining = Math.floor((firstAttemptAt + config.retryWindowSeconds * 1000 - now) / 1000);
   const w = config.retryWindowSeconds;
   const windowText = `${w >= 120 ? `${Math.round(w / 60)} min` : `${w} s`} retry window`;
@@ -58,6 +60,7 @@ export function planRetry(opts: {
       reason: `the vendor asked to wait ${Math.ceil(retryAfterMs / 1000)} s, past the ${windowText}`,
     };
   }
+  if (hopSeconds !== undefined) return { retry: true, delaySeconds: Math.max(1, Math.min(hopSeconds, remaining)) };
   const floor = Math.max(retryAfterMs ?? 0, minDelayMs ?? 0);
   const delay = backoffSeconds(attempts, config, random, floor || undefined);
   return { retry: true, delaySeconds: Math.min(delay, remaining) };

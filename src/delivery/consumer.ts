@@ -1,12 +1,14 @@
 import { chunkForQueue } from '../ingest/enqueue';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
-import type { DeliveryError } from './errors';
+import { type DeliveryError, RetryableError } from './errors';
 import { DeliveryLog } from './log';
 import type { DeliveryAttempt, DeliveryFailure, DeliveryMessage } from './messages';
+import { resolvedProblem } from './resolve';
 import { type LiveDestination, route } from './routing';
 import { deliverTo, type SendDeps, type Work } from './send';
 import { deliveredKeys, loadLiveDestinations, receiptKey } from './store';
+import { readBody, type UnhandledMessage, unhandled } from './unhandled';
 
 /** Everything the consumer touches outside D1; tests inject a fetch, a clock and capture sends. */
 export interface ConsumerDeps extends SendDeps {
@@ -25,8 +27,10 @@ export async function sendAll<T>(queue: Queue, messages: MessageSendRequest<T>[]
 /** Production dependencies of the consumer. */
 export function consumerDeps(env: Cloudflare.Env): ConsumerDeps {
   const send = sendAll;
+  const config = deliveryConfig(env);
   return {
-    config: deliveryConfig(env),
+    config,
+    resolve: config.allowLoopback ? undefined : (url) => resolvedProblem(url, { allowLoopback: false }),
     fetch: (input, init) => fetch(input, init),
     now: Date.now,
     random: Math.random,
@@ -51,45 +55,72 @@ interface Item extends Work {
   replay?: boolean;
 }
 
-/** Turns queue messages into items: fan-out for `event`, one item per `attempt`. */
-function expand(batch: MessageBatch<DeliveryMessage>, dests: LiveDestination[], log: DeliveryLog, now: number): Item[] {
-  const byId = new Map(dests.map((d) => [d.id, d]));
+/** One message's items, or why it could not be read or routed. */
+function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestination>, log: DeliveryLog, now: number) {
+  const body = msg.body;
   const items: Item[] = [];
-  for (const msg of batch.messages) {
-    const body = msg.body;
-    if (body.kind === 'event') {
-      for (const r of route(body, dests)) {
-        if ('dropped' in r) {
-          if (r.dropped !== 'unsupported') log.filtered(r.dest.id);
-          continue;
-        }
-        items.push({
-          msg,
-          dest: r.dest,
-          event: r.event,
-          sourceId: body.sourceId,
-          firstAttemptAt: now,
-          attempts: 1,
-          fanOut: true,
-        });
+  if (body.kind === 'event') {
+    for (const r of route(body, [...byId.values()])) {
+      if ('dropped' in r) {
+        if (r.dropped !== 'unsupported') log.filtered(r.dest.id);
+        continue;
       }
-    } else if (body.kind === 'attempt') {
-      const dest = byId.get(body.destinationId);
-      // Deleted or disabled since: Segment drops what a disabled destination would have received.
-      if (!dest) continue;
       items.push({
         msg,
-        dest,
-        event: body.event,
+        dest: r.dest,
+        event: r.event,
         sourceId: body.sourceId,
-        firstAttemptAt: Date.parse(body.firstAttemptAt),
-        attempts: body.priorAttempts + msg.attempts,
-        fanOut: false,
-        replay: body.replay,
+        firstAttemptAt: now,
+        attempts: 1,
+        fanOut: true,
       });
     }
+  } else if (body.kind === 'attempt') {
+    if (typeof body.destinationId !== 'string' || !body.event || Number.isNaN(Date.parse(body.firstAttemptAt))) {
+      throw new TypeError('a malformed attempt (destinationId, event and firstAttemptAt are required)');
+    }
+    const dest = byId.get(body.destinationId);
+    // Deleted or disabled since: Segment drops what a disabled destination would have received.
+    if (!dest) return items;
+    items.push({
+      msg,
+      dest,
+      event: body.event,
+      sourceId: body.sourceId,
+      firstAttemptAt: Date.parse(body.firstAttemptAt),
+      attempts: body.priorAttempts + msg.attempts,
+      fanOut: false,
+      replay: body.replay,
+    });
+  } else {
+    // Never acknowledged unseen: a message of another kind is recorded like an unreadable one.
+    throw new TypeError(`not a delivery message (kind ${JSON.stringify((body as { kind?: unknown }).kind)})`);
   }
   return items;
+}
+
+/**
+ * Turns queue messages into items: fan-out for `event`, one item per `attempt`. Each message is
+ * read and routed in its own `try`: one that cannot be (unreadable body, a filter that throws)
+ * is set aside to be recorded, never failing the others.
+ */
+function expand(batch: MessageBatch<DeliveryMessage>, dests: LiveDestination[], log: DeliveryLog, now: number) {
+  const byId = new Map(dests.map((d) => [d.id, d]));
+  const items: Item[] = [];
+  const bad = new Map<Message<DeliveryMessage>, UnhandledMessage>();
+  for (const msg of batch.messages) {
+    const read = readBody(msg);
+    if (!read.ok) {
+      bad.set(msg, unhandled(msg, batch.queue, read.error, now));
+      continue;
+    }
+    try {
+      items.push(...expandOne(msg, byId, log, now));
+    } catch (err) {
+      bad.set(msg, unhandled(msg, batch.queue, err, now, { value: read.body }));
+    }
+  }
+  return { items, bad };
 }
 
 const failureOf = (item: Item, error: DeliveryError, reason: string | undefined, now: number): DeliveryFailure => ({
@@ -108,23 +139,54 @@ const failureOf = (item: Item, error: DeliveryError, reason: string | undefined,
 /** The queue retries and replays travel on, consumed by this same code in the `retry` lane. */
 export const RETRY_QUEUE = 'tessera-delivery-retry';
 
+/** Delay of a hop from the fresh lane to the retry lane. */
+const HOP_SECONDS = 1;
+
+/**
+ * Hands messages to a queue; when the batch send fails, sends them one by one, so a message that
+ * cannot be sent holds only its own queue message. Returns the items whose message did not go.
+ */
+async function handOver<T>(pairs: [Item, T][], send: (messages: T[]) => Promise<void>): Promise<Set<Item>> {
+  const failed = new Set<Item>();
+  if (!pairs.length) return failed;
+  try {
+    await send(pairs.map(([, m]) => m));
+  } catch (err) {
+    console.error('delivery: a queue send failed; sending its messages one by one', err);
+    await Promise.all(
+      pairs.map(async ([i, m]) => {
+        try {
+          await send([m]);
+        } catch {
+          failed.add(i);
+        }
+      }),
+    );
+  }
+  return failed;
+}
+
 /**
  * The consumer of `delivery` (fresh lane) and `delivery-retry` (retry lane). Each `event` is
  * fanned out to its destinations and tried at once; a destination that does not take it gets its
- * own `attempt` message on the retry queue, so one failing vendor never delays another. Order per
- * batch: send, record receipts and counters (one D1 batch), enqueue retries and dead letters,
- * then ack or retry each message on its own.
+ * own `attempt` message on the retry queue, so one failing vendor never delays another. The queue
+ * hands the lane its next batch only once this one returns, so in the fresh lane every request
+ * shares one deadline (`freshBudgetMs`): a slow or hanging vendor's requests are cut there and
+ * hop to the retry lane, which waits the full timeout. Order per batch: send, record receipts,
+ * counters and unreadable messages (one D1 batch), enqueue retries and dead letters, then ack or
+ * retry each message on its own.
  */
 export async function consumeDelivery(
   batch: MessageBatch<DeliveryMessage>,
   env: Cloudflare.Env,
   given: ConsumerDeps = consumerDeps(env),
 ): Promise<void> {
-  const deps: ConsumerDeps = { ...given, lane: given.lane ?? (batch.queue === RETRY_QUEUE ? 'retry' : 'fresh') };
-  const started = deps.now();
+  const lane = given.lane ?? (batch.queue === RETRY_QUEUE ? 'retry' : 'fresh');
+  const started = given.now();
   const log = new DeliveryLog(started);
   const dests = await loadLiveDestinations(env.DB);
-  const items = expand(batch, dests, log, started);
+  const { items, bad } = expand(batch, dests, log, started);
+  for (const u of bad.values()) log.unhandled(u);
 
   const done = await deliveredKeys(
     env.DB,
@@ -135,7 +197,18 @@ export async function consumeDelivery(
   }
   const pending = new Map<LiveDestination, Item[]>();
   for (const i of items) if (!i.outcome) pending.set(i.dest, [...(pending.get(i.dest) ?? []), i]);
-  await Promise.all([...pending].map(([dest, list]) => deliverTo(dest, list, deps)));
+  // The fresh lane's budget counts from the first request.
+  const deadline = lane === 'fresh' ? given.now() + given.config.freshBudgetMs : given.deadline;
+  const deps: ConsumerDeps = { ...given, lane, deadline };
+  await Promise.all(
+    [...pending].map(([dest, list]) =>
+      deliverTo(dest, list, deps).catch((err) => {
+        // Unexpected: whatever has no outcome yet is tried again, the other destinations go on.
+        const error = new RetryableError(`Delivery failed unexpectedly: ${err instanceof Error ? err.message : err}`);
+        for (const i of list) i.outcome ??= { kind: 'retry', error };
+      }),
+    ),
+  );
 
   const now = deps.now();
   const retries = new Map<Item, number>();
@@ -152,6 +225,7 @@ export async function consumeDelivery(
         now,
         retryAfterMs: o.deferred ? undefined : o.error.retryAfterMs,
         minDelayMs: o.deferred ? o.error.retryAfterMs : undefined,
+        hopSeconds: o.hop ? HOP_SECONDS : undefined,
         config: deps.config,
         random: deps.random,
       });
@@ -163,9 +237,15 @@ export async function consumeDelivery(
   }
 
   // Receipts before acks: a message redelivered after a crash finds what was already sent.
-  await log.flush(env.DB).catch((err) => console.error('delivery log write failed', err));
+  const logged = await log.flush(env.DB).then(
+    () => true,
+    (err) => {
+      console.error('delivery log write failed', err);
+      return false;
+    },
+  );
 
-  const fresh: MessageSendRequest<DeliveryAttempt>[] = [];
+  const fresh: [Item, MessageSendRequest<DeliveryAttempt>][] = [];
   for (const [i, delaySeconds] of retries) {
     if (!i.fanOut) continue;
     const body: DeliveryAttempt = {
@@ -176,23 +256,35 @@ export async function consumeDelivery(
       firstAttemptAt: new Date(i.firstAttemptAt).toISOString(),
       priorAttempts: i.attempts,
     };
-    fresh.push({ body, delaySeconds, contentType: 'json' });
+    fresh.push([i, { body, delaySeconds, contentType: 'json' }]);
   }
-  let handedOver = true;
-  try {
-    await Promise.all([deps.enqueue(fresh), deps.deadLetter([...failures.values()])]);
-  } catch (err) {
-    console.error('delivery: could not enqueue retries or dead letters; the messages will be redelivered', err);
-    handedOver = false;
+  const [notRetried, notDeadLettered] = await Promise.all([
+    handOver(fresh, deps.enqueue),
+    handOver([...failures], deps.deadLetter),
+  ]);
+  // A failure the DLQ would not take (e.g. an event it cannot serialise) is recorded here directly.
+  if (notDeadLettered.size) {
+    const direct = new DeliveryLog(now);
+    for (const i of notDeadLettered) direct.failed(failures.get(i) as DeliveryFailure);
+    await direct.flush(env.DB).then(
+      () => notDeadLettered.clear(),
+      (err) => console.error('delivery: could not record failures directly either', err),
+    );
   }
 
   const owned = new Map<Message<DeliveryMessage>, Item[]>();
   for (const i of items) owned.set(i.msg, [...(owned.get(i.msg) ?? []), i]);
   for (const msg of batch.messages) {
+    // An unreadable message is acknowledged once recorded; until then the queue keeps it.
+    if (bad.has(msg)) {
+      if (logged) msg.ack();
+      else msg.retry({ delaySeconds: 5 });
+      continue;
+    }
     const mine = owned.get(msg) ?? [];
-    if (!handedOver && mine.some((i) => retries.has(i) || failures.has(i))) msg.retry({ delaySeconds: 5 });
-    else if (msg.body.kind === 'attempt' && mine[0] && retries.has(mine[0]))
-      msg.retry({ delaySeconds: retries.get(mine[0]) });
+    const first = mine[0];
+    if (mine.some((i) => notRetried.has(i) || notDeadLettered.has(i))) msg.retry({ delaySeconds: 5 });
+    else if (first && !first.fanOut && retries.has(first)) msg.retry({ delaySeconds: retries.get(first) });
     else msg.ack();
   }
 }

@@ -1,5 +1,6 @@
 import type { DeliveryFailure } from './messages';
 import { chunk, receiptKey } from './store';
+import { boundedJson, type UnhandledMessage, unhandledStatement } from './unhandled';
 
 /** Latency histogram: bin b holds latencies around 1.2^b ms (±10%), enough for a p95. */
 export const latencyBin = (ms: number) =>
@@ -28,6 +29,7 @@ export class DeliveryLog {
   private readonly receipts: string[] = [];
   private readonly failures: DeliveryFailure[] = [];
   private readonly replayed: [string, string][] = [];
+  private readonly unhandledMessages: UnhandledMessage[] = [];
 
   constructor(private readonly now: number) {
     this.minute = Math.floor(now / 60_000);
@@ -67,8 +69,13 @@ export class DeliveryLog {
     this.failures.push(f);
   }
 
+  /** A queue message that could not be read or handled: recorded, then acknowledged. */
+  unhandled(u: UnhandledMessage): void {
+    this.unhandledMessages.push(u);
+  }
+
   get empty(): boolean {
-    return this.counters.size === 0;
+    return this.counters.size === 0 && this.unhandledMessages.length === 0;
   }
 
   /** The statements of this batch, to run with `d1.batch()`. */
@@ -114,6 +121,7 @@ export class DeliveryLog {
           first_attempt_at = excluded.first_attempt_at, failed_at = excluded.failed_at, replayed_at = NULL`;
       out.push(d1.prepare(sql).bind(...part.flatMap(failureParams)));
     }
+    for (const u of this.unhandledMessages) out.push(unhandledStatement(d1, u));
     for (const [id, messageId] of this.replayed) {
       out.push(
         d1.prepare('DELETE FROM delivery_failures WHERE destination_id = ? AND message_id = ?').bind(id, messageId),
@@ -144,7 +152,8 @@ function failureParams(f: DeliveryFailure): unknown[] {
     f.sourceId ?? null,
     e.type,
     name,
-    JSON.stringify(e),
+    // Bounded: a pathological event is still recorded (marked where cut).
+    boundedJson(e),
     f.status ?? null,
     f.error,
     f.response ?? null,

@@ -8,8 +8,15 @@ export const MAX_ANSWER_CHARS = 2000;
 
 /** The result of one request: delivered with the vendor's answer, or a typed error. */
 export type Performed =
-  | { ok: true; status: number; body: string; durationMs: number }
-  | { ok: false; error: DeliveryError; failure: 'timeout' | 'network' | 'status' | 'refused'; durationMs: number };
+  | { ok: true; status: number; body: string; headers: Headers; durationMs: number }
+  | {
+      ok: false;
+      error: DeliveryError;
+      failure: 'timeout' | 'network' | 'status' | 'refused';
+      durationMs: number;
+      /** The vendor's answer headers, when it answered. */
+      headers?: Headers;
+    };
 
 export interface PerformOptions {
   timeoutMs: number;
@@ -18,6 +25,8 @@ export interface PerformOptions {
   now?: () => number;
   /** Reads errors some vendors report inside a 2xx body. */
   bodyError?: (answer: VendorAnswer) => string | undefined;
+  /** Checks where the URL's name resolves (DoH, production mode): a problem refuses the request. */
+  resolve?: (url: string) => Promise<string | undefined>;
 }
 
 /**
@@ -53,7 +62,7 @@ export async function perform(req: RequestDescription, opts: PerformOptions): Pr
   const doFetch = opts.fetch ?? fetch;
   const now = opts.now ?? Date.now;
   const started = now();
-  const problem = urlProblem(req.url, { allowLoopback: opts.allowLoopback });
+  const problem = urlProblem(req.url, { allowLoopback: opts.allowLoopback }) ?? (await opts.resolve?.(req.url));
   if (problem) {
     return {
       ok: false,
@@ -74,16 +83,16 @@ export async function perform(req: RequestDescription, opts: PerformOptions): Pr
     const answer: VendorAnswer = { status: res.status, headers: res.headers, body };
     const durationMs = now() - started;
     const error = classify(answer, now());
-    if (error) return { ok: false, failure: 'status', durationMs, error };
+    if (error) return { ok: false, failure: 'status', durationMs, error, headers: res.headers };
     const reported = opts.bodyError?.(answer);
     if (reported) {
       const err = new PermanentError(`The vendor answered ${res.status} but reported: ${reported}`, {
         status: res.status,
         response: body,
       });
-      return { ok: false, failure: 'status', durationMs, error: err };
+      return { ok: false, failure: 'status', durationMs, error: err, headers: res.headers };
     }
-    return { ok: true, status: res.status, body, durationMs };
+    return { ok: true, status: res.status, body, headers: res.headers, durationMs };
   } catch (err) {
     const durationMs = now() - started;
     const name = err instanceof Error ? err.name : '';

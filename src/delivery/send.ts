@@ -1,6 +1,6 @@
 import { batchSizeOf, type RequestDescription } from '../destinations/types';
 import type { EnrichedEvent } from '../ingest/spec';
-import { type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
+import { isSuspect, isTrusted, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
 import type { DeliveryConfig } from './config';
 import { type DeliveryError, PermanentError, RetryableError } from './errors';
 import { perform } from './perform';
@@ -17,8 +17,12 @@ export type Outcome =
   | { kind: 'delivered'; at: number }
   | { kind: 'skipped'; why: string }
   | { kind: 'failed'; error: DeliveryError }
-  /** `deferred`: not attempted because the destination is paused (breaker). */
-  | { kind: 'retry'; error: RetryableError; deferred?: boolean };
+  /**
+   * `deferred`: not attempted because the destination is paused (breaker). `hop`: handed from
+   * the fresh lane to the retry lane at once (degraded, too slow for the fresh lane's budget, or
+   * not reached before the budget ran out), to be sent there within a second.
+   */
+  | { kind: 'retry'; error: RetryableError; deferred?: boolean; hop?: boolean; cut?: boolean };
 
 export interface SendDeps {
   config: DeliveryConfig;
@@ -26,7 +30,21 @@ export interface SendDeps {
   lane?: Lane;
   fetch: typeof fetch;
   now: () => number;
+  /** Where a URL's name resolves (DoH), in production mode; see `resolve.ts`. */
+  resolve?: (url: string) => Promise<string | undefined>;
+  /**
+   * The fresh lane's deadline (epoch ms) for this batch: no request starts after it, and each
+   * one is cut after `freshBudgetMs` (four times that for a trusted vendor). Absent in the retry
+   * lane, which waits the full timeout.
+   */
+  deadline?: number;
 }
+
+/** Below this much time left, a request is not started in the fresh lane. */
+const MIN_REQUEST_MS = 25;
+
+/** A trusted destination's requests may take this many fresh budgets before they are cut. */
+const TRUSTED_BUDGET_FACTOR = 4;
 
 /** Splits a destination's work into requests: same batch key, at most `batchSize` and `maxBatchBytes`. */
 export function plan(items: Work[], dest: LiveDestination): Work[][] {
@@ -35,10 +53,19 @@ export function plan(items: Work[], dest: LiveDestination): Work[][] {
   const groups = new Map<string, Work[][]>();
   const bytes = new Map<Work[], number>();
   for (const item of items) {
-    const key = dest.def.batchKey?.(item.event, dest.settings) ?? '';
+    let n: number;
+    let key: string;
+    try {
+      // A pathological event (one JSON cannot serialise, a batch key that throws) fails on its own.
+      n = JSON.stringify(item.event).length;
+      key = dest.def.batchKey?.(item.event, dest.settings) ?? '';
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      item.outcome = { kind: 'failed', error: new PermanentError(`The event cannot be serialised: ${why}`) };
+      continue;
+    }
     const lists = groups.get(key) ?? [];
     groups.set(key, lists);
-    const n = JSON.stringify(item.event).length;
     let current = lists[lists.length - 1];
     if (!current || current.length >= size || (bytes.get(current) ?? 0) + n > maxBytes) {
       current = [];
@@ -69,7 +96,7 @@ async function build(
       ],
     ];
   } catch (err) {
-    if (items.length > 1 && err instanceof PermanentError) {
+    if (items.length > 1) {
       return (await Promise.all(items.map((i) => build(dest, [i], now)))).flat();
     }
     const error =
@@ -93,28 +120,59 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
     }
     // Paused (before or while this batch ran: a request hung or was rate-limited): don't pile on.
     const paused = pausedFor(dest.id, now(), deps.lane ?? 'fresh');
+    if (paused.degraded) {
+      const error = new RetryableError(`Served from the retry lane while it is slow: ${paused.reason}`, paused.last);
+      for (const i of group) i.outcome = { kind: 'retry', error, hop: true };
+      continue;
+    }
     if (paused.ms > 0) {
-      const error = new RetryableError(`Destination paused: ${paused.reason}`, { retryAfterMs: paused.ms });
+      const error = new RetryableError(`Destination paused: ${paused.reason}`, {
+        ...paused.last,
+        retryAfterMs: paused.ms,
+      });
       for (const i of group) i.outcome = { kind: 'retry', error, deferred: true };
       continue;
     }
+    // The fresh lane starts no request past its deadline (what is left goes to the retry lane),
+    // and gives each one its budget: longer for a trusted vendor, whose cut request may well
+    // have been taken (a cut is sent again, like a timeout), the short one otherwise.
+    if (deps.deadline !== undefined && deps.deadline - now() < MIN_REQUEST_MS) {
+      const error = new RetryableError("Not sent within the fresh lane's time for its batch; sent from the retry lane");
+      for (const i of group) i.outcome = { kind: 'retry', error, hop: true };
+      continue;
+    }
+    const budget = isTrusted(dest.id, now()) ? TRUSTED_BUDGET_FACTOR * config.freshBudgetMs : config.freshBudgetMs;
+    const timeoutMs = deps.deadline === undefined ? config.timeoutMs : Math.min(config.timeoutMs, budget);
     const result = await perform(req, {
-      timeoutMs: config.timeoutMs,
+      timeoutMs,
       allowLoopback: config.allowLoopback,
       fetch: deps.fetch,
       now,
       bodyError: dest.def.bodyError,
+      resolve: deps.resolve,
     });
     if (result.ok) {
-      recordSuccess(dest.id);
+      recordSuccess(dest.id, now());
       for (const i of group) i.outcome = { kind: 'delivered', at: now() };
+    } else if (result.failure === 'timeout' && timeoutMs < config.timeoutMs) {
+      // Cut short by the fresh lane's budget, not a hang yet: the retry lane waits the full timeout.
+      const error = new RetryableError(
+        `No answer within the fresh lane's ${Math.round(timeoutMs)} ms; sent again from the retry lane, which waits ${config.timeoutMs} ms`,
+      );
+      for (const i of group) i.outcome = { kind: 'retry', error, hop: true, cut: true };
     } else if (result.error instanceof RetryableError) {
       const error = result.error;
       const kind = result.failure === 'timeout' || result.failure === 'network' ? result.failure : 'status';
       recordFailure(
         dest.id,
         now(),
-        { kind, retryAfterMs: error.retryAfterMs, message: error.message },
+        {
+          kind,
+          retryAfterMs: error.retryAfterMs,
+          message: error.message,
+          status: error.status,
+          response: error.response,
+        },
         config.backoffBaseSeconds * 1000,
       );
       for (const i of group) i.outcome = { kind: 'retry', error };
@@ -130,8 +188,25 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
  */
 export async function deliverTo(dest: LiveDestination, items: Work[], deps: SendDeps): Promise<void> {
   const queue = plan(items, dest);
+  if (!queue.length) return;
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) await sendGroup(dest, group, deps);
   };
-  await Promise.all(Array.from({ length: Math.min(deps.config.perDestinationConcurrency, queue.length) }, worker));
+  // In the fresh lane, a destination that just failed or was slow holds at most one of the
+  // invocation's connections (they are shared with the healthy destinations of the batch). The
+  // retry lane keeps probing with several, so one recovered event is found among failing ones.
+  const suspect = (deps.lane ?? 'fresh') === 'fresh' && isSuspect(dest.id, deps.now());
+  const width = suspect ? 1 : deps.config.perDestinationConcurrency;
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+  // One slow mark per batch, however many of its requests the deadline cut.
+  const cut = items.find((i) => i.outcome?.kind === 'retry' && i.outcome.cut);
+  if (cut?.outcome?.kind === 'retry') {
+    const { config } = deps;
+    recordFailure(
+      dest.id,
+      deps.now(),
+      { kind: 'slow', message: cut.outcome.error.message },
+      config.backoffBaseSeconds * 1000,
+    );
+  }
 }

@@ -1,78 +1,68 @@
 /**
- * SSRF guard for URLs people type into destination settings. Workers resolve DNS themselves, so
- * the guard checks what the URL says: scheme, names that only mean something inside a network,
- * and IP literals in private, loopback, link-local (cloud metadata), shared or reserved ranges.
- * Loopback is allowed only locally, so `wrangler dev` can deliver to a receiver on 127.0.0.1.
+ * SSRF guard for URLs people type into destination settings. On Cloudflare the runtime itself
+ * refuses private targets; self-hosted workerd does not, so the guard checks, in production mode:
+ * the scheme; IP literals (every IPv4 spelling the URL parser accepts, IPv6 with the IPv4 inside
+ * its transition forms, see `ip.ts`); names that only mean something inside a network; names of
+ * public wildcard-DNS services that answer with the address written in the name (`nip.io`,
+ * `sslip.io`, `localtest.me`…, refused statically, as are names that embed a private IPv4); and,
+ * where DNS over HTTPS answers (`resolve.ts`), what the name resolves to. Loopback is allowed
+ * only locally (`TESSERA_ENV=local`), so `wrangler dev` can deliver to a receiver on 127.0.0.1.
  */
+import { ipProblem, v4Problem, v4ToInt } from './ip';
 
-const BLOCKED_NAMES = /(^|\.)(local|localdomain|internal|intranet|lan|home\.arpa|corp)$/;
+const BLOCKED_NAMES = /(^|\.)(local|localdomain|internal|intranet|lan|home\.arpa|corp|test|invalid|onion|alt)$/;
 const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'instance-data', 'metadata.azure.com']);
 
-/** IPv4 ranges no destination may live in: [first octets as a 32-bit prefix, prefix length]. */
-const V4_BLOCKED: [string, number, string][] = [
-  ['0.0.0.0', 8, 'the "this network" range'],
-  ['10.0.0.0', 8, 'a private range'],
-  ['100.64.0.0', 10, 'the carrier-grade NAT range'],
-  ['169.254.0.0', 16, 'the link-local range (cloud metadata)'],
-  ['172.16.0.0', 12, 'a private range'],
-  ['192.0.0.0', 24, 'an IETF reserved range'],
-  ['192.0.2.0', 24, 'a documentation range'],
-  ['192.168.0.0', 16, 'a private range'],
-  ['198.18.0.0', 15, 'the benchmarking range'],
-  ['198.51.100.0', 24, 'a documentation range'],
-  ['203.0.113.0', 24, 'a documentation range'],
-  ['224.0.0.0', 4, 'the multicast range'],
-  ['240.0.0.0', 4, 'a reserved range'],
+/**
+ * Public DNS services whose names resolve to an address chosen by whoever writes the name
+ * (loopback for most of them) or that exist to rebind: never a vendor's endpoint.
+ */
+export const REBINDING_SUFFIXES = [
+  'nip.io',
+  'sslip.io',
+  'xip.io',
+  'xip.name',
+  'traefik.me',
+  'localtest.me',
+  'lvh.me',
+  'vcap.me',
+  'fuf.me',
+  'yoogle.com',
+  'lacolhost.com',
+  'localhost.direct',
+  'localho.st',
+  'smackaho.st',
+  'readme.localtest.me',
+  '1u.ms',
+  'rbndr.us',
+  'rebind.it',
+  'rebind.network',
+  'nip.direct',
+  'ip6.name',
 ];
 
-function v4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    n = n * 256 + Number(p);
+/** A private or loopback IPv4 written into a name: `10.0.0.1.x.com`, `app-127-0-0-1.x.com`, `7f000001.x`. */
+function embeddedAddressProblem(host: string, allowLoopback: boolean): string | undefined {
+  const labels = host.split('.');
+  const candidates: string[] = [];
+  for (let i = 0; i + 4 <= labels.length - 1; i++) candidates.push(labels.slice(i, i + 4).join('.'));
+  for (const label of labels) {
+    const dashed = /(?:^|-)(\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})(?:-|$)/.exec(label);
+    if (dashed) candidates.push(dashed[1].replaceAll('-', '.'));
+    if (/^[0-9a-f]{8}$/.test(label)) {
+      const n = Number.parseInt(label, 16);
+      candidates.push([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+    }
   }
-  return n;
-}
-
-function v4Problem(n: number, allowLoopback: boolean): string | undefined {
-  if (n >>> 24 === 127) return allowLoopback ? undefined : 'a loopback address';
-  for (const [base, bits, what] of V4_BLOCKED) {
-    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    if ((n & mask) >>> 0 === ((v4ToInt(base) ?? 0) & mask) >>> 0) return what;
+  for (const c of candidates) {
+    const n = v4ToInt(c);
+    const problem = n === undefined ? undefined : v4Problem(n, allowLoopback);
+    if (problem) return `a name that embeds ${problem}`;
   }
   return undefined;
 }
 
-/** Expands an IPv6 literal (as the URL parser prints it) into 8 16-bit groups. */
-function v6Groups(ip: string): number[] | undefined {
-  const [head, tail] = ip.split('::');
-  const parse = (s: string) => (s ? s.split(':').map((g) => Number.parseInt(g, 16)) : []);
-  const h = parse(head);
-  const t = tail === undefined ? [] : parse(tail);
-  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
-}
-
-function v6Problem(ip: string, allowLoopback: boolean): string | undefined {
-  const g = v6Groups(ip);
-  if (!g) return 'an unreadable IPv6 address';
-  const zeroPrefix = (n: number) => g.slice(0, n).every((x) => x === 0);
-  if (zeroPrefix(7) && g[7] === 1) return allowLoopback ? undefined : 'a loopback address';
-  if (zeroPrefix(8)) return 'the unspecified address';
-  // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address inside.
-  const embedded = (g[6] << 16) + g[7];
-  if ((zeroPrefix(5) && g[5] === 0xffff) || (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0))) {
-    return v4Problem(embedded >>> 0, allowLoopback);
-  }
-  if ((g[0] & 0xfe00) === 0xfc00) return 'a unique-local (private) range';
-  if ((g[0] & 0xffc0) === 0xfe80) return 'the link-local range';
-  if ((g[0] & 0xff00) === 0xff00) return 'the multicast range';
-  return undefined;
-}
-
-/** Why a URL may not be used as a destination endpoint, or undefined when it may. */
+/** Why a URL may not be used as a destination endpoint, or undefined when it may (before DNS). */
 export function urlProblem(raw: string, opts: { allowLoopback: boolean }): string | undefined {
   let url: URL;
   try {
@@ -81,15 +71,36 @@ export function urlProblem(raw: string, opts: { allowLoopback: boolean }): strin
     return 'it is not a valid URL';
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'only http and https URLs are allowed';
-  const host = url.hostname.toLowerCase().replace(/\.$/, '');
-  if (host.startsWith('[')) return v6Problem(host.slice(1, -1), opts.allowLoopback);
-  const v4 = v4ToInt(host);
-  if (v4 !== undefined) return v4Problem(v4, opts.allowLoopback);
+  // The URL parser already turned decimal, octal and hex IPv4 spellings into dotted form; a
+  // name's trailing dots (`localhost..`) mean the same name.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, '');
+  if (!host) return 'it has no host';
+  if (host.startsWith('[')) {
+    const problem = ipProblem(host.slice(1, -1), opts.allowLoopback);
+    return problem === null ? 'an unreadable IPv6 address' : problem;
+  }
+  const ip = ipProblem(host, opts.allowLoopback);
+  if (ip !== null) return ip;
   if (host === 'localhost' || host.endsWith('.localhost')) return opts.allowLoopback ? undefined : 'a loopback name';
   if (METADATA_NAMES.has(host)) return 'a cloud metadata service';
   if (!host.includes('.')) return 'a single-label name, which only resolves inside a network';
+  if (host.split('.').some((l) => l === '')) return 'a malformed name';
   if (BLOCKED_NAMES.test(host)) return 'a name that only resolves inside a network';
-  return undefined;
+  if (opts.allowLoopback) return undefined;
+  const rebinding = REBINDING_SUFFIXES.find((s) => host === s || host.endsWith(`.${s}`));
+  if (rebinding) return `a wildcard DNS service (${rebinding}) that resolves to addresses written in the name`;
+  return embeddedAddressProblem(host, opts.allowLoopback);
+}
+
+/** The host to resolve for a URL: a name (not an IP literal), or undefined. */
+export function resolvableHost(raw: string): string | undefined {
+  try {
+    const host = new URL(raw).hostname.toLowerCase().replace(/\.+$/, '');
+    if (host.startsWith('[') || ipProblem(host, true) !== null) return undefined;
+    return host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Human sentence for a refused URL. */

@@ -155,7 +155,10 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
     for (const id of faulted) {
       const s = scenarioOf(id);
       const failed = failedIds.has(id);
-      expect(failed, `${s.name} ${id}`).toBe(s.name === 'permanent 400' || s.name === 'never recovers');
+      const record = recorded.find((f) => f.messageId === id);
+      expect(failed, `${s.name} ${id} ${JSON.stringify(record)}`).toBe(
+        s.name === 'permanent 400' || s.name === 'never recovers',
+      );
       expect(flaky.acked().some((r) => messageIdOf(r) === id)).toBe(!failed);
     }
     const permanent = recorded.filter((f) => scenarioOf(f.messageId).name === 'permanent 400');
@@ -224,4 +227,94 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
     });
     for (const f of before) expect(flaky.acked().filter((r) => messageIdOf(r) === f.messageId)).toHaveLength(1);
   }, 60_000);
+});
+
+// A sibling that hangs on every request, with the production request timeout (10 s): the
+// healthy destination must not wait for it. Latency is measured from the event's `receivedAt`
+// (stamped at the edge) to its arrival at the healthy receiver, on the same clock.
+describe('a destination that hangs on every request (wrangler dev + local receivers)', () => {
+  let t: Tessera;
+  let stuck: Receiver;
+  let healthy: Receiver;
+  const ids = new Map<string, string>();
+
+  beforeAll(async () => {
+    stuck = await startReceiver(() => 'hang');
+    healthy = await startReceiver(() => OK);
+    t = await startTessera({ sourceName: 'hanging sibling e2e', vars: { DELIVERY_TIMEOUT_MS: '10000' } });
+    for (const [name, url] of [
+      ['Hanging vendor', `${stuck.url}/hook`],
+      ['Healthy vendor', `${healthy.url}/hook`],
+    ]) {
+      const made = await t.admin<{ id: string }>('/api/destinations', {
+        method: 'POST',
+        body: { type: 'webhook', name, sourceIds: [t.sourceId], settings: { url } },
+      });
+      ids.set(name, made.id);
+    }
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await stuck?.stop();
+    await healthy?.stop();
+  });
+
+  it('keeps the healthy destination p95 under 1 s', async () => {
+    const ids: string[] = [];
+    // About 25 s of steady traffic: longer than the timeout and than the breaker's first pauses.
+    for (let b = 0; b < 40; b++) {
+      const batch = Array.from({ length: 3 }, (_, i) => {
+        const messageId = `hang:${b * 3 + i}:${randomUUID()}`;
+        ids.push(messageId);
+        return { type: 'track', event: 'Hang Test', userId: `user-${(b * 3 + i) % 7}`, messageId };
+      });
+      const res = await fetch(`${t.url}/v1/batch`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${btoa(`${t.writeKey}:`)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ batch }),
+      });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    await waitFor(() => ids.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
+      timeout: 30_000,
+      message: 'every event at the healthy receiver',
+    });
+    const latency = ids.map((id) => {
+      const r = healthy.requests.find((x) => messageIdOf(x) === id);
+      const receivedAt = (r?.json as { receivedAt?: string } | undefined)?.receivedAt ?? '';
+      return (r?.at ?? Number.NaN) - Date.parse(receivedAt);
+    });
+    const [p50, p95, max] = [quantile(latency, 0.5), quantile(latency, 0.95), Math.max(...latency)];
+    console.log(`healthy destination next to a hanging one: p50 ${p50} ms, p95 ${p95} ms, max ${max} ms`);
+    expect(stuck.requests.length).toBeGreaterThan(0);
+    expect(p95).toBeLessThan(1000);
+  }, 120_000);
+
+  it("POST /:id/test summarises the target's answer, never returning its body verbatim", async () => {
+    const id = ids.get('Healthy vendor');
+    healthy.setBehaviour(() => ({
+      status: 200,
+      headers: { 'content-type': 'text/html' },
+      body: '<html><body>internal admin panel, token secret-token-123</body></html>',
+    }));
+    const page = await t.admin<Record<string, unknown>>(`/api/destinations/${id}/test`, { method: 'POST' });
+    expect(JSON.stringify(page)).not.toContain('secret-token-123');
+    expect(page).toMatchObject({
+      ok: true,
+      status: 200,
+      response: null,
+      answer: { headers: { contentType: 'text/html' } },
+    });
+
+    healthy.setBehaviour(() => ({ status: 500, body: JSON.stringify({ error: 'x'.repeat(5000) }) }));
+    const error = await t.admin<{ ok: boolean; status: number; response: string }>(`/api/destinations/${id}/test`, {
+      method: 'POST',
+    });
+    expect(error).toMatchObject({ ok: false, status: 500 });
+    // A JSON error keeps a short excerpt, enough to read what the vendor said.
+    expect(error.response.startsWith('{"error":"xxx')).toBe(true);
+    expect(error.response.length).toBeLessThanOrEqual(201);
+    healthy.setBehaviour(() => OK);
+  });
 });
