@@ -67,8 +67,9 @@ export class EngageStore {
     const args: SqlStorageValue[] = [];
     if (q.names !== 'all') {
       if (!q.names.length) return [];
-      where.push(`type = 'track' AND name IN (${q.names.map(() => '?').join(',')})`);
-      args.push(...q.names);
+      // One JSON parameter however many names: DO SQLite binds at most 100 parameters.
+      where.push(`type = 'track' AND name IN (SELECT value FROM json_each(?))`);
+      args.push(JSON.stringify(q.names));
     }
     if (q.since !== null) {
       where.push('ts > ?');
