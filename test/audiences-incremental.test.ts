@@ -96,6 +96,7 @@ describe('bounded evaluation on a large profile', () => {
       { key: 'big_top', type: 'most_frequent', event: '*', property: 'properties.cat' },
       { key: 'big_cats', type: 'unique_count', event: '*', property: 'properties.cat' },
       { key: 'rare_7d', type: 'count', event: 'Rare', within: '7d' },
+      { key: 'big_30d', type: 'count', event: 'Big', where: 'properties.n < 3', within: '30d' },
       {
         key: 'rare_max',
         type: 'max',
@@ -108,6 +109,7 @@ describe('bounded evaluation on a large profile', () => {
       await define('computed-traits', body);
     }
     await define('audiences', { key: 'big_fans', definition: { event: '*', count: { '>=': 10_000 } } });
+    await define('audiences', { key: 'busy_30d', definition: { event: '*', within: '30d', count: { '>=': 10_000 } } });
     const cost = () =>
       runInDurableObject(profileObject(p.id), (instance: Profile) => {
         if (!instance.lastApplyCost) throw new Error('no apply measured');
@@ -129,7 +131,11 @@ describe('bounded evaluation on a large profile', () => {
     expect(steady.parsedBytes).toBe(0);
 
     let sum = 0;
-    for (let i = 0; i < 10_000; i++) sum += i % 7;
+    let small = 0;
+    for (let i = 0; i < 10_000; i++) {
+      sum += i % 7;
+      if (i % 7 < 3) small++;
+    }
     expect(await p.values()).toMatchObject({
       big_all: 10_003,
       big_sum: sum + 3,
@@ -137,6 +143,8 @@ describe('bounded evaluation on a large profile', () => {
       big_cats: 10,
       rare_7d: 1,
       rare_max: 2,
+      big_30d: small + 1,
+      busy_30d: true,
       big_fans: true,
     });
   }, 120_000);

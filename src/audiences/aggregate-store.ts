@@ -16,6 +16,8 @@ import { valueKey } from './values';
  * The Profile object's aggregate tables (a step of `PROFILE_SCHEMA`):
  * - `engage_specs`: per aggregate spec (see specs.ts), the running all-time state as JSON;
  * - `engage_spec_values`: its value frequencies (value specs only), at most VALUE_CAP distinct values;
+ * - `engage_window_counts`: per (spec, window), the count of match rows in (lo, hi] at the last
+ *   evaluation, moved forward by the rows that entered or left since (window-results.ts);
  * - `engage_matches`: one small row per matching event (its value, no body), kept while a window
  *   can read it (`keep_ms` of the spec), while the event lies in the future (`folded` = 0: not yet
  *   in the state), and as long as the dedupe set remembers its messageId (so a merge can tell an
@@ -30,7 +32,9 @@ export const AGGREGATE_PROFILE_SCHEMA = `
     num REAL, at INTEGER NOT NULL, folded INTEGER NOT NULL, src TEXT NOT NULL DEFAULT '',
     dup INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (spec, message_id)) WITHOUT ROWID;
   CREATE INDEX engage_matches_ts ON engage_matches (spec, ts, message_id);
-  CREATE INDEX engage_matches_due ON engage_matches (ts) WHERE folded = 0;`;
+  CREATE INDEX engage_matches_due ON engage_matches (spec, ts) WHERE folded = 0;
+  CREATE TABLE engage_window_counts (spec INTEGER NOT NULL, window_ms INTEGER NOT NULL, lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (spec, window_ms)) WITHOUT ROWID;`;
 
 /** Distinct values a value spec tracks; beyond, new values are not counted (documented in README). */
 export const VALUE_CAP = 1000;
@@ -70,13 +74,13 @@ export interface MatchExport {
   folded: number;
 }
 
-type Window = { lo: number; hi: number };
-
 /** SQL of the aggregate tables; synchronous, runs inside the apply (or alarm, or merge) transaction. */
 export class AggregateStore {
   constructor(
     private readonly sql: Sql,
     private readonly noteParsed: (bytes: number) => void = () => {},
+    /** Told of every new match row (the incremental window counts). */
+    private readonly onMatch: (spec: number, ts: number) => void = () => {},
   ) {}
 
   specs(): Map<string, SpecRow> {
@@ -181,6 +185,7 @@ export class AggregateStore {
       due ? 1 : 0,
       src,
     );
+    if (rowsWritten > 0) this.onMatch(row.id, e.ts);
     if (rowsWritten > 0 && due) this.add(row, e.messageId, e.ts, vkey);
     return true;
   }
@@ -266,90 +271,17 @@ export class AggregateStore {
     return pickMostFrequent(topCounts(cursor, (r) => ({ value: JSON.parse(r.vkey), n: r.n })));
   }
 
-  /** A computed trait's value over the window (lo, hi], aggregated in SQL over the match rows. */
-  windowResult(row: SpecRow, type: string, w: Window): unknown {
-    const range = 'FROM engage_matches WHERE spec = ? AND ts > ? AND ts <= ?';
-    const args = [row.id, w.lo, w.hi];
-    switch (type) {
-      case 'count':
-        return this.windowCount(row, w);
-      case 'sum':
-      case 'avg':
-      case 'min':
-      case 'max': {
-        const r = this.sql
-          .exec<{ c: number; s: number | null; mn: number | null; mx: number | null }>(
-            `SELECT count(num) AS c, sum(num) AS s, min(num) AS mn, max(num) AS mx ${range}`,
-            ...args,
-          )
-          .one();
-        if (!r.c) return null;
-        return type === 'sum' ? r.s : type === 'avg' ? (r.s ?? 0) / r.c : type === 'min' ? r.mn : r.mx;
-      }
-      case 'first':
-      case 'last': {
-        const dir = type === 'first' ? 'ASC' : 'DESC';
-        const r = this.sql
-          .exec<{ value: string }>(
-            `SELECT value ${range} AND value IS NOT NULL ORDER BY ts ${dir}, message_id ${dir} LIMIT 1`,
-            ...args,
-          )
-          .toArray()[0];
-        return r ? JSON.parse(r.value) : null;
-      }
-      case 'unique_count':
-        return this.sql.exec<{ n: number }>(`SELECT count(DISTINCT value) AS n ${range}`, ...args).one().n;
-      case 'unique_list':
-        return this.sql
-          .exec<{ value: string }>(
-            `SELECT value FROM (SELECT value, ts, message_id,
-               row_number() OVER (PARTITION BY value ORDER BY ts, message_id) AS nth ${range} AND value IS NOT NULL)
-             WHERE nth = 1 ORDER BY ts, message_id LIMIT ?`,
-            ...args,
-            UNIQUE_LIST_LIMIT,
-          )
-          .toArray()
-          .map((r) => JSON.parse(r.value));
-      default: {
-        const cursor = this.sql.exec<{ value: string; n: number }>(
-          `SELECT value, count(*) AS n ${range} AND value IS NOT NULL GROUP BY value HAVING n >= 2 ORDER BY n DESC`,
-          ...args,
-        );
-        return pickMostFrequent(topCounts(cursor, (r) => ({ value: JSON.parse(r.value), n: r.n })));
-      }
-    }
-  }
-
-  windowCount(row: SpecRow, w: Window): number {
-    return this.sql
-      .exec<{ n: number }>(
-        'SELECT count(*) AS n FROM engage_matches WHERE spec = ? AND ts > ? AND ts <= ?',
-        row.id,
-        w.lo,
-        w.hi,
-      )
-      .one().n;
-  }
-
-  /** The earliest match time in (lo, hi] (index lookups: one row). */
-  firstIn(row: SpecRow, lo: number, hi = Number.MAX_SAFE_INTEGER): number | null {
-    return this.sql
-      .exec<{ ts: number | null }>(
-        'SELECT min(ts) AS ts FROM engage_matches WHERE spec = ? AND ts > ? AND ts <= ?',
-        row.id,
-        lo,
-        hi,
-      )
-      .one().ts;
-  }
-
   /** Drops match rows no window, future fold or dedupe can need any more. */
   prune(now: number, dedupeMs: number): void {
     for (const row of this.specs().values()) {
+      // Never a row a stored window count still includes (its lower edge may lag behind now).
+      const lo = this.sql
+        .exec<{ lo: number | null }>('SELECT min(lo) AS lo FROM engage_window_counts WHERE spec = ?', row.id)
+        .one().lo;
       this.sql.exec(
         'DELETE FROM engage_matches WHERE spec = ? AND ts <= ? AND folded = 1 AND at < ?',
         row.id,
-        now - row.spec.keepMs,
+        Math.min(now - row.spec.keepMs, lo ?? Number.MAX_SAFE_INTEGER),
         now - dedupeMs,
       );
     }
@@ -357,12 +289,13 @@ export class AggregateStore {
 
   /** Forgets every aggregate (a profile merged away). */
   clear(): void {
-    for (const t of ['engage_matches', 'engage_spec_values', 'engage_specs']) this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['engage_matches', 'engage_spec_values', 'engage_specs', 'engage_window_counts'])
+      this.sql.exec(`DELETE FROM ${t}`);
   }
 }
 
 /** The rows of a count-descending cursor that share the top count (reads no further). */
-function topCounts<R, T extends { n: number }>(cursor: Iterable<R>, map: (r: R) => T): T[] {
+export function topCounts<R, T extends { n: number }>(cursor: Iterable<R>, map: (r: R) => T): T[] {
   const out: T[] = [];
   for (const r of cursor) {
     const x = map(r);

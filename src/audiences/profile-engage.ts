@@ -8,6 +8,7 @@ import type { DefinitionSet } from './compile';
 import type { MembershipChange } from './membership';
 import { evaluateInTransaction, type HookResult } from './profile-hook';
 import { type EngageState, EngageStore, type EngageValue } from './profile-store';
+import { WindowResults } from './window-results';
 
 /** The `work` queue message carrying one profile's membership changes to D1. */
 export interface MembershipMessage {
@@ -49,6 +50,7 @@ export class ProfileEngage {
   readonly store: EngageStore;
   /** Running aggregates and match rows (all-time results, windows, future events). */
   readonly aggregates: AggregateStore;
+  readonly windows: WindowResults;
   private readonly merging: AggregateMerge;
   private flushing: Promise<void> | undefined;
   /** Set when an evaluation wrote outbox rows that `afterCommit` must send. */
@@ -61,7 +63,12 @@ export class ProfileEngage {
     sql: SqlMeter,
   ) {
     this.store = new EngageStore(sql);
-    this.aggregates = new AggregateStore(sql, (bytes) => sql.noteParsed(bytes));
+    this.windows = new WindowResults(sql);
+    this.aggregates = new AggregateStore(
+      sql,
+      (bytes) => sql.noteParsed(bytes),
+      (spec, ts) => this.windows.onMatch(spec, ts),
+    );
     this.merging = new AggregateMerge(sql, this.aggregates);
   }
 
@@ -107,7 +114,7 @@ export class ProfileEngage {
     const enqueue = (m: OutboundEvent) => this.seams.enqueue(m, now);
     try {
       const input = { profileId, collection, now, enqueue };
-      const result = evaluateInTransaction(this.store, this.aggregates, set, input, applied);
+      const result = evaluateInTransaction(this.store, this, set, input, applied);
       if (result.outbound) this.wroteOutbox = true;
       return result;
     } catch (err) {
@@ -247,10 +254,12 @@ export class ProfileEngage {
     now = Date.now(),
   ): void {
     this.merging.page(loserId, exp, chunk, now);
+    this.windows.invalidate(); // rows were written without counting them in stored windows
   }
 
   absorbFinish(loserId: string, exp: AggregatesExport | undefined): void {
     this.merging.finish(loserId, exp);
+    this.windows.invalidate();
   }
 
   /** Stored results (all, or only the given keys) for the Profile API and personalization. */

@@ -8,6 +8,7 @@ import { changeToEvent, personasContext } from './emit';
 import { type Change, evaluateWith, type Facts } from './evaluate';
 import { type EngageStore, MAX_LINKED_USERS, type ProfileIdentity } from './profile-store';
 import { countSpecKey, planSpecs, stateResult, traitSpecKey } from './specs';
+import type { WindowResults } from './window-results';
 
 /** Engage space id sent in `context.personas`: one deployment is one space (the Profile API's `default`). */
 export const SPACE_ID = 'default';
@@ -38,7 +39,7 @@ export interface HookResult {
  */
 export function evaluateInTransaction(
   store: EngageStore,
-  aggregates: AggregateStore,
+  { aggregates, windows }: { aggregates: AggregateStore; windows: WindowResults },
   set: DefinitionSet,
   input: HookInput,
   applied: readonly FoldEvent[] = [],
@@ -57,8 +58,8 @@ export function evaluateInTransaction(
   }
   const traits = store.traits();
   const result = {
-    ...evaluateWith(set, { traits, computed, audiences }, aggregateFacts(aggregates, specs, now)),
-    nextChangeAt: nextChange(aggregates, specs, plan.windows, now),
+    ...evaluateWith(set, { traits, computed, audiences }, aggregateFacts(aggregates, windows, specs, now)),
+    nextChangeAt: nextChange(windows, specs, plan.windows, now),
   };
 
   let outbound = 0;
@@ -79,13 +80,18 @@ export function evaluateInTransaction(
 }
 
 /** Results read from the aggregates: all-time from the running state, windowed from the match rows. */
-function aggregateFacts(aggregates: AggregateStore, specs: Map<string, SpecRow>, now: number): Facts {
+function aggregateFacts(
+  aggregates: AggregateStore,
+  windows: WindowResults,
+  specs: Map<string, SpecRow>,
+  now: number,
+): Facts {
   return {
     trait(t) {
       const type = t.definition.type;
       const row = specs.get(traitSpecKey(t));
       if (!row) return emptyValue(type);
-      if (t.windowMs !== null) return aggregates.windowResult(row, type, { lo: now - t.windowMs, hi: now });
+      if (t.windowMs !== null) return windows.windowResult(row, type, { lo: now - t.windowMs, hi: now });
       if (type === 'most_frequent' || type === 'unique_list' || type === 'unique_count')
         return aggregates.valuesResult(row, type);
       return stateResult(type, row.state);
@@ -93,14 +99,14 @@ function aggregateFacts(aggregates: AggregateStore, specs: Map<string, SpecRow>,
     count(matcher, windowMs) {
       const row = specs.get(countSpecKey(matcher));
       if (!row) return 0;
-      return windowMs === null ? row.state.count : aggregates.windowCount(row, { lo: now - windowMs, hi: now });
+      return windowMs === null ? row.state.count : windows.count(row, windowMs, now);
     },
   };
 }
 
 /** The next instant a result can change: a future event coming into effect, or the oldest leaving a window. */
 function nextChange(
-  aggregates: AggregateStore,
+  results: WindowResults,
   specs: Map<string, SpecRow>,
   windows: { key: string; windowMs: number | null }[],
   now: number,
@@ -109,14 +115,13 @@ function nextChange(
   const consider = (t: number | null) => {
     if (t !== null && t > now && (next === null || t < next)) next = t;
   };
-  const future = new Map<string, number | null>();
+  const future = results.nextFuture(); // events not yet in effect: one query for every spec
   for (const { key, windowMs } of windows) {
     const row = specs.get(key);
     if (!row) continue;
-    if (!future.has(key)) future.set(key, aggregates.firstIn(row, now));
-    consider(future.get(key) ?? null);
+    consider(future.get(row.id) ?? null);
     if (windowMs !== null) {
-      const oldest = aggregates.firstIn(row, now - windowMs, now);
+      const oldest = results.firstIn(row, now - windowMs, now);
       if (oldest !== null) consider(oldest + windowMs);
     }
   }
