@@ -2,7 +2,10 @@
 // aggregates beyond the event log's retention, bounded reads on a large profile.
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { AggregateStore } from '../src/audiences/aggregate-store';
+import { parseSpecKey, specKey } from '../src/audiences/specs';
 import { currentRevision } from '../src/audiences/store';
+import { WindowResults } from '../src/audiences/window-results';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
 import type { Profile } from '../src/profiles/profile-do';
@@ -148,4 +151,59 @@ describe('bounded evaluation on a large profile', () => {
       big_fans: true,
     });
   }, 120_000);
+});
+
+describe('incremental window counts', () => {
+  it('equal a recount at every instant as events enter and leave windows, through pruning', async () => {
+    const p = newProfile();
+    await p.apply([message({ type: 'track', event: 'Init' })]);
+    const base = Date.parse('2030-01-01T00:00:00.000Z');
+    const HOUR = 3_600_000;
+    const mismatches = await runInDurableObject(profileObject(p.id), (_i, state) => {
+      const windows = new WindowResults(state.storage.sql);
+      const store = new AggregateStore(state.storage.sql, undefined, (spec, ts) => windows.onMatch(spec, ts));
+      const [row] = store.create(
+        [parseSpecKey(specKey({ name: 'Tick', whereSource: null }, null, false), 6 * HOUR)],
+        base,
+      );
+      // Events every 7 minutes over two days, some arriving late (timestamps in the past) or early.
+      const events = Array.from({ length: 400 }, (_, i) => ({
+        id: `t${String(i).padStart(4, '0')}`,
+        ts: base + i * 7 * 60_000,
+      }));
+      const bad: string[] = [];
+      let seed = 3;
+      const rand = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      let next = 0;
+      for (let now = base; now < base + 48 * HOUR; now += Math.floor(rand() * 40) * 60_000 + 1) {
+        while (next < events.length && events[next].ts <= now + 30 * 60_000) {
+          const e = events[next++];
+          const arrivesAt = rand() < 0.2 ? e.ts - Math.floor(rand() * 2 * HOUR) : e.ts; // late or early
+          store.fold(
+            row,
+            { messageId: e.id, ts: arrivesAt, raw: { type: 'track', event: 'Tick', timestamp: arrivesAt } },
+            now,
+          );
+        }
+        if (rand() < 0.1) store.prune(now, 0);
+        for (const w of [HOUR, 6 * HOUR]) {
+          const got = windows.count(row, w, now);
+          const want = state.storage.sql
+            .exec<{ n: number }>(
+              'SELECT count(*) AS n FROM engage_matches WHERE spec = ? AND ts > ? AND ts <= ?',
+              row.id,
+              now - w,
+              now,
+            )
+            .one().n;
+          if (got !== want) bad.push(`${w / HOUR}h at +${(now - base) / 60_000}m: ${got} != ${want}`);
+        }
+      }
+      return bad;
+    });
+    expect(mismatches).toEqual([]);
+  });
 });
