@@ -99,8 +99,7 @@ export class ProfileEngage {
     applied: readonly FoldEvent[] = [],
   ): HookResult | null {
     if (!set) {
-      const specs = this.aggregates.specs();
-      for (const e of applied) for (const row of specs.values()) this.aggregates.fold(row, e, now);
+      this.foldOnly(applied, now);
       this.store.markStale();
       return null;
     }
@@ -114,14 +113,32 @@ export class ProfileEngage {
     const enqueue = (m: OutboundEvent) => this.seams.enqueue(m, now);
     try {
       const input = { profileId, collection, now, enqueue };
-      const result = evaluateInTransaction(this.store, this, set, input, applied);
+      // A nested transactionSync is a savepoint: a failure undoes a half-done back-fill or fold.
+      const result = this.ctx.storage.transactionSync(() =>
+        evaluateInTransaction(this.store, this, set, input, applied),
+      );
       if (result.outbound) this.wroteOutbox = true;
       return result;
     } catch (err) {
-      // A definition that cannot be evaluated must not stop events from being applied.
+      // A definition that cannot be evaluated must not stop events from being applied, nor be
+      // missing from the aggregates the profile already keeps.
       console.error('audience evaluation failed; retried by the alarm', err);
+      this.foldOnly(applied, now);
       this.store.markStale();
       return null;
+    }
+  }
+
+  /** Folds applied events into the aggregates already kept (their specs describe themselves). */
+  private foldOnly(applied: readonly FoldEvent[], now: number): void {
+    if (!applied.length) return;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const specs = this.aggregates.specs();
+        for (const e of applied) for (const row of specs.values()) this.aggregates.fold(row, e, now);
+      });
+    } catch (err) {
+      console.error('could not fold events into audience aggregates', err);
     }
   }
 
