@@ -63,9 +63,15 @@ function mostFrequent(values: unknown[]): unknown {
     if (c) c.n++;
     else counts.set(k, { value: v, n: 1 });
   }
+  return pickMostFrequent(counts.values());
+}
+
+/** The most frequent of distinct values with their counts: seen at least twice, ties alphabetically. */
+export function pickMostFrequent(entries: Iterable<{ value: unknown; n: number }>): unknown {
   let best: { value: unknown; n: number; key: string } | null = null;
-  for (const [key, c] of counts) {
+  for (const c of entries) {
     if (c.n < 2) continue;
+    const key = valueKey(c.value);
     const order = best ? compareTie(c.value, key, best.value, best.key) : -1;
     if (!best || c.n > best.n || (c.n === best.n && order < 0)) best = { ...c, key };
   }

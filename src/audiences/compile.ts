@@ -16,6 +16,8 @@ export interface EventMatcher {
   index: number;
   name: string;
   where: FqlNode | null;
+  /** The `where` FQL as written: with `name`, it identifies the matcher across objects (aggregate specs). */
+  whereSource: string | null;
 }
 
 export type CompiledCondition =
@@ -58,7 +60,7 @@ export function compileDefinitions(input: {
     const id = JSON.stringify([name, where ?? null]);
     let matcher = matchers.get(id);
     if (!matcher) {
-      matcher = { index: matchers.size, name, where: where ? parseFql(where) : null };
+      matcher = { index: matchers.size, name, where: where ? parseFql(where) : null, whereSource: where ?? null };
       matchers.set(id, matcher);
     }
     const windowMs = within === undefined ? null : parseWindow(within);

@@ -50,6 +50,16 @@ interface TimedEvent {
   raw: SnapshotEvent;
 }
 
+/**
+ * What evaluation asks of a profile's history: a computed trait's value over its window, and how
+ * many events match a condition's matcher in its window. The Profile object answers from its
+ * running aggregates and match rows (`aggregate-store.ts`); `evaluateProfile` from a list of events.
+ */
+export interface Facts {
+  trait(t: CompiledTrait): unknown;
+  count(matcher: EventMatcher, windowMs: number | null): number;
+}
+
 /** Evaluates every computed trait and audience for one profile at `now` (pure; same input, same output). */
 export function evaluateProfile(set: DefinitionSet, snapshot: AudienceSnapshot, now: number): Evaluation {
   const events = snapshot.events
@@ -71,30 +81,10 @@ export function evaluateProfile(set: DefinitionSet, snapshot: AudienceSnapshot, 
     const list = matching(m);
     return list.slice(windowMs === null ? 0 : upperBound(list, now - windowMs), upperBound(list, now));
   };
-
-  const computed: Record<string, unknown> = {};
-  for (const t of set.computedTraits) computed[t.definition.key] = computeTrait(t, inWindow(t.matcher, t.windowMs));
-
-  const audiences: Record<string, boolean> = {};
-  const test = (c: CompiledCondition): boolean => {
-    switch (c.kind) {
-      case 'and':
-        return c.children.every(test);
-      case 'or':
-        return c.children.some(test);
-      case 'not':
-        return !test(c.child);
-      case 'audience':
-        return audiences[c.key] === true;
-      case 'trait':
-        return applyOp(c.op, readTrait(snapshot.traits, c.name), c.value);
-      case 'computed':
-        return applyOp(c.op, computed[c.key] ?? null, c.value);
-      case 'event':
-        return applyOp(c.op, inWindow(c.matcher, c.windowMs).length, c.count);
-    }
+  const facts: Facts = {
+    trait: (t) => computeTrait(t, inWindow(t.matcher, t.windowMs)),
+    count: (m, windowMs) => inWindow(m, windowMs).length,
   };
-  for (const a of set.audiences) audiences[a.definition.key] = test(a.root);
 
   let nextChangeAt: number | null = null;
   const consider = (t: number | undefined) => {
@@ -108,8 +98,39 @@ export function evaluateProfile(set: DefinitionSet, snapshot: AudienceSnapshot, 
       if (oldest && oldest.ms <= now) consider(oldest.ms + windowMs); // the next one to age out
     }
   }
+  return { ...evaluateWith(set, snapshot, facts), nextChangeAt };
+}
 
-  return { computed, audiences, changes: diff(set, snapshot, computed, audiences), nextChangeAt };
+/** Computed traits, then audiences (in dependency order), and what changed against the stored results. */
+export function evaluateWith(
+  set: DefinitionSet,
+  prior: Omit<AudienceSnapshot, 'events'>,
+  facts: Facts,
+): Omit<Evaluation, 'nextChangeAt'> {
+  const computed: Record<string, unknown> = {};
+  for (const t of set.computedTraits) computed[t.definition.key] = facts.trait(t);
+
+  const audiences: Record<string, boolean> = {};
+  const test = (c: CompiledCondition): boolean => {
+    switch (c.kind) {
+      case 'and':
+        return c.children.every(test);
+      case 'or':
+        return c.children.some(test);
+      case 'not':
+        return !test(c.child);
+      case 'audience':
+        return audiences[c.key] === true;
+      case 'trait':
+        return applyOp(c.op, readTrait(prior.traits, c.name), c.value);
+      case 'computed':
+        return applyOp(c.op, computed[c.key] ?? null, c.value);
+      case 'event':
+        return applyOp(c.op, facts.count(c.matcher, c.windowMs), c.count);
+    }
+  };
+  for (const a of set.audiences) audiences[a.definition.key] = test(a.root);
+  return { computed, audiences, changes: diff(set, prior, computed, audiences) };
 }
 
 function computeTrait(t: CompiledTrait, events: TimedEvent[]): unknown {
@@ -136,7 +157,7 @@ function upperBound(list: TimedEvent[], t: number): number {
 
 function diff(
   set: DefinitionSet,
-  snapshot: AudienceSnapshot,
+  snapshot: Omit<AudienceSnapshot, 'events'>,
   computed: Record<string, unknown>,
   audiences: Record<string, boolean>,
 ): Change[] {

@@ -1,10 +1,14 @@
 import type { OutboundEvent } from '../delivery/messages';
 import type { Collection } from '../identity/identifiers';
+import type { SqlMeter } from '../profiles/sql-meter';
+import { AggregateMerge, type AggregatesExport, type MatchCursor } from './aggregate-merge';
+import { AggregateStore, type FoldEvent, type MatchExport } from './aggregate-store';
 import { getDefinitions } from './cache';
 import type { DefinitionSet } from './compile';
 import type { MembershipChange } from './membership';
 import { evaluateInTransaction, type HookResult } from './profile-hook';
 import { type EngageState, EngageStore, type EngageValue } from './profile-store';
+import { WindowResults } from './window-results';
 
 /** The `work` queue message carrying one profile's membership changes to D1. */
 export interface MembershipMessage {
@@ -44,6 +48,10 @@ const MEMBERSHIP_PER_MESSAGE = 500;
  */
 export class ProfileEngage {
   readonly store: EngageStore;
+  /** Running aggregates and match rows (all-time results, windows, future events). */
+  readonly aggregates: AggregateStore;
+  readonly windows: WindowResults;
+  private readonly merging: AggregateMerge;
   private flushing: Promise<void> | undefined;
   /** Set when an evaluation wrote outbox rows that `afterCommit` must send. */
   private wroteOutbox = false;
@@ -52,8 +60,16 @@ export class ProfileEngage {
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
     private readonly seams: ProfileSeams,
+    sql: SqlMeter,
   ) {
-    this.store = new EngageStore(ctx.storage.sql);
+    this.store = new EngageStore(sql);
+    this.windows = new WindowResults(sql);
+    this.aggregates = new AggregateStore(
+      sql,
+      (bytes) => sql.noteParsed(bytes),
+      (spec, ts) => this.windows.onMatch(spec, ts),
+    );
+    this.merging = new AggregateMerge(sql, this.aggregates);
   }
 
   /**
@@ -70,13 +86,25 @@ export class ProfileEngage {
     }
   }
 
-  /** Evaluates inside the caller's transaction (the apply). Without definitions, marks it owed. */
-  evaluate(set: DefinitionSet | undefined, profileId: string, collection: Collection, now: number): HookResult | null {
+  /**
+   * Evaluates inside the caller's transaction (the apply), folding the events it applied into the
+   * aggregates. Without definitions, the events are still folded into the aggregates the profile
+   * keeps (specs describe themselves), and the evaluation is marked owed.
+   */
+  evaluate(
+    set: DefinitionSet | undefined,
+    profileId: string,
+    collection: Collection,
+    now: number,
+    applied: readonly FoldEvent[] = [],
+  ): HookResult | null {
     if (!set) {
+      this.foldOnly(applied, now);
       this.store.markStale();
       return null;
     }
     if (!set.audiences.length && !set.computedTraits.length && !this.store.values().length) {
+      this.aggregates.sync(new Map(), now); // definitions deleted: their aggregates go too
       const s = this.store.state(); // nothing defined: the common case, kept to reads
       if (s.revision !== set.revision || s.nextChangeAt !== null || s.stale)
         this.store.setState({ revision: set.revision, nextChangeAt: null, stale: false });
@@ -84,14 +112,33 @@ export class ProfileEngage {
     }
     const enqueue = (m: OutboundEvent) => this.seams.enqueue(m, now);
     try {
-      const result = evaluateInTransaction(this.store, set, { profileId, collection, now, enqueue });
+      const input = { profileId, collection, now, enqueue };
+      // A nested transactionSync is a savepoint: a failure undoes a half-done back-fill or fold.
+      const result = this.ctx.storage.transactionSync(() =>
+        evaluateInTransaction(this.store, this, set, input, applied),
+      );
       if (result.outbound) this.wroteOutbox = true;
       return result;
     } catch (err) {
-      // A definition that cannot be evaluated must not stop events from being applied.
+      // A definition that cannot be evaluated must not stop events from being applied, nor be
+      // missing from the aggregates the profile already keeps.
       console.error('audience evaluation failed; retried by the alarm', err);
+      this.foldOnly(applied, now);
       this.store.markStale();
       return null;
+    }
+  }
+
+  /** Folds applied events into the aggregates already kept (their specs describe themselves). */
+  private foldOnly(applied: readonly FoldEvent[], now: number): void {
+    if (!applied.length) return;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const specs = this.aggregates.specs();
+        for (const e of applied) for (const row of specs.values()) this.aggregates.fold(row, e, now);
+      });
+    } catch (err) {
+      console.error('could not fold events into audience aggregates', err);
     }
   }
 
@@ -200,6 +247,36 @@ export class ProfileEngage {
   /** In the transaction that turns this profile into a tombstone: it leaves its audiences in D1. */
   mergedAway(now = Date.now()): void {
     this.store.leaveAll(now);
+    this.aggregates.clear();
+  }
+
+  /** The loser's side of a merge: its aggregates (with the head), then its match rows (after its log). */
+  exportAggregates(): AggregatesExport {
+    return this.merging.exportSpecs();
+  }
+
+  matchPage(cursor?: MatchCursor): { rows: MatchExport[]; next?: MatchCursor } {
+    return this.merging.matchPage(cursor);
+  }
+
+  /** The survivor's side, each in the transaction of the matching step of `Profile.absorb`. */
+  absorbStart(exp: AggregatesExport | undefined, now = Date.now()): void {
+    this.merging.start(exp, now);
+  }
+
+  absorbPage(
+    loserId: string,
+    exp: AggregatesExport | undefined,
+    chunk: Parameters<AggregateMerge['page']>[2],
+    now = Date.now(),
+  ): void {
+    this.merging.page(loserId, exp, chunk, now);
+    this.windows.invalidate(); // rows were written without counting them in stored windows
+  }
+
+  absorbFinish(loserId: string, exp: AggregatesExport | undefined): void {
+    this.merging.finish(loserId, exp);
+    this.windows.invalidate();
   }
 
   /** Stored results (all, or only the given keys) for the Profile API and personalization. */

@@ -1,10 +1,14 @@
 import type { OutboundEvent } from '../delivery/messages';
 import type { Collection } from '../identity/identifiers';
 import type { EnrichedEvent } from '../ingest/spec';
-import { type DefinitionSet, eventQuery } from './compile';
+import { emptyValue } from './aggregate';
+import type { AggregateStore, FoldEvent, SpecRow } from './aggregate-store';
+import type { DefinitionSet } from './compile';
 import { changeToEvent, personasContext } from './emit';
-import { type Change, evaluateProfile } from './evaluate';
+import { type Change, evaluateWith, type Facts } from './evaluate';
 import { type EngageStore, MAX_LINKED_USERS, type ProfileIdentity } from './profile-store';
+import { countSpecKey, planSpecs, stateResult, traitSpecKey } from './specs';
+import type { WindowResults } from './window-results';
 
 /** Engage space id sent in `context.personas`: one deployment is one space (the Profile API's `default`). */
 export const SPACE_ID = 'default';
@@ -27,12 +31,24 @@ export interface HookResult {
 
 /**
  * Re-evaluates every computed trait and audience of one profile; call it inside the transaction
- * that applied its events. Reads the relevant part of the event log, stores the new values, writes
- * one outbox row per change and destination set, and one membership row per audience change (drained
- * to D1 later). Returns when a window edge can next change a result (the profile's alarm).
+ * that applied its events (`applied`, folded into the running aggregates here, so a rollback undoes
+ * both). Never reads event bodies: all-time results come from the aggregates, windowed ones from
+ * SQL over the window's match rows. Stores the new values, writes one outbox row per change and
+ * destination set, and one membership row per audience change (drained to D1 later). Returns when a
+ * window edge can next change a result (the profile's alarm).
  */
-export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, input: HookInput): HookResult {
+export function evaluateInTransaction(
+  store: EngageStore,
+  { aggregates, windows }: { aggregates: AggregateStore; windows: WindowResults },
+  set: DefinitionSet,
+  input: HookInput,
+  applied: readonly FoldEvent[] = [],
+): HookResult {
   const { now } = input;
+  const plan = planSpecs(set);
+  const specs = aggregates.sync(plan.specs, now);
+  for (const e of applied) for (const row of specs.values()) aggregates.fold(row, e, now);
+  aggregates.foldDue(specs, now);
   const stored = current(store, set);
   const computed: Record<string, unknown> = {};
   const audiences: Record<string, boolean> = {};
@@ -41,8 +57,10 @@ export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, in
     else computed[v.key] = v.value;
   }
   const traits = store.traits();
-  const events = set.matchers.length ? store.events(eventQuery(set, now)) : [];
-  const result = evaluateProfile(set, { traits, events, computed, audiences }, now);
+  const result = {
+    ...evaluateWith(set, { traits, computed, audiences }, aggregateFacts(aggregates, windows, specs, now)),
+    nextChangeAt: nextChange(windows, specs, plan.windows, now),
+  };
 
   let outbound = 0;
   let who: ProfileIdentity | undefined;
@@ -59,6 +77,55 @@ export function evaluateInTransaction(store: EngageStore, set: DefinitionSet, in
   }
   store.setState({ revision: set.revision, nextChangeAt: result.nextChangeAt, stale: false });
   return { changes: result.changes, outbound, nextChangeAt: result.nextChangeAt };
+}
+
+/** Results read from the aggregates: all-time from the running state, windowed from the match rows. */
+function aggregateFacts(
+  aggregates: AggregateStore,
+  windows: WindowResults,
+  specs: Map<string, SpecRow>,
+  now: number,
+): Facts {
+  return {
+    trait(t) {
+      const type = t.definition.type;
+      const row = specs.get(traitSpecKey(t));
+      if (!row) return emptyValue(type);
+      if (t.windowMs !== null) return windows.windowResult(row, type, { lo: now - t.windowMs, hi: now });
+      if (type === 'most_frequent' || type === 'unique_list' || type === 'unique_count')
+        return aggregates.valuesResult(row, type);
+      return stateResult(type, row.state);
+    },
+    count(matcher, windowMs) {
+      const row = specs.get(countSpecKey(matcher));
+      if (!row) return 0;
+      return windowMs === null ? row.state.count : windows.count(row, windowMs, now);
+    },
+  };
+}
+
+/** The next instant a result can change: a future event coming into effect, or the oldest leaving a window. */
+function nextChange(
+  results: WindowResults,
+  specs: Map<string, SpecRow>,
+  windows: { key: string; windowMs: number | null }[],
+  now: number,
+): number | null {
+  let next: number | null = null;
+  const consider = (t: number | null) => {
+    if (t !== null && t > now && (next === null || t < next)) next = t;
+  };
+  const future = results.nextFuture(); // events not yet in effect: one query for every spec
+  for (const { key, windowMs } of windows) {
+    const row = specs.get(key);
+    if (!row) continue;
+    consider(future.get(row.id) ?? null);
+    if (windowMs !== null) {
+      const oldest = results.firstIn(row, now - windowMs, now);
+      if (oldest !== null) consider(oldest + windowMs);
+    }
+  }
+  return next;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Collection } from '../identity/identifiers';
-import type { Change, SnapshotEvent } from './evaluate';
+import type { Sql } from '../profiles/sql-meter';
+import type { Change } from './evaluate';
 
 /**
  * The Profile object's audience tables, one migration step of its SQLite schema (appended to
@@ -59,27 +60,7 @@ type ValueRow = { key: string; kind: string; def_id: string; version: number; va
  * transaction.
  */
 export class EngageStore {
-  constructor(private readonly sql: SqlStorage) {}
-
-  /** Events of the log that definitions can look at: track events by name (or all), since `since`. */
-  events(q: { names: string[] | 'all'; since: number | null }): SnapshotEvent[] {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (q.names !== 'all') {
-      if (!q.names.length) return [];
-      where.push(`type = 'track' AND name IN (${q.names.map(() => '?').join(',')})`);
-      args.push(...q.names);
-    }
-    if (q.since !== null) {
-      where.push('ts > ?');
-      args.push(q.since);
-    }
-    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return this.sql
-      .exec<{ ts: number; body: string }>(`SELECT ts, body FROM events ${filter} ORDER BY ts, message_id`, ...args)
-      .toArray()
-      .map((r) => ({ ...(JSON.parse(r.body) as Record<string, unknown>), timestamp: r.ts }));
-  }
+  constructor(private readonly sql: Sql) {}
 
   traits(): Record<string, unknown> {
     const rows = this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM traits').toArray();

@@ -1,3 +1,4 @@
+import type { FoldEvent } from '../audiences/aggregate-store';
 import { effectsOf } from './apply';
 import type { EventLog } from './event-log';
 import type { ApplyInput, ReadQuery, ReadResult } from './protocol';
@@ -14,10 +15,11 @@ export function writeMessages(
   input: ApplyInput,
   fresh: string[],
   now: Date,
-): { applied: number; duplicates: number } {
+): { applied: number; duplicates: number; events: FoldEvent[] } {
   const iso = now.toISOString();
   let applied = 0;
   let duplicates = 0;
+  const events: FoldEvent[] = [];
   const first = input.messages[0];
   if (first) store.addIdentifiers(ProfileStore.identifierRows(fresh, first.sourceId, first.event.messageId, iso));
   store.addLinks(input.links ?? []);
@@ -31,6 +33,8 @@ export function writeMessages(
     log.markSeen(msg.event.messageId, now.getTime());
     const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
     log.insert(fx.event);
+    // As evaluation reads a logged event: its JSON with the log's timestamp (ms).
+    events.push({ messageId: fx.event.messageId, ts: fx.event.ts, raw: { ...msg.event, timestamp: fx.event.ts } });
     store.applyTraits(fx.traits);
     if (fx.outbound) store.enqueue(fx.outbound, now.getTime());
     firstApplied ??= msg;
@@ -48,7 +52,7 @@ export function writeMessages(
     });
   }
   if (applied || fresh.length) store.bump(iso);
-  return { applied, duplicates };
+  return { applied, duplicates, events };
 }
 
 /** The parts of a profile the APIs asked for; a merged profile answers where it went. */

@@ -1,18 +1,42 @@
+import type { MatchExport } from '../audiences/aggregate-store';
 import type { EventRow } from './apply';
+import type { Sql } from './sql-meter';
 
 /** Event history kept per profile (DESIGN.md §3) and how long applied messageIds are remembered. */
 export const RETENTION = { maxAgeMs: 90 * 86_400_000, maxEvents: 10_000, seenMs: 14 * 86_400_000 };
 export type Retention = typeof RETENTION;
 
+/**
+ * The retention of this deployment: `PROFILE_EVENT_RETENTION_DAYS` / `_COUNT` vars (wrangler.toml).
+ * Deployment-wide vars rather than a per-workspace setting: retention is a storage-cost choice of
+ * whoever runs the Worker, and the alarm reads it without a D1 query. Unset or invalid: the default.
+ */
+export function retentionFrom(vars: { PROFILE_EVENT_RETENTION_DAYS?: string; PROFILE_EVENT_RETENTION_COUNT?: string }) {
+  const positive = (v: string | undefined) => {
+    const n = Number(v);
+    return v !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const days = positive(vars.PROFILE_EVENT_RETENTION_DAYS);
+  const count = positive(vars.PROFILE_EVENT_RETENTION_COUNT);
+  return {
+    ...RETENTION,
+    maxAgeMs: days === undefined ? RETENTION.maxAgeMs : days * 86_400_000,
+    maxEvents: count === undefined ? RETENTION.maxEvents : Math.floor(count),
+  };
+}
+
 /** One page of a merged profile's event log or dedupe set. */
 export interface HistoryChunk {
   events: EventRow[];
   seen: { message_id: string; at: number }[];
+  /** Audience match rows (after the log and dedupe set): see audiences/aggregate-merge.ts. */
+  matches?: MatchExport[];
 }
 
 /** Where a history transfer stands: the last row sent of the current phase. */
 export interface HistoryCursor {
-  phase: 'events' | 'seen';
+  phase: 'events' | 'seen' | 'matches';
+  /** Event timestamp (events), or the loser's spec id (matches). */
   ts: number;
   id: string;
 }
@@ -48,7 +72,7 @@ const toRow = (r: StoredEvent): EventRow => ({
  * queue can redeliver, so a replay changes nothing even after the log was trimmed). Synchronous.
  */
 export class EventLog {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   seen(messageId: string): boolean {
     return this.sql.exec('SELECT 1 FROM seen WHERE message_id = ?', messageId).toArray().length > 0;

@@ -6,7 +6,7 @@ import { measureExcess } from '../identity/resolve';
 import { chunkForQueue } from '../ingest/enqueue';
 import { migrateSqlite } from '../lib/do-schema';
 import { readParts, writeMessages } from './commit';
-import { EventLog, type HistoryChunk, type HistoryCursor } from './event-log';
+import { EventLog, type HistoryChunk, type HistoryCursor, retentionFrom } from './event-log';
 import { OutboxSender } from './outbox';
 import type {
   AbsorbInput,
@@ -22,6 +22,7 @@ import type {
   Redirect,
 } from './protocol';
 import { profileStub } from './protocol';
+import { SqlMeter, type WorkCost } from './sql-meter';
 import { PROFILE_SCHEMA, ProfileStore } from './store';
 
 const ALARM_DELAY_MS = 30_000;
@@ -39,17 +40,26 @@ export class Profile extends DurableObject<Env> {
   private readonly outbox: OutboxSender;
   private readonly engage: ProfileEngage;
   private alarmAt: number | undefined;
+  private readonly sql: SqlMeter;
+  /** What the last apply's transaction cost (rows read and written, JSON parsed): diagnostics and tests. */
+  lastApplyCost: WorkCost | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new ProfileStore(ctx.storage.sql);
-    this.log = new EventLog(ctx.storage.sql);
+    this.sql = new SqlMeter(ctx.storage.sql);
+    this.store = new ProfileStore(this.sql);
+    this.log = new EventLog(this.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
-    this.engage = new ProfileEngage(ctx, env, {
-      enqueue: (m, at) => this.store.enqueue(m, at),
-      flushOutbox: () => this.outbox.flush(),
-      arm: (at) => this.armAlarm(at),
-    });
+    this.engage = new ProfileEngage(
+      ctx,
+      env,
+      {
+        enqueue: (m, at) => this.store.enqueue(m, at),
+        flushOutbox: () => this.outbox.flush(),
+        arm: (at) => this.armAlarm(at),
+      },
+      this.sql,
+    );
     ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA));
   }
 
@@ -113,6 +123,7 @@ export class Profile extends DurableObject<Env> {
         this.ctx.storage.transactionSync(() => {
           this.init(input.survivorId, input.head.meta.collection ?? 'users', now);
           this.store.importHead(input.head, input.reason, now);
+          this.engage.absorbStart(input.head.engage);
           this.store.bump(now);
         });
       }
@@ -121,11 +132,15 @@ export class Profile extends DurableObject<Env> {
       let page = input.history;
       for (;;) {
         const chunk = page.chunk;
-        this.ctx.storage.transactionSync(() => this.log.importHistory(chunk));
+        this.ctx.storage.transactionSync(() => {
+          this.log.importHistory(chunk);
+          this.engage.absorbPage(input.loserId, input.head.engage, chunk);
+        });
         if (!page.next) break;
         page = await loser.historyPage(page.next);
       }
       this.ctx.storage.transactionSync(() => {
+        this.engage.absorbFinish(input.loserId, input.head.engage);
         this.store.markComplete(input.loserId);
         this.store.bump(new Date().toISOString());
       });
@@ -137,7 +152,21 @@ export class Profile extends DurableObject<Env> {
   /** A page of this (frozen) profile's history, for the survivor of its merge. */
   historyPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
     if (!this.store.meta().pending) throw new Error('history is only handed over during a merge');
-    return this.log.historyPage(cursor);
+    return this.exportPage(cursor);
+  }
+
+  /** The log and dedupe set, then the audience match rows, page by page. */
+  private exportPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+    if (cursor?.phase === 'matches') {
+      const m = this.engage.matchPage({ spec: cursor.ts, id: cursor.id });
+      const next = m.next && { phase: 'matches' as const, ts: m.next.spec, id: m.next.id };
+      return { chunk: { events: [], seen: [], matches: m.rows }, next };
+    }
+    const page = this.log.historyPage(cursor);
+    if (page.next) return page;
+    const m = this.engage.matchPage();
+    const next = m.next && { phase: 'matches' as const, ts: m.next.spec, id: m.next.id };
+    return { chunk: { ...page.chunk, matches: m.rows }, next };
   }
 
   /** Waits for identifier work in progress, finishes an interrupted merge, then describes. */
@@ -169,7 +198,13 @@ export class Profile extends DurableObject<Env> {
       console.warn('outbox flush failed; retrying later', err);
       this.armAlarm(Date.now() + ALARM_DELAY_MS);
     }
-    if (!this.store.meta().merged_into) this.ctx.storage.transactionSync(() => this.log.prune(Date.now()));
+    if (!this.store.meta().merged_into) {
+      const retention = retentionFrom(this.env);
+      this.ctx.storage.transactionSync(() => {
+        this.log.prune(Date.now(), retention);
+        this.engage.aggregates.prune(Date.now(), retention.seenMs);
+      });
+    }
     this.armAlarm(this.engage.nextAlarm() ?? Number.POSITIVE_INFINITY);
   }
 
@@ -243,12 +278,17 @@ export class Profile extends DurableObject<Env> {
     const late = this.redirect();
     if (late) return late;
     const now = new Date();
-    const { applied, duplicates } = this.ctx.storage.transactionSync(() => {
-      this.init(input.profileId, input.collection, now.toISOString());
-      const written = writeMessages(this.store, this.log, input, fresh, now);
-      if (written.applied) this.engage.evaluate(set, input.profileId, input.collection, now.getTime());
-      return written;
-    });
+    const { result, cost } = this.sql.measure(() =>
+      this.ctx.storage.transactionSync(() => {
+        this.init(input.profileId, input.collection, now.toISOString());
+        const written = writeMessages(this.store, this.log, input, fresh, now);
+        if (written.applied)
+          this.engage.evaluate(set, input.profileId, input.collection, now.getTime(), written.events);
+        return written;
+      }),
+    );
+    this.lastApplyCost = cost;
+    const { applied, duplicates } = result;
     if (applied) this.engage.afterCommit();
     if (applied) this.armAlarm(now.getTime() + ALARM_DELAY_MS);
     return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
@@ -260,7 +300,8 @@ export class Profile extends DurableObject<Env> {
     for (let hop = 0; hop < 16; hop++) {
       let res: AbsorbResult;
       try {
-        const [head, history] = [this.store.exportHead(), this.log.historyPage()];
+        const head = { ...this.store.exportHead(), engage: this.engage.exportAggregates() };
+        const history = this.exportPage();
         res = await profileStub(this.env, to).absorb({ ...pending, survivorId: to, loserId: selfId, head, history });
       } catch (err) {
         console.warn('merge interrupted; it stays pending and is retried', err);

@@ -1,9 +1,12 @@
+import type { AggregatesExport } from '../audiences/aggregate-merge';
+import { AGGREGATE_PROFILE_SCHEMA } from '../audiences/aggregate-store';
 import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
 import type { DeliveryMessage } from '../delivery/messages';
 import { type Collection, parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
 import type { ProfileSnapshot } from './protocol';
+import type { Sql } from './sql-meter';
 import { type StampedValue, wins } from './traits';
 
 /** Versioned schema of a Profile object (one step per migration, see `migrateSqlite`). */
@@ -28,6 +31,7 @@ export const PROFILE_SCHEMA = [
      complete INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_at INTEGER NOT NULL);`,
   ENGAGE_PROFILE_SCHEMA,
+  AGGREGATE_PROFILE_SCHEMA,
 ];
 
 /** The profile row: who it is, whether it was merged away, and Segment's metadata fields. */
@@ -85,13 +89,15 @@ export interface ProfileExport {
   traits: TraitRow[];
   links: LinkRow[];
   mergedFrom: MergedRow[];
+  /** Running audience aggregates (absent from objects that predate them). */
+  engage?: AggregatesExport;
 }
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
 /** SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. */
 export class ProfileStore {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   meta(): Meta {
     return this.sql.exec<Row<Meta>>('SELECT * FROM meta').one();

@@ -1,0 +1,53 @@
+/** The part of `SqlStorage` the Profile object's stores use. */
+export type Sql = Pick<SqlStorage, 'exec'>;
+
+/** What one unit of work cost in SQLite (Cloudflare bills rows read and written) and in parsed JSON. */
+export interface WorkCost {
+  rowsRead: number;
+  rowsWritten: number;
+  /** Bytes of stored event JSON parsed (the memory an evaluation can cost). */
+  parsedBytes: number;
+  ms: number;
+}
+
+/**
+ * `SqlStorage` that sums the rows read and written by the queries of a measured run (the cursors'
+ * own counters), so the Profile object can report what an apply cost and tests can hold it to a budget.
+ */
+export class SqlMeter implements Sql {
+  private cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] | undefined;
+  private parsed = 0;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
+    const cursor = this.sql.exec<T>(query, ...bindings);
+    this.cursors?.push(cursor as unknown as SqlStorageCursor<Record<string, SqlStorageValue>>);
+    return cursor;
+  }
+
+  /** Counts bytes of JSON parsed during the run. */
+  noteParsed(bytes: number): void {
+    this.parsed += bytes;
+  }
+
+  /** Runs `fn`, measuring its queries. Not reentrant: a nested run is counted in the outer one. */
+  measure<R>(fn: () => R): { result: R; cost: WorkCost } {
+    if (this.cursors) return { result: fn(), cost: { rowsRead: 0, rowsWritten: 0, parsedBytes: 0, ms: 0 } };
+    this.cursors = [];
+    this.parsed = 0;
+    const start = performance.now();
+    try {
+      const result = fn();
+      let rowsRead = 0;
+      let rowsWritten = 0;
+      for (const c of this.cursors) {
+        rowsRead += c.rowsRead;
+        rowsWritten += c.rowsWritten;
+      }
+      return { result, cost: { rowsRead, rowsWritten, parsedBytes: this.parsed, ms: performance.now() - start } };
+    } finally {
+      this.cursors = undefined;
+    }
+  }
+}
