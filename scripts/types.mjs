@@ -17,6 +17,11 @@ try {
     { cwd: root, stdio: 'inherit' },
   );
   process.exitCode = r.status ?? 1;
+  // The generated file is committed, so it is kept in the project's format.
+  spawnSync(`${root}node_modules/.bin/biome`, ['format', '--write', 'src/worker-configuration.d.ts'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 } finally {
   if (moved) renameSync(aside, vars);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventually, getJson, profilePath } from './audience-helpers';
+import { eventually, getJson, profilePath, vendor } from './audience-helpers';
+import { makeDestination } from './delivery-helpers';
 import { ADMIN, basic, makeSource, post, SELF } from './helpers';
 
 const orderRule = {
@@ -274,5 +275,51 @@ describe('tracking plans', () => {
     expect((await send('PATCH', `/api/transformations/${id}`, { if: 'event =' })).status).toBe(400);
     expect((await send('DELETE', `/api/transformations/${id}`)).status).toBe(200);
     expect((await send('GET', `/api/transformations/${id}`)).status).toBe(404);
+  });
+
+  it('runs destination-scoped transformations in delivery, for that destination only', async () => {
+    const source = await makeSource('per destination');
+    const hook = vendor('gov-hook.example');
+    try {
+      const shaped = await makeDestination({
+        type: 'webhook',
+        name: 'Shaped',
+        sourceIds: [source.id],
+        settings: { url: 'https://gov-hook.example/shaped' },
+      });
+      await makeDestination({
+        type: 'webhook',
+        name: 'Plain',
+        sourceIds: [source.id],
+        settings: { url: 'https://gov-hook.example/plain' },
+      });
+      const res = await post(
+        '/api/transformations',
+        {
+          name: 'rename for one',
+          sourceId: source.id,
+          destinationId: shaped.id,
+          if: "event = 'a'",
+          newEventName: 'Shaped A',
+        },
+        ADMIN,
+      );
+      expect(res.status).toBe(201);
+      const userId = `dt-${crypto.randomUUID()}`;
+      expect((await post('/v1/track', { userId, event: 'a' }, { authorization: basic(source.writeKey) })).status).toBe(
+        200,
+      );
+      const got = await eventually(() => (hook.received.length >= 2 ? hook.received : undefined));
+      const byPath = Object.fromEntries(got.map((r) => [new URL(r.url).pathname, r.body.event]));
+      expect(byPath).toEqual({ '/shaped': 'Shaped A', '/plain': 'a' });
+      // The profile keeps the event as it arrived: the transformation is the destination's.
+      const [stored] = await eventually(async () => {
+        const e = await eventsOf(userId);
+        return e.length ? e : undefined;
+      });
+      expect(stored.event).toBe('a');
+    } finally {
+      hook.restore();
+    }
   });
 });

@@ -73,7 +73,14 @@ describe('Segment Profile API', () => {
       [`anonymous_id:${anon}`, 'email:api@x.io', `user_id:${user}`].sort(),
     );
     // Segment's documented fields by default; verbose adds the first message.
-    expect(Object.keys(ext.body.data[0]).sort()).toEqual(['collection', 'created_at', 'encoding', 'id', 'source_id', 'type']);
+    expect(Object.keys(ext.body.data[0]).sort()).toEqual([
+      'collection',
+      'created_at',
+      'encoding',
+      'id',
+      'source_id',
+      'type',
+    ]);
     const verbose = await getJson<{ data: Record<string, unknown>[] }>(
       userPath(`anonymous_id:${anon}`, 'external_ids', '?verbose=true&include=anonymous_id'),
     );

@@ -3,12 +3,15 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { db } from '../db/client';
 import { type SourceRow, sources } from '../db/schema';
+import { SchemaSettings } from '../governance/rules';
+import { saveSourceSchemaSettings } from '../governance/source-settings';
 import { liveTap } from '../ingest/live-tap';
 import { forgetWriteKey } from '../ingest/sources';
-import { notFound } from '../lib/errors';
+import { forbidden, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { randomToken, ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
+import { grants } from './scopes';
 import { parseJson } from './validate';
 
 /** A body that may be empty (`POST` without one means all defaults). */
@@ -23,6 +26,9 @@ export const CreateSource = z.object({
 });
 export const UpdateSource = z.object({
   name: z.string().trim().min(1).max(200).optional(),
+  schemaSettings: SchemaSettings.optional().describe(
+    "Segment's schema controls (also at /api/sources/:id/schema-settings)",
+  ),
   enabled: z
     .boolean()
     .optional()
@@ -129,8 +135,15 @@ export const sourcesApi = new Hono<AdminEnv>()
     c.json(sourceView(await load(c.env.DB, c.req.param('id')))),
   )
   .patch('/:id', doc.update, requireScope('sources:write'), async (c) => {
-    const input = await parseJson(c.req.raw, UpdateSource);
-    return c.json(sourceView(await update(c.env.DB, await load(c.env.DB, c.req.param('id')), input)));
+    const { schemaSettings, ...input } = await parseJson(c.req.raw, UpdateSource);
+    const row = await load(c.env.DB, c.req.param('id'));
+    if (schemaSettings) {
+      // Segment's schemaSettings on the source; they are governance, so they need its scope too.
+      if (!grants(c.get('principal').scopes, 'governance:write'))
+        throw forbidden('This token lacks the governance:write scope');
+      await saveSourceSchemaSettings(c.env.DB, row.id, schemaSettings);
+    }
+    return c.json(sourceView(Object.keys(input).length ? await update(c.env.DB, row, input) : row));
   })
   .post('/:id/rotate-key', doc.rotateKey, requireScope('sources:write'), async (c) => {
     const input = await parseOptionalJson(c.req.raw, RotateKey);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EVENTS } from '../destinations/test-events';
 import { webhook } from '../destinations/webhook';
+import { TransformationBody } from '../governance/transformations';
 import type { EnrichedEvent } from '../ingest/spec';
 import { applyFilters, DestinationFilter, filterProblems, unitHash } from './filters';
 import { consentAllows, integrationsAllow, type LiveDestination, route } from './routing';
@@ -115,6 +116,39 @@ describe('route', () => {
     expect(route({ kind: 'event', sourceId: 'src1', event: denied }, [a, b])).toEqual([
       { dest: a, event: denied },
       { dest: b, dropped: 'consent' },
+    ]);
+  });
+});
+
+describe('destination-scoped transformations', () => {
+  const t = (body: Record<string, unknown>) =>
+    TransformationBody.parse({ name: 't', sourceId: 'src1', if: 'all', ...body });
+  const msg = (event: EnrichedEvent) => ({ kind: 'event' as const, sourceId: 'src1', event });
+
+  it('change the event for their destination and source only, before its filters', () => {
+    const renamed = dest({
+      transformations: new Map([['src1', [t({ newEventName: 'Renamed' })]]]),
+      filters: filters([
+        { if: "event = 'Renamed'", actions: [{ type: 'drop_properties', fields: { properties: ['revenue'] } }] },
+      ]),
+    });
+    const other = dest({ id: 'd2' });
+    const [a, b] = route(msg(track), [renamed, other]);
+    expect(a).toMatchObject({ event: { event: 'Renamed' } });
+    expect((a as { event: EnrichedEvent }).event.properties).not.toHaveProperty('revenue');
+    expect(b).toMatchObject({ event: { event: track.event } });
+    expect(
+      route({ ...msg(track), sourceId: 'src2' }, [
+        dest({ sourceIds: ['*'], transformations: renamed.transformations }),
+      ])[0],
+    ).toMatchObject({
+      event: { event: track.event },
+    });
+  });
+
+  it('drop the event for that destination when one says so', () => {
+    expect(route(msg(track), [dest({ transformations: new Map([['src1', [t({ drop: true })]]]) })])).toEqual([
+      { dest: expect.objectContaining({ id: 'd1' }), dropped: 'transformation' },
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import type { AnyDestination } from '../destinations/types';
+import { applyAll, type TransformationBody } from '../governance/transformations';
 import type { EnrichedEvent } from '../ingest/spec';
-import { isObject } from '../lib/json';
+import { isObject, type JsonObject } from '../lib/json';
 import { applyFilters, type DestinationFilter } from './filters';
 import type { OutboundEvent } from './messages';
 
@@ -13,6 +14,8 @@ export interface LiveDestination {
   sourceIds: string[];
   consentCategories: readonly string[];
   filters: DestinationFilter[];
+  /** Transformations scoped to this destination, by source id (src/governance), run before filters. */
+  transformations?: ReadonlyMap<string, TransformationBody[]>;
 }
 
 /**
@@ -46,7 +49,7 @@ export function consentAllows(event: EnrichedEvent, categories: readonly string[
 /** Where an outbound event goes: the event each destination receives, or why it does not. */
 export type Route =
   | { dest: LiveDestination; event: EnrichedEvent }
-  | { dest: LiveDestination; dropped: 'unsupported' | 'integrations' | 'consent' | 'filter' };
+  | { dest: LiveDestination; dropped: 'unsupported' | 'integrations' | 'consent' | 'transformation' | 'filter' };
 
 /** Routes one outbound event to the destinations subscribed to it. */
 export function route(msg: OutboundEvent, destinations: LiveDestination[]): Route[] {
@@ -61,8 +64,11 @@ export function route(msg: OutboundEvent, destinations: LiveDestination[]): Rout
     else if (!integrationsAllow(event, dest)) out.push({ dest, dropped: 'integrations' });
     else if (!consentAllows(event, dest.consentCategories)) out.push({ dest, dropped: 'consent' });
     else {
-      const filtered = applyFilters(event, dest.filters);
-      out.push(filtered ? { dest, event: filtered } : { dest, dropped: 'filter' });
+      const own = msg.sourceId === undefined ? undefined : dest.transformations?.get(msg.sourceId);
+      const transformed = own?.length ? (applyAll(own, event as unknown as JsonObject) as EnrichedEvent | null) : event;
+      const filtered = transformed && applyFilters(transformed, dest.filters);
+      if (!transformed) out.push({ dest, dropped: 'transformation' });
+      else out.push(filtered ? { dest, event: filtered } : { dest, dropped: 'filter' });
     }
   }
   return out;

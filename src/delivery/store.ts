@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { db } from '../db/client';
 import { type DestinationRow, destinations } from '../db/destinations-schema';
 import { destinationType } from '../destinations/registry';
+import { destinationTransformations } from '../governance/cache';
 import { DestinationFilter } from './filters';
 import type { LiveDestination } from './routing';
 
@@ -36,8 +37,14 @@ export function liveDestination(row: DestinationRow): LiveDestination | null {
 
 /** The enabled destinations, parsed (one D1 read per consumer batch). */
 export async function loadLiveDestinations(d1: D1Database): Promise<LiveDestination[]> {
-  const rows = await db(d1).select().from(destinations).where(eq(destinations.enabled, true)).all();
-  return rows.map(liveDestination).filter((d): d is LiveDestination => d !== null);
+  const [rows, transforms] = await Promise.all([
+    db(d1).select().from(destinations).where(eq(destinations.enabled, true)).all(),
+    destinationTransformations(d1),
+  ]);
+  return rows
+    .map(liveDestination)
+    .filter((d): d is LiveDestination => d !== null)
+    .map((d) => (transforms.has(d.id) ? { ...d, transformations: transforms.get(d.id) } : d));
 }
 
 /** Key of a (destination, message) pair in `delivery_receipts`. */

@@ -22,6 +22,7 @@ interface Entry {
   settings: Map<string, SchemaSettings>;
   /** Transformations by `sourceId` (source-scoped) and by `sourceId/destinationId`. */
   transforms: Map<string, TransformationBody[]>;
+  byDestination?: DestinationTransformations;
 }
 let entry: Entry | undefined;
 let loading: Promise<Entry> | undefined;
@@ -72,14 +73,27 @@ export async function governanceFor(d1: D1Database, sourceId: string, now = Date
   };
 }
 
-/** The transformations scoped to one destination for events of one source (run in delivery). */
+/** Destination-scoped transformations: destination id → source id → transformations, in order. */
+export type DestinationTransformations = ReadonlyMap<string, ReadonlyMap<string, TransformationBody[]>>;
+
+/** The destination-scoped transformations (run in delivery, before each destination's filters). */
 export async function destinationTransformations(
   d1: D1Database,
-  sourceId: string,
-  destinationId: string,
   now = Date.now(),
-): Promise<TransformationBody[]> {
-  return (await currentEntry(d1, now)).transforms.get(`${sourceId}/${destinationId}`) ?? [];
+): Promise<DestinationTransformations> {
+  const current = await currentEntry(d1, now);
+  if (!current.byDestination) {
+    const out = new Map<string, Map<string, TransformationBody[]>>();
+    for (const [scope, list] of current.transforms) {
+      const [sourceId, destinationId] = scope.split('/');
+      if (!destinationId) continue;
+      const bySource = out.get(destinationId) ?? new Map<string, TransformationBody[]>();
+      bySource.set(sourceId, list);
+      out.set(destinationId, bySource);
+    }
+    current.byDestination = out;
+  }
+  return current.byDestination;
 }
 
 async function currentEntry(d1: D1Database, now: number): Promise<Entry> {

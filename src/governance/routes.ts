@@ -1,16 +1,15 @@
-import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
-import { sources } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { clearGovernanceCache } from './cache';
 import { draftRules } from './draft';
 import { flushObserved, observedSchema, observer } from './observed';
 import { CreateTrackingPlan, Rules, SchemaSettings, UpdateTrackingPlan } from './rules';
+import { requireSource, saveSourceSchemaSettings } from './source-settings';
 import {
   connectSource,
   createPlan,
@@ -19,7 +18,6 @@ import {
   findPlan,
   loadSchemaSettings,
   planView,
-  saveSchemaSettings,
   sourcesOfPlan,
   updatePlan,
 } from './store';
@@ -27,11 +25,6 @@ import { listViolations } from './violations';
 
 const read = requireScope('governance:read');
 const write = requireScope('governance:write');
-
-async function requireSource(d1: D1Database, id: string) {
-  const row = await db(d1).select({ id: sources.id }).from(sources).where(eq(sources.id, id)).get();
-  if (!row) throw notFound(`Source ${id}`);
-}
 
 const ConnectSource = z.strictObject({ sourceId: z.string().min(1).max(100) });
 
@@ -148,12 +141,7 @@ export const sourceGovernanceApi = new Hono<AdminEnv>()
   })
   .put('/:id/schema-settings', sdoc.saveSettings, write, async (c) => {
     const settings = await parseJson(c.req.raw, SchemaSettings);
-    await requireSource(c.env.DB, c.req.param('id'));
-    for (const target of [settings.forwardingBlockedEventsTo, settings.forwardingViolationsTo]) {
-      if (target) await requireSource(c.env.DB, target);
-    }
-    await saveSchemaSettings(c.env.DB, c.req.param('id'), settings);
-    clearGovernanceCache();
+    await saveSourceSchemaSettings(c.env.DB, c.req.param('id'), settings);
     return c.json(settings);
   })
   .get('/:id/schema', sdoc.schema, read, async (c) => {

@@ -24,7 +24,7 @@ export async function recordViolations(d1: D1Database, sourceId: string, planId:
           type: event.type,
           name,
           count: 1,
-          sample: JSON.stringify(event).slice(0, MAX_SAMPLE_CHARS),
+          sample: sampleOf(event),
         });
     }
   }
@@ -38,6 +38,14 @@ export async function recordViolations(d1: D1Database, sourceId: string, planId:
     .slice(0, 500)
     .map((g) => upsert.bind(sourceId, g.type, g.name, g.v.field, g.v.type, planId, g.count, now, now, g.sample));
   await d1.batch(statements);
+}
+
+function parseSample(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 /** The event as a sample, or a stub when it is too large to keep whole. */
@@ -81,6 +89,6 @@ export async function listViolations(
     count: Number(r.count),
     firstSeen: String(r.first_seen),
     lastSeen: String(r.last_seen),
-    sample: JSON.parse(String(r.sample) || 'null'),
+    sample: parseSample(String(r.sample)),
   }));
 }
