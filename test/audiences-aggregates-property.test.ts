@@ -9,25 +9,11 @@ import { Audience, COMPUTED_TRAIT_TYPES, ComputedTrait } from '../src/audiences/
 import { type ReferenceDefinitions, referenceEvaluate } from '../src/audiences/reference';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
+import { prng, type Rng } from '../src/lib/prng';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { define } from './audience-helpers';
 import { ingestMessage, profileObject } from './helpers';
 import { uniq } from './identity-helpers';
-
-/** mulberry32, as in src/audiences/property.test.ts: every failure names a reproducible seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)];
-  return { int, pick, chance: (p: number) => next() < p };
-}
-type Rng = ReturnType<typeof prng>;
 
 const HOUR = 3_600_000;
 const NAMES = ['Order Completed', 'Page Viewed', 'Signed Up'];

@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { prng, type Rng } from '../lib/prng';
 import { compileDefinitions } from './compile';
 import { Audience, COMPUTED_TRAIT_TYPES, ComputedTrait } from './definitions';
 import { type AudienceSnapshot, evaluateProfile } from './evaluate';
 import { type ReferenceDefinitions, referenceEvaluate, referenceNextChange } from './reference';
 import { parseWindow } from './window';
-
-/** mulberry32: a tiny seeded PRNG so every failure names a seed that reproduces it. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)];
-  return { next, int, pick, chance: (p: number) => next() < p };
-}
-type Rng = ReturnType<typeof prng>;
 
 const NOW = Date.parse('2026-01-15T12:00:00.000Z');
 const HOUR = 3_600_000;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../src/lib/prng';
 import { startTessera, type Tessera, waitFor } from './harness';
 import { type Receiver, startReceiver } from './receiver';
 
@@ -14,18 +15,6 @@ const USERS = 24;
 const CONCURRENCY = 8;
 /** Distinct event names in the computed traits: one more than Durable Object SQLite's 100 bound parameters. */
 const EVENT_NAMES = 101;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A JSON text nested `depth` levels deep, built as text (building the value would recurse). */
 const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -77,7 +66,7 @@ describe('hostile input mixed into valid concurrent traffic', () => {
   });
 
   it(`seed ${SEED}: every valid event lands, no 5xx, no hang`, async () => {
-    const rand = prng(SEED);
+    const rand = prng(SEED).next;
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
     const run = randomUUID().slice(0, 8);
     const users = Array.from({ length: USERS }, (_, i) => `fuzz-${run}-${i}`);
