@@ -322,4 +322,155 @@ describe('tracking plans', () => {
       hook.restore();
     }
   });
+
+  const COMMON_APP = {
+    type: 'COMMON',
+    jsonSchema: {
+      type: 'object',
+      properties: { context: { type: 'object', properties: { app: { type: 'object', required: ['version'] } } } },
+    },
+  };
+  const traitsRule = (type: 'IDENTIFY' | 'GROUP', key: string) => ({
+    type,
+    jsonSchema: {
+      type: 'object',
+      properties: { traits: { type: 'object', properties: { [key]: { type: 'string' } } } },
+    },
+  });
+  const controlCases = [
+    {
+      name: 'track allowUnplannedEventProperties',
+      rules: [orderRule],
+      settings: { track: { allowUnplannedEventProperties: false } },
+      event: { type: 'track', event: 'Order Completed', properties: { total: 1, extra: 2 } },
+      expect: { properties: { total: 1 } },
+    },
+    {
+      name: 'track commonEventOnViolations BLOCK',
+      rules: [orderRule, COMMON_APP],
+      settings: { track: { commonEventOnViolations: 'BLOCK' } },
+      event: { type: 'track', event: 'Order Completed', properties: { total: 1 }, context: { app: {} } },
+      expect: 'blocked',
+    },
+    {
+      name: 'track commonEventOnViolations OMIT_PROPS',
+      rules: [orderRule, COMMON_APP],
+      settings: { track: { commonEventOnViolations: 'OMIT_PROPS' } },
+      event: { type: 'track', event: 'Order Completed', properties: { total: 1 }, context: { app: 'x' } },
+      expect: { context: { omitted: ['context.app'] } },
+    },
+    {
+      name: 'identify allowTraitsOnViolations',
+      rules: [traitsRule('IDENTIFY', 'plan')],
+      settings: { identify: { allowTraitsOnViolations: false } },
+      event: { type: 'identify', traits: { plan: 5, name: 'a' } },
+      expect: { traits: { name: 'a' } },
+    },
+    {
+      name: 'identify allowUnplannedTraits',
+      rules: [traitsRule('IDENTIFY', 'plan')],
+      settings: { identify: { allowUnplannedTraits: false } },
+      event: { type: 'identify', traits: { plan: 'pro', junk: 1 } },
+      expect: { traits: { plan: 'pro' } },
+    },
+    {
+      name: 'identify commonEventOnViolations BLOCK',
+      rules: [COMMON_APP],
+      settings: { identify: { commonEventOnViolations: 'BLOCK' } },
+      event: { type: 'identify', traits: { plan: 'pro' }, context: { app: {} } },
+      expect: 'blocked',
+    },
+    {
+      name: 'group allowTraitsOnViolations',
+      rules: [traitsRule('GROUP', 'industry')],
+      settings: { group: { allowTraitsOnViolations: false } },
+      event: { type: 'group', groupId: 'g1', traits: { industry: 3, size: 10 } },
+      expect: { traits: { size: 10 } },
+    },
+    {
+      name: 'group allowUnplannedTraits',
+      rules: [traitsRule('GROUP', 'industry')],
+      settings: { group: { allowUnplannedTraits: false } },
+      event: { type: 'group', groupId: 'g1', traits: { industry: 'retail', size: 10 } },
+      expect: { traits: { industry: 'retail' } },
+    },
+    {
+      name: 'group commonEventOnViolations BLOCK',
+      rules: [COMMON_APP],
+      settings: { group: { commonEventOnViolations: 'BLOCK' } },
+      event: { type: 'group', groupId: 'g1', traits: {}, context: { app: {} } },
+      expect: 'blocked',
+    },
+  ] as const;
+
+  it.each(controlCases)('schema control through the Worker: $name', async (c) => {
+    const source = await makeSource(c.name);
+    const plan = await (await post('/api/tracking-plans', { name: c.name, rules: c.rules }, ADMIN)).json<{
+      id: string;
+    }>();
+    expect((await post(`/api/tracking-plans/${plan.id}/sources`, { sourceId: source.id }, ADMIN)).status).toBe(200);
+    expect((await send('PUT', `/api/sources/${source.id}/schema-settings`, c.settings)).status).toBe(200);
+    const userId = `ctl-${crypto.randomUUID()}`;
+    const messageId = `m-${userId}`;
+    const res = await post(
+      `/v1/${c.event.type}`,
+      { ...c.event, userId, messageId },
+      { authorization: basic(source.writeKey) },
+    );
+    expect(await res.json()).toEqual({ success: true });
+    const entry = await eventually(async () => {
+      const tap = await getJson<{ data: { status: string; event: { messageId: string } }[] }>(
+        `/api/sources/${source.id}/events`,
+      );
+      return tap.body.data.find((d) => d.event.messageId === messageId);
+    });
+    if (c.expect === 'blocked') {
+      expect(entry.status).toBe('blocked');
+      return;
+    }
+    expect(entry.status).toBe('accepted');
+    const [stored] = await eventually(async () => {
+      const got = (await eventsOf(userId)).filter((e) => e.message_id === messageId);
+      return got.length ? got : undefined;
+    });
+    const want = c.expect as { properties?: unknown; traits?: unknown; context?: { omitted: string[] } };
+    if (want.properties) expect(stored.properties).toEqual(want.properties);
+    if (want.traits) expect((stored as { traits?: unknown }).traits).toEqual(want.traits);
+    if (want.context) {
+      expect(stored.context.app).toBeUndefined();
+      expect((stored.context.protocols as { omitted: string[] }).omitted).toEqual(want.context.omitted);
+    }
+  });
+
+  it('normalises values, defines properties with FQL and keeps only allowed ones at ingest', async () => {
+    const source = await makeSource('value transformations');
+    const res = await post(
+      '/api/transformations',
+      {
+        name: 'tidy',
+        sourceId: source.id,
+        if: "event = 'Signed Up'",
+        propertyValueTransformations: [
+          { propertyPaths: ['phone'], normalize: 'e164', defaultCountry: 'DE' },
+          { propertyPaths: ['plan'], propertyValue: 'standard' },
+        ],
+        fqlDefinedProperties: [{ fql: 'lowercase(properties.email)', propertyName: 'properties.email_lower' }],
+        allowProperties: ['phone', 'plan', 'email_lower'],
+      },
+      ADMIN,
+    );
+    expect(res.status, await res.clone().text()).toBe(201);
+    const userId = `vt-${crypto.randomUUID()}`;
+    const event = {
+      userId,
+      event: 'Signed Up',
+      properties: { phone: '030 1234567', plan: 'trial', email: 'A@B.IO', secret: 'x' },
+    };
+    expect((await post('/v1/track', event, { authorization: basic(source.writeKey) })).status).toBe(200);
+    const [stored] = await eventually(async () => {
+      const got = await eventsOf(userId);
+      return got.length ? got : undefined;
+    });
+    expect(stored.properties).toEqual({ phone: '+49301234567', plan: 'standard', email_lower: 'a@b.io' });
+  });
 });
