@@ -1,7 +1,7 @@
 // @segment/analytics-node → Tessera (wrangler dev) → audience evaluation in the Profile object →
 // a webhook destination connected to the audience, on a real local HTTP receiver: it receives the
 // Segment Engage events (identify with the audience trait, track "Audience Entered"), signed.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type Tessera, waitFor } from './harness';
@@ -113,7 +113,16 @@ describe('audience events at a connected webhook destination', () => {
     expect(mine()).toHaveLength(2);
     expect(identify.at - qualifyingAt).toBeLessThan(10_000);
 
-    const personalized = await fetch(`${t.url}/v1/personalize?writeKey=${t.writeKey}&userId=${userId}`);
+    // A userId needs a token the customer's backend signs with the source's personalize secret.
+    const { personalizeSecret } = await t.admin<{ personalizeSecret: { secret: string } }>(
+      `/api/sources/${t.sourceId}/personalize-secret`,
+      { method: 'POST' },
+    );
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const sig = createHmac('sha256', personalizeSecret.secret).update(`v1.${exp}.${userId}`).digest('base64url');
+    const token = `v1.${exp}.${sig}`;
+    expect((await fetch(`${t.url}/v1/personalize?writeKey=${t.writeKey}&userId=${userId}`)).status).toBe(401);
+    const personalized = await fetch(`${t.url}/v1/personalize?writeKey=${t.writeKey}&userId=${userId}&token=${token}`);
     expect(await personalized.json()).toEqual({ audiences: { e2e_buyers: true }, traits: {} });
     const members = await waitFor(
       async () => {
