@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RejectedKeyView } from '../src/ingest/rejected-keys';
 import { eventually } from './audience-helpers';
 import { ADMIN, basic, makeSource, post, SELF } from './helpers';
 
@@ -19,17 +20,7 @@ const debuggerOf = async (id: string) =>
     }>()
   ).data;
 
-interface RejectedKey {
-  keyPrefix: string;
-  reason: string;
-  sourceId: string | null;
-  events: number;
-  requests: number;
-  firstSeen: string;
-  lastSeen: string;
-  lastUserAgent: string | null;
-  days: { day: string; events: number }[];
-}
+type RejectedKey = RejectedKeyView;
 const rejectedKeys = async () => {
   const res = await SELF.fetch('http://x/api/ingest/rejected-keys', { headers: ADMIN });
   expect(res.status).toBe(200);

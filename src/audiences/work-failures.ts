@@ -10,6 +10,7 @@ import {
   readBodies,
   safeStringify,
   type Unreadable,
+  writeFailureRows,
 } from '../lib/queue-bodies';
 import type { EngageWorkMessage } from './backfill-consumer';
 
@@ -108,30 +109,7 @@ export async function recordWorkFailures(d1: D1Database, given: readonly WorkFai
   );
   const bind = (r: WorkFailure) =>
     insert.bind(r.messageId, r.queue, r.type, r.body, r.replayable ? 1 : 0, r.attempts, r.error, now);
-  try {
-    await d1.batch(rows.map(bind));
-    return rows.map(() => true);
-  } catch (err) {
-    console.error('recording work failures in one batch failed; writing them one by one', errorText(err));
-  }
-  const written: boolean[] = [];
-  for (const row of rows) {
-    try {
-      await bind(row).run();
-      written.push(true);
-      continue;
-    } catch (err) {
-      console.error('recording a work failure failed; writing a minimal row', row.messageId, errorText(err));
-    }
-    try {
-      await bind(minimal(row, 'full row refused')).run();
-      written.push(true);
-    } catch (err) {
-      console.error('even a minimal work failure row could not be written', row.messageId, errorText(err));
-      written.push(false);
-    }
-  }
-  return written;
+  return writeFailureRows(d1, rows, bind, minimal, 'work failure');
 }
 
 /**

@@ -2,7 +2,14 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
-import { errorText, keepDeadLetter, type QueueMessageLike, readBodies, type Unreadable } from '../lib/queue-bodies';
+import {
+  errorText,
+  keepDeadLetter,
+  type QueueMessageLike,
+  readBodies,
+  type Unreadable,
+  writeFailureRows,
+} from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
 import type { IngestMessage } from './spec';
 
@@ -86,30 +93,7 @@ export async function recordIngestFailures(d1: D1Database, given: readonly Inges
   );
   const bind = (r: IngestFailure) =>
     insert.bind(r.messageId, r.sourceId, r.body, r.attempts, now, r.queue, r.error, r.replayable ? 1 : 0);
-  try {
-    await d1.batch(rows.map(bind));
-    return rows.map(() => true);
-  } catch (err) {
-    console.error('recording ingest failures in one batch failed; writing them one by one', errorText(err));
-  }
-  const written: boolean[] = [];
-  for (const row of rows) {
-    try {
-      await bind(row).run();
-      written.push(true);
-      continue;
-    } catch (err) {
-      console.error('recording an ingest failure failed; writing a minimal row', row.messageId, errorText(err));
-    }
-    try {
-      await bind(minimal(row, 'full row refused')).run();
-      written.push(true);
-    } catch (err) {
-      console.error('even a minimal ingest failure row could not be written', row.messageId, errorText(err));
-      written.push(false);
-    }
-  }
-  return written;
+  return writeFailureRows(d1, rows, bind, minimal, 'ingest failure');
 }
 
 /**

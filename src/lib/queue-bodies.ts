@@ -117,3 +117,42 @@ export async function keepDeadLetter(msg: QueueMessageLike, requeue: (() => Prom
     msg.retry({ delaySeconds: 60 });
   }
 }
+
+/**
+ * Writes dead-letter rows so that as many as possible are stored: one `batch()` for all (one
+ * transaction, so one bad row fails it), then each row alone, then a `minimal` form of a row that
+ * still fails. Returns which rows are now stored: only their messages may be acked.
+ */
+export async function writeFailureRows<R extends { messageId: string }>(
+  d1: D1Database,
+  rows: readonly R[],
+  bind: (row: R) => D1PreparedStatement,
+  minimal: (row: R, why: string) => R,
+  what: string,
+): Promise<boolean[]> {
+  if (!rows.length) return [];
+  try {
+    await d1.batch(rows.map(bind));
+    return rows.map(() => true);
+  } catch (err) {
+    console.error(`recording ${what}s in one batch failed; writing them one by one`, errorText(err));
+  }
+  const written: boolean[] = [];
+  for (const row of rows) {
+    try {
+      await bind(row).run();
+      written.push(true);
+      continue;
+    } catch (err) {
+      console.error(`recording a ${what} failed; writing a minimal row`, row.messageId, errorText(err));
+    }
+    try {
+      await bind(minimal(row, 'full row refused')).run();
+      written.push(true);
+    } catch (err) {
+      console.error(`even a minimal ${what} row could not be written`, row.messageId, errorText(err));
+      written.push(false);
+    }
+  }
+  return written;
+}

@@ -2,30 +2,15 @@
 // source middleware: calls must leave in batches through `/v1/b`, each event arrive with the consent
 // object the middleware set, and the profile keep it.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snippetFor } from '../../scripts/local.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
 import { startTessera, type Tessera, waitFor } from './harness';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_BROWSER = existsSync(CHROMIUM);
-const REQUIRE_BROWSER = process.env.CI_REQUIRE_BROWSER === '1';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--no-first-run',
-];
-
-if (!HAVE_BROWSER && REQUIRE_BROWSER) {
-  it('Chromium is available when CI_REQUIRE_BROWSER=1', () => {
-    expect.fail(`CI_REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM}`);
-  });
-}
+guardBrowser('batching e2e');
 
 const CONSENT = { categoryPreferences: { Advertising: false, Analytics: true, Functional: true } };
 const TRACKS = 5;

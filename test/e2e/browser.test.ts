@@ -1,41 +1,15 @@
 // Headless Chromium opens a page carrying the standard Segment snippet (host swapped to Tessera):
 // analytics.js, its settings and its calls must all go to the Worker, and land in the debugger.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snippetFor } from '../../scripts/local.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
 import { startTessera, type Tessera, waitFor } from './harness';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_BROWSER = existsSync(CHROMIUM);
-const REQUIRE_BROWSER = process.env.CI_REQUIRE_BROWSER === '1';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-
-if (!HAVE_BROWSER && !REQUIRE_BROWSER) {
-  console.warn(
-    `browser e2e skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH; ` +
-      'CI_REQUIRE_BROWSER=1 turns this skip into a failure)',
-  );
-}
-
-// Registered only when it must fail, so a run with a browser shows no skipped test.
-if (!HAVE_BROWSER && REQUIRE_BROWSER) {
-  it('Chromium is available when CI_REQUIRE_BROWSER=1', () => {
-    expect.fail(`CI_REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM}; install Debian's chromium package`);
-  });
-}
+guardBrowser('browser e2e');
 
 interface BrowserEvent {
   type: string;

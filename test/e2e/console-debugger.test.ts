@@ -1,29 +1,11 @@
 // The console's debugger in a real headless Chromium: a source with a tracking plan shows a
 // blocked event as blocked, with its violations, and every value from the event stays text.
-import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
 import { startTessera, type Tessera } from './harness';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_BROWSER = existsSync(CHROMIUM);
-const REQUIRE_BROWSER = process.env.CI_REQUIRE_BROWSER === '1';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-if (!HAVE_BROWSER && !REQUIRE_BROWSER) console.warn(`console e2e skipped: no Chromium at ${CHROMIUM}`);
-if (!HAVE_BROWSER && REQUIRE_BROWSER) {
-  it('Chromium is available when CI_REQUIRE_BROWSER=1', () => {
-    expect.fail(`CI_REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM}`);
-  });
-}
+guardBrowser('console e2e');
 
 describe.skipIf(!HAVE_BROWSER)('console debugger in Chromium', () => {
   let t: Tessera;
