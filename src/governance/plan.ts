@@ -14,6 +14,8 @@ export interface Violation {
 interface CompiledRule {
   rule: Rule;
   validator: Validator;
+  /** The same schema, stopping at the first error: most events are valid, and this tells fastest. */
+  quick: Validator;
   /** Keys the rule plans under `properties` (track, page, screen) or `traits` (identify, group). */
   planned: Set<string> | null;
 }
@@ -62,6 +64,7 @@ export function compilePlan(id: string, rules: readonly Rule[]): CompiledPlan {
     compiled.set(ruleId(rule), {
       rule,
       validator: new Validator(rule.jsonSchema as Schema, '7', false),
+      quick: new Validator(rule.jsonSchema as Schema, '7', true),
       planned: plannedKeys ? new Set(Object.keys(plannedKeys)) : null,
     });
   }
@@ -101,6 +104,22 @@ export function violationsOf(errors: readonly OutputUnit[], rule: RuleType): Vio
   return out;
 }
 
+/** The violations of an event against one rule; the full error list only for an invalid event. */
+function check(rule: CompiledRule, event: Record<string, unknown>, type: RuleType): Violation[] {
+  return rule.quick.validate(event).valid ? [] : violationsOf(rule.validator.validate(event).errors, type);
+}
+
+/** Whether `deletePath` would find the field (same walk), so a copy is made only when needed. */
+function hasPath(event: Record<string, unknown>, field: string): boolean {
+  const path = field.split('.');
+  let node: unknown = event;
+  for (const key of path.slice(0, -1)) {
+    if (!node || typeof node !== 'object') return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return !!node && typeof node === 'object' && path[path.length - 1] in node;
+}
+
 function deletePath(event: Record<string, unknown>, field: string): boolean {
   const path = field.split('.');
   let node: unknown = event;
@@ -133,7 +152,12 @@ function specificRule(plan: CompiledPlan, event: Record<string, unknown>): { id:
  * stays is annotated in `context.protocols`. Pure: the input event is not changed.
  */
 export function govern(plan: CompiledPlan, settings: SchemaSettings, input: Record<string, unknown>): Verdict {
-  const event = structuredClone(input);
+  // Copied only once something is to change: a valid event is passed on as it came.
+  let event = input;
+  const writable = () => {
+    if (event === input) event = structuredClone(input);
+    return event;
+  };
   const type = String(event.type);
   const traitsKind = type === 'identify' || type === 'group';
   const controls = type === 'identify' ? settings.identify : type === 'group' ? settings.group : settings.track;
@@ -142,7 +166,7 @@ export function govern(plan: CompiledPlan, settings: SchemaSettings, input: Reco
   const omitted: string[] = [];
   const omit = (field: string) => {
     if (!field.startsWith(`${section}.`) && !field.startsWith('context.')) return;
-    if (deletePath(event, field)) omitted.push(field);
+    if (hasPath(event, field) && deletePath(writable(), field)) omitted.push(field);
   };
   const block = (reason: string): Verdict => ({ blocked: true, reason, event: input, violations, omitted: [] });
 
@@ -150,7 +174,7 @@ export function govern(plan: CompiledPlan, settings: SchemaSettings, input: Reco
   if (!rule && type === 'track' && !settings.track.allowUnplannedEvents)
     return block(`${id} is not in the tracking plan`);
   if (rule) {
-    const found = violationsOf(rule.validator.validate(event).errors, rule.rule.type);
+    const found = check(rule, event, rule.rule.type);
     violations.push(...found);
     if (found.length && type === 'track' && !settings.track.allowEventOnViolations) {
       return block(`${found.length} violation(s) of ${id}`);
@@ -169,7 +193,7 @@ export function govern(plan: CompiledPlan, settings: SchemaSettings, input: Reco
   }
   const common = plan.rules.get('COMMON');
   if (common) {
-    const found = violationsOf(common.validator.validate(event).errors, 'COMMON');
+    const found = check(common, event, 'COMMON');
     violations.push(...found);
     if (found.length && controls.commonEventOnViolations === 'BLOCK')
       return block(`${found.length} common violation(s)`);
@@ -188,7 +212,7 @@ export function govern(plan: CompiledPlan, settings: SchemaSettings, input: Reco
         .map(({ type: t, field, description }) => ({ type: t, field, description }));
     }
     if (omitted.length) protocols.omitted = omitted.slice(0, MAX_LISTED);
-    event.context = { ...context, protocols };
+    writable().context = { ...context, protocols };
   }
   return { blocked: false, event, violations, omitted };
 }
