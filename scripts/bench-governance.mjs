@@ -1,7 +1,33 @@
 // Section `governance` of `npm run bench`: ingest throughput of a source with a 50-rule tracking
 // plan (Product Viewed planned, so every event is validated) against a source without one, in the
 // same Tessera, rounds alternating so background load hits both alike. Issue 11's goal: ≥ 0.8.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { acceptedEvents, batchBody, loadTest, startBenchTessera } from './bench.mjs';
+import { ROOT } from './local.mjs';
+
+/** The edge's CPU per batch with and without the plan, in this process (scripts/bench-governance-edge.ts). */
+async function edgeFigures(rules) {
+  const dir = await mkdtemp(join(os.tmpdir(), 'tessera-bench-edge-'));
+  try {
+    const outfile = join(dir, 'edge.mjs');
+    await build({
+      entryPoints: [join(ROOT, 'scripts', 'bench-governance-edge.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile,
+      logLevel: 'error',
+    });
+    const { edgeRatio } = await import(pathToFileURL(outfile).href);
+    return edgeRatio(rules);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 const RULES = 50;
 
@@ -45,6 +71,11 @@ function plan() {
 
 export async function benchGovernance(ctx) {
   const { duration, warmup, concurrency, rounds, batch } = ctx.options;
+  const edge = await edgeFigures(plan().rules);
+  ctx.log(
+    `  edge CPU per 100-event batch: ${edge.noPlanMsPerBatch.toFixed(2)} ms without a plan, ` +
+      `${edge.planMsPerBatch.toFixed(2)} ms with it; ratio ${edge.ratio.toFixed(3)} (in-process, steady)`,
+  );
   ctx.log('starting Tessera (wrangler dev, loopback) with two sources, one with a 50-rule plan…');
   const tessera = await startBenchTessera();
   try {
@@ -90,7 +121,7 @@ export async function benchGovernance(ctx) {
     const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const ratio = mean(results.plan) / mean(results.none);
     ctx.log(`  ratio          : ${ratio.toFixed(3)} (50-rule plan / no plan; goal ≥ 0.8)`);
-    return { noPlanEventsPerSecond: mean(results.none), planEventsPerSecond: mean(results.plan), ratio };
+    return { noPlanEventsPerSecond: mean(results.none), planEventsPerSecond: mean(results.plan), ratio, edge };
   } finally {
     await tessera.stop();
   }
