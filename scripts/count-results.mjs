@@ -14,7 +14,9 @@ for (const file of files) {
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   // A suite that failed to load counts as a failure even if no test inside it ran.
   for (const suite of r.testResults ?? []) {
-    if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1;
+    // So does one that failed around its tests (a hook such as afterAll) while every test passed.
+    const tests = suite.assertionResults ?? [];
+    if (suite.status === 'failed' && tests.every((t) => t.status !== 'failed')) failed += 1;
   }
 }
 if (files.length < wanted.length || files.length === 0) failed += 1;

@@ -290,7 +290,13 @@ export class Profile extends DurableObject<Env> {
     this.lastApplyCost = cost;
     const { applied, duplicates } = result;
     if (applied) this.engage.afterCommit();
-    if (applied) this.armAlarm(now.getTime() + ALARM_DELAY_MS);
+    // An outbox row needs the retry alarm in case this object dies before its flush; without one
+    // (accounts, or nothing to emit) only retention is owed, first due when the dedupe rows expire.
+    // Arming 30 s after every apply cost each sparse event a second object start and a row.
+    if (applied) {
+      const due = input.emit ? ALARM_DELAY_MS : retentionFrom(this.env).seenMs;
+      this.armAlarm(now.getTime() + due);
+    }
     return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
   }
 
