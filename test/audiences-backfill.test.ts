@@ -54,7 +54,7 @@ beforeAll(async () => {
   };
   await Promise.all(Array.from({ length: 32 }, worker));
   await directory.flush(env.DB);
-}, 240_000);
+}, 480_000);
 
 type Detail = {
   status: string;

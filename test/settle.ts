@@ -9,7 +9,7 @@ import main, { Profile } from '../src/index';
  * alarm invocations in flight, and let each file end only once the pipeline has been quiet.
  */
 const QUIET_MS = 300;
-const MAX_WAIT_MS = 15_000;
+const MAX_WAIT_MS = 30_000;
 
 let inFlight = 0;
 let lastActivity = Date.now();
