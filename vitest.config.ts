@@ -53,8 +53,15 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: './wrangler.toml' },
+              // The real Worker plus test-only classes: every profile is a TestProfile (hooks for
+              // race tests, test/kit/test-profile.ts); SCHEMA_PROBE holds storage for upgrade tests.
+              main: './test/worker.ts',
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: 'test-admin-token', TESSERA_ENV: 'local' },
+                durableObjects: {
+                  PROFILE: { className: 'TestProfile', useSQLite: true },
+                  SCHEMA_PROBE: { className: 'SchemaProbe', useSQLite: true },
+                },
               },
             }),
           ],
