@@ -134,7 +134,7 @@ const doc = apiDoc(
  * paths, parameters and shapes. Every space id answers (`default` included): one deployment is
  * one space. Every answer, errors included, carries a `Request-Id` header as Segment's does.
  */
-export const profileApi = new Hono<AdminEnv>()
+export const segmentProfileApi = new Hono<AdminEnv>()
   .use('*', requestId({ headerName: 'Request-Id' }), authenticateProfileApi, requireScope('profiles:read'))
   .get('/:space/collections/:collection/profiles/:id/traits', doc.traits, async (c) => {
     const klass = c.req.query('class');

@@ -52,7 +52,7 @@ const doc = apiDoc('Profiles', {
  * the D1 directory, updated in batches, so it trails ingestion by a queue batch); the detail reads
  * the live profile itself.
  */
-export const profilesApi = new Hono<AdminEnv>()
+export const profileDirectoryApi = new Hono<AdminEnv>()
   .use('*', requireScope('profiles:read'))
   .get('/', doc.list, async (c) => {
     const collection = c.req.query('collection') ?? 'users';
