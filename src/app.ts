@@ -16,8 +16,8 @@ import { errorBody, onError } from './lib/errors';
 import { openApiDoc, openApiHandler } from './lib/http/openapi';
 import { auditApi } from './privacy/audit-routes';
 import { auditTrail } from './privacy/audit-trail';
-import { profileApi } from './profiles/api';
-import { profilesApi } from './profiles/routes';
+import { segmentProfileApi } from './profiles/api';
+import { profileDirectoryApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
 
 /** The HTTP surface: Tracking API, snippet CDN, admin API. Each area is a sub-app. */
@@ -38,7 +38,7 @@ app.get('/api/openapi.json', openApiDoc, openApiHandler(app));
 // The console is a static page that talks to the admin API with a token.
 app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
 app.route('/', snippet);
-app.route('/v1/spaces', profileApi);
+app.route('/v1/spaces', segmentProfileApi);
 app.route('/v1/personalize', personalizeApi);
 app.route('/v1', trackingApi);
 app.route('/api/sources', sourcesApi);
@@ -52,6 +52,6 @@ app.route('/api/audiences', audiencesApi);
 app.route('/api/computed-traits', computedTraitsApi);
 app.route('/api/destinations', destinationsApi);
 app.route('/api/identity', identityApi);
-app.route('/api/profiles', profilesApi);
+app.route('/api/profiles', profileDirectoryApi);
 app.route('/api/tokens', tokensApi);
 app.route('/api/audit', auditApi);

@@ -5,11 +5,11 @@ import { claimKeys, lookupKeys } from '../src/identity/index-do';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
 import { EventLog } from '../src/profiles/event-log';
-import { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, type ProfileRpc, profileStub } from '../src/profiles/protocol';
 import { ProfileStore } from '../src/profiles/store';
 import { ingestMessage, profileObject } from './helpers';
 import { uniq } from './identity-helpers';
+import type { ProfileHooks, TestProfile } from './kit/test-profile';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 
@@ -30,18 +30,24 @@ function twoProfiles() {
   return [newProfile(small), newProfile(large)] as const;
 }
 
-const inside = <R>(p: ReturnType<typeof newProfile>, fn: (store: ProfileStore, log: EventLog, instance: object) => R) =>
+const inside = <R>(
+  p: ReturnType<typeof newProfile>,
+  fn: (store: ProfileStore, log: EventLog, instance: TestProfile) => R,
+) =>
   runInDurableObject(p.raw, (instance, state) =>
-    fn(new ProfileStore(state.storage.sql), new EventLog(state.storage.sql), instance),
+    fn(new ProfileStore(state.storage.sql), new EventLog(state.storage.sql), instance as TestProfile),
   );
+
+/** Sets (or, with undefined, clears) one of the profile's test hooks (test/kit/test-profile.ts). */
+const hook = <K extends keyof ProfileHooks>(p: ReturnType<typeof newProfile>, name: K, fn: ProfileHooks[K]) =>
+  inside(p, (_s, _l, instance) => {
+    if (fn) instance.hooks[name] = fn;
+    else delete instance.hooks[name];
+  });
 
 /** Replaces the profile's delivery-queue seam (simulated outage or recorder). */
 const setSend = (p: ReturnType<typeof newProfile>, send: ((m: DeliveryMessage[]) => Promise<void>) | undefined) =>
-  inside(p, (_s, _l, instance) => {
-    const target = instance as { send?: unknown };
-    if (send) target.send = send;
-    else delete target.send;
-  });
+  hook(p, 'send', send);
 
 async function messageIds(stub: ProfileRpc): Promise<string[]> {
   const r = await stub.read({ messageIds: true });
@@ -67,20 +73,8 @@ describe('Profile Durable Object', () => {
       flags[held] = true;
       while (!flags[go]) await tick();
     };
-    await inside(b, (_s, _l, instance) => {
-      const engage = (instance as unknown as { engage: { definitions: (...args: unknown[]) => Promise<unknown> } })
-        .engage;
-      const real = engage.definitions.bind(engage);
-      engage.definitions = async (...args: unknown[]) => {
-        await hold('applyHeld', 'applyGo');
-        return real(...args);
-      };
-    });
-    const realAbsorb = Profile.prototype.absorb;
-    Profile.prototype.absorb = async function (this: Profile, input) {
-      await hold('absorbHeld', 'absorbGo');
-      return realAbsorb.call(this, input);
-    };
+    await hook(b, 'beforeDefinitions', () => hold('applyHeld', 'applyGo'));
+    await hook(a, 'beforeAbsorb', () => hold('absorbHeld', 'absorbGo'));
     try {
       const racer = message({ type: 'track', event: 'Racer' });
       const applying = b.apply([ab], [racer]);
@@ -94,7 +88,8 @@ describe('Profile Durable Object', () => {
       expect(applied).toEqual({ status: 'busy' }); // the resolver retries it, and finds the survivor
       expect(await messageIds(a.stub)).not.toContain(racer.event.messageId);
     } finally {
-      Profile.prototype.absorb = realAbsorb;
+      await hook(a, 'beforeAbsorb', undefined);
+      await hook(b, 'beforeDefinitions', undefined);
     }
   });
 

@@ -39,7 +39,9 @@ describe('single-event routes', () => {
 
   it('the path decides the type, whatever the body says', async () => {
     const messageId = `m-${crypto.randomUUID()}`;
-    expect((await post('/v1/page', { type: 'track', anonymousId: 'a', messageId }, auth)).status).toBe(200);
+    const res = await post('/v1/page', { type: 'track', anonymousId: 'a', messageId }, auth);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
     const entries = await debuggerUntil((es) => !!find(es, messageId));
     expect(find(entries, messageId)?.event.type).toBe('page');
   });
@@ -54,17 +56,25 @@ describe('single-event routes', () => {
 
 describe('authentication', () => {
   it('takes the write key from the body when sent as text/plain (browsers)', async () => {
+    const messageId = `m-${crypto.randomUUID()}`;
     const res = await SELF.fetch('http://x/v1/t', {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
-      body: JSON.stringify({ writeKey: source.writeKey, event: 'E', anonymousId: 'a1' }),
+      body: JSON.stringify({ writeKey: source.writeKey, event: 'E', anonymousId: 'a1', messageId }),
     });
     expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    const entries = await debuggerUntil((es) => !!find(es, messageId));
+    expect(find(entries, messageId)).toMatchObject({ status: 'accepted', event: { type: 'track', event: 'E' } });
   });
 
   it('accepts both header and body write key', async () => {
-    const res = await post('/v1/track', { writeKey: source.writeKey, event: 'E', userId: 'u' }, auth);
+    const messageId = `m-${crypto.randomUUID()}`;
+    const res = await post('/v1/track', { writeKey: source.writeKey, event: 'E', userId: 'u', messageId }, auth);
     expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    const entries = await debuggerUntil((es) => !!find(es, messageId));
+    expect(find(entries, messageId)).toMatchObject({ status: 'accepted', event: { userId: 'u' } });
   });
 
   it('rejects a missing write key with 401', async () => {
@@ -76,6 +86,7 @@ describe('authentication', () => {
   it('answers 200 to an unknown write key and drops the events (test/sources.test.ts counts them)', async () => {
     const res = await post('/v1/track', { event: 'E', userId: 'u' }, { authorization: basic('wk_nope') });
     expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
     const bodyKey = await post('/v1/track', { writeKey: 'wk_nope', event: 'E', userId: 'u' });
     expect(await bodyKey.json()).toEqual({ success: true });
   });
@@ -83,6 +94,9 @@ describe('authentication', () => {
   it('rejects malformed Basic credentials with 401', async () => {
     const res = await post('/v1/track', { event: 'E', userId: 'u' }, { authorization: 'Basic %%%' });
     expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/Basic/) },
+    });
   });
 
   it('answers the CORS preflight with the headers Segment clients send', async () => {
@@ -203,7 +217,9 @@ describe('gzip bodies', () => {
       body,
     });
     expect(res.status).toBe(200);
-    await debuggerUntil((es) => !!find(es, messageId));
+    expect(await res.json()).toEqual({ success: true });
+    const entries = await debuggerUntil((es) => !!find(es, messageId));
+    expect(find(entries, messageId)).toMatchObject({ status: 'accepted', event: { event: 'Zipped', userId: 'u' } });
   });
 
   it('caps the decompressed size (a small bomb is refused with 413)', async () => {

@@ -10,6 +10,7 @@ import type { DeliveryAttempt } from '../delivery/messages';
 import type { EnrichedEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
 import { parseJson } from './validate';
@@ -120,9 +121,6 @@ const ReplayInput = z
   })
   .refine((r) => r.all === true || (r.messageIds?.length ?? 0) > 0, 'give messageIds or all: true');
 
-const int = (v: string | undefined, fallback: number, min: number, max: number) =>
-  Math.max(min, Math.min(max, Math.floor(Number(v ?? fallback)) || fallback));
-
 const doc = apiDoc('Destinations', {
   health: {
     summary: 'Delivery health over time: attempts, failures, latency per bucket',
@@ -141,13 +139,13 @@ const doc = apiDoc('Destinations', {
 export const destinationHealthApi = new Hono<AdminEnv>()
   .get('/:id/health', doc.health, requireScope('destinations:read'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
-    const hours = int(c.req.query('hours'), 24, 1, 24 * 30);
-    const interval = int(c.req.query('interval'), 60, 1, 24 * 60);
+    const hours = queryInt(c.req.query('hours'), 'hours', { fallback: 24, min: 1, max: 24 * 30 });
+    const interval = queryInt(c.req.query('interval'), 'interval', { fallback: 60, min: 1, max: 24 * 60 });
     return c.json(await health(c.env, row.id, hours, interval));
   })
   .get('/:id/failures', doc.failures, requireScope('destinations:read'), async (c) => {
     const { row } = await loadDestination(c.env.DB, c.req.param('id'));
-    const limit = int(c.req.query('limit'), 50, 1, 500);
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 50, min: 1, max: 500 });
     const before = c.req.query('before');
     const where = before
       ? and(eq(deliveryFailures.destinationId, row.id), lt(deliveryFailures.failedAt, before))

@@ -9,6 +9,7 @@ import { liveTap } from '../ingest/live-tap';
 import { forgetWriteKey } from '../ingest/sources';
 import { forbidden, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { randomToken, ulid } from '../lib/ids';
 import { type AdminEnv, requireScope } from './auth';
 import { grants } from './scopes';
@@ -183,6 +184,6 @@ export const sourcesApi = new Hono<AdminEnv>()
   })
   .get('/:id/events', doc.events, requireScope('sources:read'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
-    const limit = Math.max(1, Math.min(100, Number(c.req.query('limit') ?? 100) || 100));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 100, min: 1, max: 100 });
     return c.json({ data: await liveTap(c.env, row.id).list(limit) });
   });

@@ -6,6 +6,7 @@ import type { EngageDefinitionRow } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { backfillProgress, requestBackfill } from './backfill';
 import { clearDefinitionCache, storedFromRows } from './cache';
 import { compileDefinitions } from './compile';
@@ -178,7 +179,7 @@ export const audiencesApi = new Hono<AdminEnv>()
   })
   .get('/:key/members', audienceDoc.members, read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));
-    const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 100) || 100));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 100, min: 1, max: 1000 });
     const page = await listMembers(c.env.DB, row.id, limit + 1, c.req.query('cursor') || undefined);
     const data = page.slice(0, limit);
     return c.json({ data, next: page.length > limit ? data[data.length - 1].profileId : null });

@@ -3,6 +3,7 @@ import { type AdminEnv, requireScope } from '../admin/auth';
 import { chunkForQueue } from '../ingest/enqueue';
 import { notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import {
   errorText,
   keepDeadLetter,
@@ -180,7 +181,7 @@ const doc = apiDoc('Audiences', {
 /** `/api/work/failures`: list and replay audience work (membership changes, back-fill pages) that failed. */
 export const workFailuresApi = new Hono<AdminEnv>()
   .get('/', doc.list, requireScope('engage:read'), async (c) => {
-    const limit = Math.max(1, Math.min(500, Number(c.req.query('limit') ?? 100) || 100));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 100, min: 1, max: 500 });
     const { results } = await c.env.DB.prepare(
       `SELECT message_id, queue, type, body, replayable, attempts, error, failed_at
        FROM work_failures ORDER BY failed_at LIMIT ?`,
@@ -212,7 +213,7 @@ export const workFailuresApi = new Hono<AdminEnv>()
     });
   })
   .post('/replay', doc.replay, requireScope('engage:write'), async (c) => {
-    const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 1000, min: 1, max: 1000 });
     return c.json({ replayed: await replayWorkFailures(c.env, limit) });
   })
   // Rows that cannot be replayed stay until an operator has looked at them and discards them.

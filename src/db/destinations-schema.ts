@@ -1,4 +1,4 @@
-import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** Destinations: where events go (migrations/0003). JSON columns hold validated documents. */
 export const destinations = sqliteTable('destinations', {
@@ -64,4 +64,17 @@ export const deliveryLatency = sqliteTable(
     count: integer('count').notNull(),
   },
   (t) => [primaryKey({ columns: [t.destinationId, t.minute, t.bin] })],
+);
+
+/**
+ * One row per delivered (destination, messageId) pair, keyed `destination messageId`
+ * (`receiptKey` in src/delivery/store.ts): a redelivery is never sent twice. Pruned after 3 days.
+ */
+export const deliveryReceipts = sqliteTable(
+  'delivery_receipts',
+  {
+    key: text('key').primaryKey(),
+    deliveredAt: integer('delivered_at').notNull(),
+  },
+  (t) => [index('delivery_receipts_at').on(t.deliveredAt)],
 );

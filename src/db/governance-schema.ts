@@ -54,3 +54,21 @@ export const transformations = sqliteTable('transformations', {
   updatedAt: text('updated_at').notNull(),
 });
 export type TransformationRow = typeof transformations.$inferSelect;
+
+/**
+ * The observed schema (migrations/0010): every event name, property and trait key seen on a source.
+ * `field` is '' for the event itself; `types` is the JSON array of the JSON types seen.
+ */
+export const observedSchemaTable = sqliteTable(
+  'observed_schema',
+  {
+    sourceId: text('source_id').notNull(),
+    eventType: text('event_type').notNull(),
+    eventName: text('event_name').notNull(),
+    field: text('field').notNull(),
+    types: text('types', { mode: 'json' }).$type<string[]>().notNull(),
+    count: integer('count').notNull(),
+    lastSeen: text('last_seen').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceId, t.eventType, t.eventName, t.field] })],
+);

@@ -74,10 +74,6 @@ export class DeliveryLog {
     this.unhandledMessages.push(u);
   }
 
-  get empty(): boolean {
-    return this.counters.size === 0 && this.unhandledMessages.length === 0;
-  }
-
   /** The statements of this batch, to run with `d1.batch()`. */
   statements(d1: D1Database): D1PreparedStatement[] {
     const out: D1PreparedStatement[] = [];

@@ -10,10 +10,10 @@ import type { LiveDestination } from './routing';
 export interface Work {
   dest: LiveDestination;
   event: EnrichedEvent;
-  outcome?: Outcome;
+  outcome?: SendOutcome;
 }
 
-export type Outcome =
+export type SendOutcome =
   | { kind: 'delivered'; at: number }
   | { kind: 'skipped'; why: string }
   | { kind: 'failed'; error: DeliveryError }

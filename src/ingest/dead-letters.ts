@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import {
   errorText,
   keepDeadLetter,
@@ -180,7 +181,7 @@ const doc = apiDoc('Ingest', {
 /** `/api/ingest/failures`: list and replay events the ingest pipeline could not process. */
 export const ingestFailuresApi = new Hono<AdminEnv>()
   .get('/', doc.list, requireScope('sources:read'), async (c) => {
-    const limit = Math.max(1, Math.min(500, Number(c.req.query('limit') ?? 100) || 100));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 100, min: 1, max: 500 });
     const { results } = await c.env.DB.prepare(
       `SELECT message_id, source_id, body, attempts, failed_at, queue, error, replayable
        FROM ingest_failures ORDER BY failed_at LIMIT ?`,
@@ -204,7 +205,7 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
     });
   })
   .post('/replay', doc.replay, requireScope('sources:write'), async (c) => {
-    const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? 1000) || 1000));
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 1000, min: 1, max: 1000 });
     return c.json({ replayed: await replayIngestFailures(c.env, limit) });
   })
   // Rows that cannot be replayed stay until an operator has looked at them and discards them.

@@ -3,8 +3,8 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { db } from '../db/client';
 import { type RejectedWriteKeyRow, rejectedWriteKeys } from '../db/schema';
-import { badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { sha256Hex } from '../lib/ids';
 import type { KeyRefusal } from './sources';
 
@@ -185,11 +185,7 @@ const doc = apiDoc('Ingest', {
 });
 
 export const rejectedKeysApi = new Hono<AdminEnv>().get('/', doc.list, requireScope('sources:read'), async (c) => {
-  const raw = c.req.query('days') ?? '7';
-  const days = Number(raw);
-  if (!Number.isInteger(days) || days < 1 || days > RETENTION_DAYS) {
-    throw badRequest(`\`days\` must be a whole number from 1 to ${RETENTION_DAYS}`);
-  }
+  const days = queryInt(c.req.query('days'), 'days', { fallback: 7, min: 1, max: RETENTION_DAYS });
   const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
   const t = rejectedWriteKeys;
   const rows = await db(c.env.DB).select().from(t).where(gte(t.day, since)).orderBy(desc(t.lastSeen)).limit(5000).all();

@@ -3,6 +3,7 @@ import { type AdminEnv, requireScope } from '../admin/auth';
 import type { AuditRow } from '../db/schema';
 import { badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { listAudit, verifyAudit } from './audit-store';
 
 function view(r: AuditRow) {
@@ -47,9 +48,7 @@ const doc = apiDoc('Audit', {
 export const auditApi = new Hono<AdminEnv>()
   .get('/', doc.list, requireScope('audit:read'), async (c) => {
     const q = c.req.query();
-    const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw badRequest('`limit` must be an integer from 1 to 1000');
+    const limit = queryInt(q.limit, 'limit', { fallback: 100, min: 1, max: 1000 });
     const after = q.cursor === undefined || q.cursor === '' ? undefined : Number(q.cursor);
     if (after !== undefined && !Number.isInteger(after)) throw badRequest('`cursor` is not one this API returned');
     const rows = await listAudit(c.env.DB, {

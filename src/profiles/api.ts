@@ -6,6 +6,7 @@ import { engageTraits } from '../audiences/profile-values';
 import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { findProfileId, readProfile } from './lookup';
 import type { ReadQuery } from './protocol';
 import {
@@ -32,12 +33,7 @@ function collectionOf(c: Ctx): Collection {
 }
 
 function limitOf(c: Ctx, fallback: number, max: number): number {
-  const raw = c.req.query('limit');
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw invalid(`The parameter \`limit\` must be an integer from 1 to ${max}`);
-  return n;
+  return queryInt(c.req.query('limit'), 'limit', { fallback, min: 1, max }, (m) => invalid(`The parameter ${m}`));
 }
 
 const listOf = (c: Ctx, name: string) =>
@@ -138,7 +134,7 @@ const doc = apiDoc(
  * paths, parameters and shapes. Every space id answers (`default` included): one deployment is
  * one space. Every answer, errors included, carries a `Request-Id` header as Segment's does.
  */
-export const profileApi = new Hono<AdminEnv>()
+export const segmentProfileApi = new Hono<AdminEnv>()
   .use('*', requestId({ headerName: 'Request-Id' }), authenticateProfileApi, requireScope('profiles:read'))
   .get('/:space/collections/:collection/profiles/:id/traits', doc.traits, async (c) => {
     const klass = c.req.query('class');

@@ -32,7 +32,7 @@ export function eventTime(msg: IngestMessage): number {
 }
 
 /** Name of an event as listed by the Profile API's `include` / `exclude`. */
-export function eventName(msg: IngestMessage): string {
+export function listedEventName(msg: IngestMessage): string {
   const e = msg.event;
   if (e.type === 'track') return e.event;
   if ((e.type === 'page' || e.type === 'screen') && e.name) return e.name;
@@ -55,7 +55,7 @@ export function effectsOf(msg: IngestMessage, profileId: string, collection: Col
       messageId: e.messageId,
       ts,
       type: e.type,
-      name: eventName(msg),
+      name: listedEventName(msg),
       sourceId: msg.sourceId,
       body: JSON.stringify(e),
     },

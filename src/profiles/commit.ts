@@ -21,7 +21,7 @@ export function writeMessages(
   let duplicates = 0;
   const events: FoldEvent[] = [];
   const first = input.messages[0];
-  if (first) store.addIdentifiers(ProfileStore.identifierRows(fresh, first.sourceId, first.event.messageId, iso));
+  if (first) store.addIdentifiers(ProfileStore.newIdentifierRows(fresh, first.sourceId, first.event.messageId, iso));
   store.addLinks(input.links ?? []);
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;

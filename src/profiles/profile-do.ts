@@ -72,7 +72,7 @@ export class Profile extends DurableObject<Env> {
   async apply(input: ApplyInput): Promise<ApplyResult> {
     const early = this.redirect();
     if (early) return early;
-    const set = await this.engage.definitions(input.collection);
+    const set = await this.definitions(input.collection);
     const result = this.store.missing(input.keys).length
       ? await this.exclusive(() => this.applyWithNewKeys(input, set))
       : this.commit(input, [], set);
@@ -216,6 +216,11 @@ export class Profile extends DurableObject<Env> {
   /** Stored audience and computed-trait results (all, or only `keys`). */
   audienceValues(keys?: string[]): AudienceValues {
     return this.engage.read(keys);
+  }
+
+  /** The audience definitions an apply evaluates (a D1 read when the isolate's cache revalidates); a seam the race tests hold. */
+  protected definitions(collection: ApplyInput['collection']): Promise<EngageSet> {
+    return this.engage.definitions(collection);
   }
 
   /** Sends outbox rows to the delivery queue. A seam tests replace to simulate a queue outage. */

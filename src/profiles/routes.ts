@@ -6,6 +6,7 @@ import { type DirectoryRow, profileDirectory } from '../db/profiles-schema';
 import type { Collection } from '../identity/identifiers';
 import { badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { findProfileId, readProfile } from './lookup';
 import { eventView, metadataView } from './views';
 
@@ -51,14 +52,12 @@ const doc = apiDoc('Profiles', {
  * the D1 directory, updated in batches, so it trails ingestion by a queue batch); the detail reads
  * the live profile itself.
  */
-export const profilesApi = new Hono<AdminEnv>()
+export const profileDirectoryApi = new Hono<AdminEnv>()
   .use('*', requireScope('profiles:read'))
   .get('/', doc.list, async (c) => {
     const collection = c.req.query('collection') ?? 'users';
     if (collection !== 'users' && collection !== 'accounts') throw badRequest('`collection` must be users or accounts');
-    const limit = Number(c.req.query('limit') ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 200)
-      throw badRequest('`limit` must be an integer from 1 to 200');
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 50, min: 1, max: 200 });
     const q = (c.req.query('q') ?? '').trim().toLowerCase();
     if (q.length > 200) throw badRequest('`q` is at most 200 characters');
     const rawCursor = c.req.query('cursor');

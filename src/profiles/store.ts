@@ -159,7 +159,7 @@ export class ProfileStore {
   }
 
   /** Identifier rows for keys first seen in one event. */
-  static identifierRows(keys: string[], sourceId: string, messageId: string, now: string): IdentifierRow[] {
+  static newIdentifierRows(keys: string[], sourceId: string, messageId: string, now: string): IdentifierRow[] {
     return keys.flatMap((key) => {
       const id = parseKey(key);
       return id ? [{ key, ...id, source_id: sourceId, first_message_id: messageId, created_at: now }] : [];

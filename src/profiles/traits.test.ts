@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeTraits, type StampedValue, stampTraits, wins } from './traits';
+import { type StampedValue, stampTraits, wins } from './traits';
 
 const v = (value: unknown, ts: number, messageId = `m${ts}`): StampedValue => ({ value, ts, messageId });
 
@@ -19,9 +19,13 @@ describe('traits: last-write-wins by event timestamp', () => {
       { plan: v('team', 20), name: v('Anne', 40) },
       { name: v('A.', 40, 'm0') },
     ];
+    // What `ProfileStore.applyTraits` does per key: the incoming value replaces the stored one
+    // when it wins.
     const fold = (order: number[]) => {
       const state: Record<string, StampedValue> = {};
-      for (const i of order) Object.assign(state, mergeTraits(state, updates[i]));
+      for (const i of order) {
+        for (const [key, s] of Object.entries(updates[i])) if (wins(s, state[key])) state[key] = s;
+      }
       return Object.fromEntries(Object.entries(state).map(([k, s]) => [k, s.value]));
     };
     const expected = { plan: 'pro', name: 'Anne' };

@@ -9,7 +9,8 @@ export interface StampedValue {
 
 /**
  * True when `incoming` should replace `current`: a later event timestamp wins; on a tie the larger
- * messageId wins, so the result never depends on arrival order.
+ * messageId wins, so the result never depends on arrival order. `ProfileStore.applyTraits` asks
+ * it per key, which makes merging commutative, associative and idempotent.
  */
 export function wins(
   incoming: Pick<StampedValue, 'ts' | 'messageId'>,
@@ -18,21 +19,6 @@ export function wins(
   if (!current) return true;
   if (incoming.ts !== current.ts) return incoming.ts > current.ts;
   return incoming.messageId > current.messageId;
-}
-
-/**
- * Merges stamped traits last-write-wins per key. Returns only the entries that changed, which is
- * what a store must write. Merging is commutative, associative and idempotent.
- */
-export function mergeTraits(
-  current: Record<string, StampedValue>,
-  incoming: Record<string, StampedValue>,
-): Record<string, StampedValue> {
-  const changed: Record<string, StampedValue> = {};
-  for (const [key, v] of Object.entries(incoming)) {
-    if (wins(v, current[key])) changed[key] = v;
-  }
-  return changed;
 }
 
 /** Stamps every top-level trait of an event. */

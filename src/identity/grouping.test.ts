@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileRules, defaultSettings } from '../identity/settings';
-import { groupByIdentity } from './consumer';
-import type { IngestMessage } from './spec';
+import type { IngestMessage } from '../ingest/spec';
+import { groupByIdentity } from './grouping';
+import { compileRules, defaultSettings } from './settings';
 
 const rules = compileRules(defaultSettings());
 const msg = (event: Record<string, unknown>) => ({

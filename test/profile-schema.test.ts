@@ -1,0 +1,115 @@
+import { env, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
+import { migrateSqlite } from '../src/lib/do-schema';
+import { PROFILE_SCHEMA } from '../src/profiles/store';
+import { ingestMessage } from './helpers';
+import { uniq } from './identity-helpers';
+import { TestProfile } from './kit/test-profile';
+
+const limits = limitSpec(compileRules(defaultSettings()));
+const schemaOf = (sql: SqlStorage) =>
+  sql
+    .exec<{ type: string; name: string; sql: string | null }>(
+      "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .toArray();
+
+/**
+ * A Profile object written by an older release meets the current code: its storage, built to
+ * version `from` of `PROFILE_SCHEMA` (with what that version could hold), is upgraded by the real
+ * constructor to the latest version, keeps its data, and takes and reads events as a new one does.
+ */
+describe('Profile object schema', () => {
+  const latest = PROFILE_SCHEMA.length;
+  for (let from = 1; from < latest; from++) {
+    it(`upgrades an object from version ${from} to ${latest}, keeping its identifiers, traits and events`, async () => {
+      const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('schema')));
+      const fresh = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('fresh')));
+      const expected = await runInDurableObject(fresh, (_i, state) => {
+        migrateSqlite(state.storage.sql, PROFILE_SCHEMA);
+        return schemaOf(state.storage.sql);
+      });
+      const profileId = `usr_${uniq('old')}`;
+      const key = `user_id:${uniq('u')}`;
+      const old = ingestMessage(
+        { type: 'identify', userId: key.slice(8), traits: { plan: 'pro' } },
+        { messageId: uniq('m'), sourceId: 'src_old' },
+      );
+      const next = ingestMessage(
+        { type: 'track', event: 'After upgrade', userId: key.slice(8) },
+        { messageId: uniq('m'), sourceId: 'src_old' },
+      );
+
+      await runInDurableObject(probe, async (_i, state) => {
+        const sql = state.storage.sql;
+        migrateSqlite(sql, PROFILE_SCHEMA.slice(0, from));
+        // What an object of that version holds: the tables of the first step, written directly.
+        const at = Date.parse(old.event.timestamp);
+        sql.exec(
+          `UPDATE meta SET id = ?, collection = 'users', version = 1, event_count = 1, created_at = ?, updated_at = ?,
+             first_message_id = ?, first_source_id = 'src_old', last_message_id = ?, last_source_id = 'src_old'`,
+          profileId,
+          old.event.timestamp,
+          old.event.timestamp,
+          old.event.messageId,
+          old.event.messageId,
+        );
+        sql.exec(
+          "INSERT INTO identifiers (key, kind, value, source_id, first_message_id, created_at) VALUES (?, 'user_id', ?, 'src_old', ?, ?)",
+          key,
+          key.slice(8),
+          old.event.messageId,
+          old.event.timestamp,
+        );
+        sql.exec(
+          "INSERT INTO traits (key, value, ts, message_id, source_id) VALUES ('plan', '\"pro\"', ?, ?, 'src_old')",
+          at,
+          old.event.messageId,
+        );
+        sql.exec(
+          "INSERT INTO events (message_id, ts, type, name, source_id, body) VALUES (?, ?, 'identify', '', 'src_old', ?)",
+          old.event.messageId,
+          at,
+          JSON.stringify(old.event),
+        );
+        sql.exec('INSERT INTO seen (message_id, at) VALUES (?, ?)', old.event.messageId, Date.now());
+        expect(sql.exec<{ version: number }>('SELECT version FROM _schema').one().version).toBe(from);
+
+        // The current class on that storage: its constructor migrates before anything else runs.
+        const profile = new TestProfile(state, env);
+        await state.blockConcurrencyWhile(async () => {}); // runs once the constructor's migration has
+        expect(sql.exec<{ version: number }>('SELECT version FROM _schema').one().version).toBe(latest);
+        expect(schemaOf(sql)).toEqual(expected);
+
+        expect(profile.describe(profileId)).toMatchObject({ status: 'live' });
+        const replay = await profile.apply({
+          profileId,
+          collection: 'users',
+          keys: [key],
+          messages: [old],
+          limits,
+          emit: false,
+        });
+        expect(replay).toMatchObject({ status: 'ok', applied: 0 }); // the old object's dedupe survived
+        const applied = await profile.apply({
+          profileId,
+          collection: 'users',
+          keys: [key],
+          messages: [next],
+          limits,
+          emit: false,
+        });
+        expect(applied).toMatchObject({ status: 'ok', applied: 1 });
+
+        const read = profile.read({ identifiers: true, traits: true, messageIds: true });
+        if (read.status !== 'live') throw new Error(`profile is ${read.status}`);
+        expect(read.identifiers?.map((r) => r.key)).toEqual([key]);
+        expect(read.traits?.map((t) => [t.key, t.value])).toEqual([['plan', 'pro']]);
+        expect(read.messageIds?.sort()).toEqual([old.event.messageId, next.event.messageId].sort());
+        expect(read.meta).toMatchObject({ id: profileId, event_count: 2 });
+        await state.storage.deleteAlarm(); // the probe has no alarm handler
+      });
+    });
+  }
+});
