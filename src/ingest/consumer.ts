@@ -3,6 +3,7 @@ import { extractIdentifiers, keyOf } from '../identity/identifiers';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { type Rules, usable } from '../identity/settings';
 import { loadRules } from '../identity/settings-store';
+import { recordRollups } from '../insights/record';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { DirectoryBatch } from '../profiles/directory';
 import {
@@ -235,6 +236,10 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
+    await recordRollups(
+      env,
+      resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId })),
+    );
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
   }
 
