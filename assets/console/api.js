@@ -37,7 +37,9 @@ function adopt(s) {
 /** The current session, or null when signed out. */
 export async function loadSession() {
   try {
-    adopt(await api('/api/session'));
+    const s = await api('/api/session');
+    if (!s.signedIn) return null;
+    adopt(s);
     return session;
   } catch (err) {
     if (err instanceof ApiFailure && err.status === 401) return null;

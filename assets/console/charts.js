@@ -17,8 +17,8 @@ export function timeChart(el, times, series, { height = 240, bars = false } = {}
       {},
       ...series.map((s, i) => ({
         label: s.label,
-        stroke: PALETTE[i % PALETTE.length],
-        fill: bars ? `${PALETTE[i % PALETTE.length]}88` : undefined,
+        stroke: s.color ?? PALETTE[i % PALETTE.length],
+        fill: bars ? `${s.color ?? PALETTE[i % PALETTE.length]}88` : undefined,
         width: 2,
         paths: bars && globalThis.uPlot.paths.bars ? globalThis.uPlot.paths.bars({ size: [0.6, 60] }) : undefined,
       })),

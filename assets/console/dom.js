@@ -16,8 +16,8 @@ export function h(tag, props, ...children) {
   return el;
 }
 
-/** Appends children: nodes as they are, everything else as text. */
-export function add(el, children) {
+/** Appends children (nested arrays too): nodes as they are, null/false skipped, anything else as text. */
+export function add(el, ...children) {
   for (const c of [children].flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
@@ -28,7 +28,7 @@ export function add(el, children) {
 /** Replaces an element's content. */
 export const fill = (el, ...children) => {
   el.replaceChildren();
-  return add(el, children);
+  return add(el, ...children);
 };
 
 /** A table with a header row; `rows` are arrays of cells (or `{ cells, onclick, class }`). */

@@ -1,6 +1,6 @@
 // Forms generated from a JSON Schema (a destination's settings): one field per property, typed by
 // the schema, with its description as help. Values are read back into a settings object.
-import { h } from './dom.js';
+import { add, h } from './dom.js';
 
 /** Builds the fields of an object schema; `read()` returns the settings (unchanged secrets left out). */
 export function schemaForm(schema, values = {}, secrets = []) {
@@ -31,7 +31,8 @@ export function schemaForm(schema, values = {}, secrets = []) {
       });
     }
     fields.push({ key, input, type, secret, hadValue: current !== undefined });
-    el.append(
+    add(
+      el,
       h('label', { for: `f-${key}` }, key, required.has(key) ? ' *' : ''),
       Object.assign(input, { id: `f-${key}` }),
       prop.description ? h('div', { class: 'muted' }, prop.description) : null,

@@ -36,8 +36,9 @@ export function identityGraph(profile) {
     const x = cx + Math.cos(a) * 260;
     const y = cy + Math.sin(a) * 130;
     edges.append(svg('line', { x1: cx, y1: cy, x2: x, y2: y, stroke: '#adb5bd' }));
-    const mx = (cx + x) / 2;
-    const my = (cy + y) / 2;
+    // The linking event's label sits nearer the identifier, clear of the profile's own label.
+    const mx = cx + (x - cx) * 0.68;
+    const my = cy + (y - cy) * 0.68;
     if (id.firstMessageId) edges.append(svg('text', { x: mx, y: my - 3, 'text-anchor': 'middle', fill: '#98a2b3' }, `via ${id.firstMessageId.slice(0, 14)}`));
     node(x, y, 10, COLORS[id.kind] ?? '#7048e8', `${id.kind}: ${id.value}`, null, 'graph-identifier');
   });

@@ -28,13 +28,14 @@ const doc = apiDoc('Console', {
     description:
       'No token needed beyond the one in the body. Changes made with the cookie need the `x-csrf-token` header.',
   },
-  show: { summary: "The session's principal, scopes and CSRF token (cookie or Bearer)" },
+  show: { summary: "The session's principal, scopes and CSRF token (cookie or Bearer); `signedIn: false` without one" },
   signOut: { summary: 'Sign the console out: clears the session cookie' },
 });
 
 const view = async (c: Context<AdminEnv>, token: string | undefined) => {
   const p = c.get('principal');
   return {
+    signedIn: true,
     name: p.name,
     kind: p.kind,
     id: p.id,
@@ -54,6 +55,11 @@ export const sessionApi = new Hono<AdminEnv>()
     return c.json(await view(c, token), 201);
   })
   .get('/', doc.show, async (c) => {
+    // A console that was never signed in asks first: that is an answer, not an error.
+    if (!c.req.header('authorization') && !sessionToken(c.req.header('cookie'))) {
+      c.header('cache-control', 'no-store');
+      return c.json({ signedIn: false, scopes: [] });
+    }
     await principalOf(c);
     c.header('cache-control', 'no-store');
     return c.json(await view(c, sessionToken(c.req.header('cookie'))));

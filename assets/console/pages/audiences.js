@@ -2,13 +2,13 @@
 // over time, back-fill progress, members and connected destinations.
 import { api, can } from '../api.js';
 import { timeChart } from '../charts.js';
-import { fill, h, progress, table, when } from '../dom.js';
+import { add, fill, h, progress, table, when } from '../dom.js';
 
 export async function render(root, ctx) {
   if (ctx.rest[0] === 'new') return builder(root, ctx);
   if (ctx.rest[0]) return detail(root, ctx.rest[0]);
   const { data } = await api('/api/audiences');
-  root.append(
+  add(root, 
     h('h2', null, 'Audiences'),
     can('engage:write') ? h('p', null, h('a', { href: '#/audiences/new', id: 'new-audience' }, '+ Build an audience')) : null,
     h(
@@ -92,6 +92,19 @@ function conditionNode(onChange, depth = 0) {
   return { el: box, read: () => read() };
 }
 
+/** True when every node names what it tests: only then is a preview worth asking for. */
+function complete(c) {
+  if (!c || typeof c !== 'object') return false;
+  if (c.and) return c.and.length > 0 && c.and.every(complete);
+  if (c.or) return c.or.length > 0 && c.or.every(complete);
+  if ('not' in c) return complete(c.not);
+  if ('event' in c) return c.event.trim() !== '';
+  if ('trait' in c) return c.trait.trim() !== '';
+  if ('computed' in c) return c.computed.trim() !== '';
+  if ('audience' in c) return c.audience.trim() !== '';
+  return false;
+}
+
 async function builder(root, ctx) {
   const name = h('input', { id: 'aud-name', placeholder: 'Name', required: true, size: 30 });
   const key = h('input', { id: 'aud-key', placeholder: 'key_in_snake_case', required: true, size: 24 });
@@ -106,8 +119,13 @@ async function builder(root, ctx) {
   const { data: dests } = await api('/api/destinations').catch(() => ({ data: [] }));
   const picks = dests.map((d) => ({ d, box: h('input', { type: 'checkbox', value: d.id }) }));
   async function runPreview() {
+    const definition = tree.read();
+    if (!complete(definition)) {
+      fill(preview, 'Size preview: complete the conditions');
+      return;
+    }
     try {
-      const r = await api('/api/audiences/preview', { method: 'POST', body: { definition: tree.read() } });
+      const r = await api('/api/audiences/preview', { method: 'POST', body: { definition } });
       fill(preview, h('b', { id: 'aud-estimate' }, r.estimate), ` profiles (${r.matched} of ${r.sampled} sampled${r.exact ? ', exact' : ''})`, r.caveats?.length ? h('div', { class: 'muted' }, r.caveats.join(' ')) : null);
       error.textContent = '';
     } catch (err) {
@@ -138,7 +156,7 @@ async function builder(root, ctx) {
       error.textContent = err.message;
     }
   });
-  root.append(h('p', null, h('a', { href: '#/audiences' }, '← Audiences')), h('h2', null, 'Build an audience'), preview, form);
+  add(root, h('p', null, h('a', { href: '#/audiences' }, '← Audiences')), h('h2', null, 'Build an audience'), preview, form);
   return () => clearTimeout(timer);
 }
 
@@ -147,7 +165,7 @@ async function detail(root, key) {
   const members = await api(`/api/audiences/${encodeURIComponent(key)}/members?limit=100`);
   const chartEl = h('div', { id: 'size-chart' });
   const bar = h('div', { id: 'backfill' }, progress(a.percent ?? 100), ` ${a.status} ${a.percent ?? 100} %`);
-  root.append(
+  add(root, 
     h('p', null, h('a', { href: '#/audiences' }, '← Audiences')),
     h('h2', null, `${a.name} `, h('span', { class: 'badge' }, a.key)),
     h('div', { class: 'grid' }, h('div', { class: 'stat' }, h('b', { id: 'aud-size' }, a.size), 'members'), h('div', { class: 'stat' }, 'Back-fill', bar)),

@@ -2,14 +2,14 @@
 // event, delivery health over time, recent errors with the vendor's answer, dead letters and replay.
 import { api, can } from '../api.js';
 import { timeChart } from '../charts.js';
-import { fill, h, json, progress, table, when } from '../dom.js';
+import { add, fill, h, json, progress, table, when } from '../dom.js';
 import { schemaForm } from '../form.js';
 
 export async function render(root, ctx) {
   if (ctx.rest[0] === 'new') return editor(root, ctx, null);
   if (ctx.rest[0]) return detail(root, ctx, ctx.rest[0]);
   const { data } = await api('/api/destinations');
-  root.append(
+  add(root, 
     h('h2', null, 'Destinations'),
     can('destinations:write') ? h('p', null, h('a', { href: '#/destinations/new', id: 'new-destination' }, '+ Add a destination')) : null,
     h(
@@ -76,7 +76,7 @@ async function editor(root, ctx, existing) {
       error.textContent = err.message;
     }
   });
-  root.append(h('p', null, h('a', { href: '#/destinations' }, '← Destinations')), h('h2', null, existing ? `Edit ${existing.name}` : 'New destination'), el);
+  add(root, h('p', null, h('a', { href: '#/destinations' }, '← Destinations')), h('h2', null, existing ? `Edit ${existing.name}` : 'New destination'), el);
 }
 
 async function detail(root, ctx, id) {
@@ -110,7 +110,7 @@ async function detail(root, ctx, id) {
       fill(bar, h('p', { class: 'error' }, err.message));
     }
   });
-  root.append(
+  add(root, 
     h('p', null, h('a', { href: '#/destinations' }, '← Destinations')),
     h('h2', null, `${d.name} `, h('span', { class: 'badge' }, d.type), can('destinations:write') ? h('a', { href: `#/destinations/${d.id}/edit`, class: 'muted' }, ' edit') : null),
     h(
@@ -135,7 +135,7 @@ async function detail(root, ctx, id) {
   );
   const at = health.series.map((s) => s.at);
   const destroy = [
-    timeChart(chartEl, at, ['delivered', 'retried', 'failed', 'filtered'].map((k) => ({ label: k, values: health.series.map((s) => s[k]) })), { bars: true }),
+    timeChart(chartEl, at, Object.entries({ delivered: '#2f9e44', retried: '#f08c00', failed: '#e03131', filtered: '#868e96' }).map(([k, color]) => ({ label: k, color, values: health.series.map((s) => s[k]) })), { bars: true }),
     timeChart(latencyEl, at, [{ label: 'p95 ms', values: health.series.map((s) => s.p95Ms) }], { height: 160 }),
   ];
   return () => destroy.forEach((f) => f());

@@ -2,9 +2,15 @@
 // them. Each report's query lives in the URL (`#/trends?q=…`), so a report can be linked and Back works.
 import { api, can } from '../api.js';
 import { barChart, timeChart } from '../charts.js';
-import { fill, h, table } from '../dom.js';
+import { add, fill, h, table } from '../dom.js';
 
 const DAY = 86_400_000;
+/** A result table (uPlot's legend is a table too). */
+const tableOf = (headers, rows) => {
+  const t = table(headers, rows);
+  t.className = 'result';
+  return t;
+};
 const iso = (ms) => new Date(ms).toISOString();
 const defaultRange = () => {
   const to = Math.ceil(Date.now() / DAY) * DAY;
@@ -45,7 +51,7 @@ function drawTrends(el, res) {
   fill(
     el,
     chart,
-    table(['Series', 'Total'], res.series.map((s) => [s.key, s.points.reduce((a, p) => a + p.value, 0)])),
+    tableOf(['Series', 'Total'], res.series.map((s) => [s.key, s.points.reduce((a, p) => a + p.value, 0)])),
   );
   return times.length ? timeChart(chart, times, res.series.map((s) => ({ label: s.key, values: s.points.map((p) => p.value) }))) : () => {};
 }
@@ -56,12 +62,12 @@ function drawFunnel(el, res) {
   fill(
     el,
     chart,
-    table(
+    tableOf(
       ['Step', 'Users', 'From first', 'From previous', 'Median time from previous'],
       res.steps.map((s, i) => [`${i + 1}. ${s.event}`, s.users, pct(s.conversionFromFirst), pct(s.conversionFromPrevious), s.medianSecondsFromPrevious === null ? '—' : `${Math.round(s.medianSecondsFromPrevious)} s`]),
     ),
     res.breakdowns ? h('h3', null, 'By breakdown') : null,
-    res.breakdowns ? table(['Group', ...res.steps.map((s) => s.event)], res.breakdowns.map((b) => [b.key, ...b.steps.map((s) => s.users)])) : null,
+    res.breakdowns ? tableOf(['Group', ...res.steps.map((s) => s.event)], res.breakdowns.map((b) => [b.key, ...b.steps.map((s) => s.users)])) : null,
   );
   return barChart(chart, res.steps.map((s) => s.event), [{ label: 'users', values: res.steps.map((s) => s.users) }]);
 }
@@ -77,7 +83,7 @@ function drawRetention(el, res) {
   };
   fill(
     el,
-    table(
+    tableOf(
       ['Cohort', 'Users', ...Array.from({ length: width }, (_, i) => `+${i + 1}`)],
       res.cohorts.map((c) => [c.start.slice(0, 10), c.users, ...c.returned.map((r) => cell(r.share))]),
     ),
@@ -109,7 +115,7 @@ async function reportPage(root, ctx, kind, title, controls) {
     ev.preventDefault();
     run();
   });
-  root.append(h('h2', null, title), form, h('section', { class: 'card' }, result, saveBox(kind, read)));
+  add(root, h('h2', null, title), form, h('section', { class: 'card' }, result, saveBox(kind, read)));
   if (ctx.query.get('q')) await run();
   return () => destroy();
 }
@@ -179,8 +185,8 @@ export const retentionPage = (root, ctx) =>
 export async function dashboard(root) {
   const { data } = await api('/api/insights/reports');
   const shown = data.filter((r) => r.dashboard);
-  root.append(h('h2', null, 'Dashboard'));
-  if (!shown.length) root.append(h('section', { class: 'card' }, h('p', { class: 'muted' }, 'No saved reports yet: run a trend, funnel or retention report and save it.')));
+  add(root, h('h2', null, 'Dashboard'));
+  if (!shown.length) add(root, h('section', { class: 'card' }, h('p', { class: 'muted' }, 'No saved reports yet: run a trend, funnel or retention report and save it.')));
   const cleanups = [];
   for (const r of shown) {
     const body = h('div');
@@ -195,7 +201,7 @@ export async function dashboard(root) {
       h('div', { class: 'row' }, h('h3', null, h('a', { href: `#/${r.kind}?q=${encodeURIComponent(JSON.stringify(r.query))}` }, r.name)), h('span', { class: 'badge' }, r.kind), can('insights:write') ? remove : null),
       body,
     );
-    root.append(card);
+    add(root, card);
     try {
       const res = await api(`/api/insights/${r.kind}`, { method: 'POST', body: r.query });
       cleanups.push(DRAW[r.kind](body, res));

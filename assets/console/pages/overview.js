@@ -1,7 +1,7 @@
 // Overview: event volume by source and type, delivery success, top events, what needs attention.
 import { api, can } from '../api.js';
 import { timeChart } from '../charts.js';
-import { h, table } from '../dom.js';
+import { add, h, table } from '../dom.js';
 
 export async function render(root, { query, go }) {
   const hours = Number(query.get('hours') ?? 24);
@@ -32,7 +32,7 @@ export async function render(root, { query, go }) {
     a.rejectedEvents && [`${a.rejectedEvents} events sent with an unknown, disabled or expired write key`, null],
     ...a.deliveryFailures.map((d) => [`${d.count} dead-lettered deliveries to ${d.destinationId} (last ${new Date(d.lastFailedAt).toLocaleString()})`, `destinations/${d.destinationId}`]),
   ].filter(Boolean);
-  root.append(
+  add(root, 
     h('h2', null, 'Overview'),
     h(
       'div',

@@ -1,7 +1,7 @@
 // Profiles: search by any identifier or trait; a profile's traits, external ids, timeline,
 // audiences, merge history and its identity graph drawn.
 import { api, can } from '../api.js';
-import { fill, h, json, table, when } from '../dom.js';
+import { add, fill, h, json, table, when } from '../dom.js';
 import { identityGraph } from '../graph.js';
 
 export async function render(root, ctx) {
@@ -14,7 +14,7 @@ export async function render(root, ctx) {
     ctx.go(`profiles?q=${encodeURIComponent(input.value)}`);
   });
   const { data } = await api(`/api/profiles?limit=50${q ? `&q=${encodeURIComponent(q)}` : ''}`);
-  root.append(
+  add(root, 
     h('h2', null, 'Profiles'),
     h('section', { class: 'card' }, form),
     h(
@@ -39,7 +39,7 @@ async function detail(root, id) {
   const audienceKeys = new Set(auds.data.map((a) => a.key));
   const inAudiences = Object.entries(p.traits).filter(([k]) => audienceKeys.has(k));
   const eventBox = h('div', { class: 'muted' }, 'Select an event.');
-  root.append(
+  add(root, 
     h('p', null, h('a', { href: '#/profiles' }, '← Profiles')),
     h('h2', null, `Profile ${p.id}`),
     p.requested ? h('p', { class: 'muted' }, `${p.requested} was merged into this profile.`) : null,

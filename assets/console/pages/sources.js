@@ -1,7 +1,7 @@
 // Sources: list and create; a source's write key (copy, rotate with a grace period), its snippet,
 // and the live debugger, fed by a WebSocket on the source's LiveTap object (no polling, no reload).
 import { api, can } from '../api.js';
-import { fill, h, json, table, when } from '../dom.js';
+import { add, fill, h, json, table, when } from '../dom.js';
 import { snippetFor } from '../snippet.js';
 
 export async function render(root, ctx) {
@@ -19,7 +19,7 @@ export async function render(root, ctx) {
       error.textContent = err.message;
     }
   });
-  root.append(
+  add(root, 
     h('h2', null, 'Sources'),
     can('sources:write') ? h('section', { class: 'card' }, form) : null,
     h(
@@ -95,7 +95,7 @@ async function detail(root, id) {
   const { data } = await api(`/api/sources/${source.id}/events`);
   addEntries(data, false);
 
-  root.append(
+  add(root, 
     h('p', null, h('a', { href: '#/sources' }, '← Sources')),
     h('h2', { id: 'title' }, `Source: ${source.name}`),
     h(
