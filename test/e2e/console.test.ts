@@ -65,7 +65,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await page.fill('#token', t.adminToken);
     await page.click('#login button');
     await page.locator('#page-overview').waitFor();
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('document.cookie')).toBe('');
     expect(await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }))).not.toContain(
       t.adminToken,
     );
@@ -85,15 +85,13 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await page.locator('#live-status.ok').waitFor({ timeout: 15_000 });
     const writeKey = (await page.locator('#write-key-value').textContent()) ?? '';
     expect(writeKey).not.toBe('');
-    await page.evaluate(() => {
-      (window as unknown as { marker: number }).marker = 42;
-    });
+    await page.evaluate('window.marker = 42');
     const started = Date.now();
     await send(writeKey, (a) => a.track({ userId: 'live-user', event: 'Live Event', properties: { n: 1 } }));
     await page.locator('#events tr', { hasText: 'Live Event' }).waitFor({ timeout: 10_000 });
     const latency = Date.now() - started;
     // Still the same document: the row came over the WebSocket, not from a reload.
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate('window.marker')).toBe(42);
     console.log(`live debugger: event shown ${latency} ms after analytics-node was asked to send it`);
     await page.locator('#events tr', { hasText: 'Live Event' }).click();
     expect(await page.locator('#inspector pre').textContent()).toContain('"live-user"');
@@ -247,7 +245,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     for (const [hash, ready] of pages) {
       await open(hash, ready);
       if (hash.startsWith('sources/')) await page.locator('#events tr', { hasText: XSS_NAME }).first().click();
-      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), hash).toBeUndefined();
+      expect(await page.evaluate('window.__xss'), hash).toBeUndefined();
       expect(await page.locator('img[src="x"]').count(), hash).toBe(0);
       expect(await page.locator('main script').count(), hash).toBe(0);
     }
