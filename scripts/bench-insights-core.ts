@@ -39,7 +39,8 @@ export function generate(events = 100_000, profiles = 5_000): RollupInput[] {
       });
     }
   }
-  return out;
+  // Live traffic reaches the consumer in arrival order: a queue batch holds events of the same moment.
+  return out.sort((a, b) => Date.parse(a.event.timestamp ?? '') - Date.parse(b.event.timestamp ?? ''));
 }
 
 /** Rollup rows per batch (what each queue batch writes) and the rows D1 ends up holding. */

@@ -49,6 +49,21 @@ export function eventView(name: string, dims: string): Record<string, unknown> {
   return { ...d, event: name, type: name.startsWith('$') ? name.slice(1) : 'track' };
 }
 
+/** `eventView` parsed once per distinct (name, dimensions) of a query: rows share few of them. */
+function viewCache(): (name: string, dims: string) => Record<string, unknown> {
+  const seen = new Map<string, Record<string, unknown>>();
+  return (name, dims) => {
+    const key = `${name}\0${dims}`;
+    let v = seen.get(key);
+    if (!v) {
+      if (seen.size > 100_000) seen.clear();
+      v = eventView(name, dims);
+      seen.set(key, v);
+    }
+    return v;
+  };
+}
+
 /** A breakdown value as a series key. */
 export function breakdownKey(view: unknown, path: string | undefined): string {
   if (!path) return 'all';
@@ -73,6 +88,8 @@ export function trends(rows: readonly RollupRow[], q: TrendsQuery, unify: Unify)
   const from = Date.parse(q.from);
   const to = Date.parse(q.to);
   const match = matcher(q.where);
+  const viewOf = viewCache();
+  const keyOf = new Map<Record<string, unknown>, { ok: boolean; key: string }>();
   const buckets = bucketsBetween(from, to, q.interval);
   const counts = new Map<string, Map<number, number>>();
   const users = new Map<string, Map<number, Set<string>>>();
@@ -87,9 +104,14 @@ export function trends(rows: readonly RollupRow[], q: TrendsQuery, unify: Unify)
   };
   for (const r of rows) {
     if (r.event !== q.event || (q.sourceId && r.sourceId !== q.sourceId)) continue;
-    const view = eventView(r.event, r.dims);
-    if (!match(view)) continue;
-    const key = breakdownKey(view, q.breakdown);
+    const view = viewOf(r.event, r.dims);
+    let seen = keyOf.get(view);
+    if (!seen) {
+      seen = { ok: match(view), key: breakdownKey(view, q.breakdown) };
+      keyOf.set(view, seen);
+    }
+    if (!seen.ok) continue;
+    const key = seen.key;
     const start = r.hour * HOUR;
     const profile = unify(r.profileId);
     // A whole hour inside the range lands in one interval: its count is exact even past MAX_TIMES.
@@ -162,16 +184,19 @@ function occurrences(
   unify: Unify,
 ): Map<string, Occ[]> {
   const byUser = new Map<string, Occ[]>();
+  const viewOf = viewCache();
+  const masks = new Map<Record<string, unknown>, number>();
   for (const r of rows) {
     if (range.sourceId && r.sourceId !== range.sourceId) continue;
-    let view: Record<string, unknown> | undefined;
-    let mask = 0;
-    names.forEach((name, i) => {
-      if (name !== r.event) return;
-      view ??= eventView(r.event, r.dims);
-      if (wheres[i](view)) mask |= 1 << i;
-    });
-    if (!mask || !view) continue;
+    if (!names.includes(r.event)) continue;
+    const view = viewOf(r.event, r.dims);
+    let mask = masks.get(view);
+    if (mask === undefined) {
+      mask = 0;
+      for (let i = 0; i < names.length; i++) if (names[i] === r.event && wheres[i](view)) mask |= 1 << i;
+      masks.set(view, mask);
+    }
+    if (!mask) continue;
     const user = unify(r.profileId);
     const list = byUser.get(user) ?? byUser.set(user, []).get(user)!;
     for (const t of r.times) if (t >= range.from && t < range.to) list.push({ t, dims: r.dims, view, mask });
