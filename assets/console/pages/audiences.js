@@ -7,9 +7,9 @@ import { add, fill, h, progress, table, when } from '../dom.js';
 export async function render(root, ctx) {
   if (ctx.rest[0] === 'new') return builder(root, ctx);
   if (ctx.rest[0]) return detail(root, ctx.rest[0]);
-  const { data } = await api('/api/audiences');
+  const [{ data }, traits] = await Promise.all([api('/api/audiences'), api('/api/computed-traits').catch(() => ({ data: [] }))]);
   add(root, 
-    h('h2', null, 'Audiences'),
+    h('h2', null, 'Audiences and computed traits'),
     can('engage:write') ? h('p', null, h('a', { href: '#/audiences/new', id: 'new-audience' }, '+ Build an audience')) : null,
     h(
       'section',
@@ -20,6 +20,15 @@ export async function render(root, ctx) {
           cells: [h('a', { href: `#/audiences/${a.key}` }, a.name), a.key, h('div', null, progress(a.percent ?? 100), ` ${a.status}`), when(a.updatedAt)],
           onclick: () => ctx.go(`audiences/${a.key}`),
         })),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'card', id: 'computed-traits' },
+      h('h3', null, 'Computed traits'),
+      table(
+        ['Name', 'Key', 'Type', 'Over', 'Back-fill'],
+        traits.data.map((t) => [t.name, t.key, t.type, `${t.event}${t.where ? ` where ${t.where}` : ''}${t.within ? ` in ${t.within}` : ''}`, h('div', null, progress(t.percent ?? 100), ` ${t.status}`)]),
       ),
     ),
   );

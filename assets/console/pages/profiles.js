@@ -32,12 +32,15 @@ export async function render(root, ctx) {
 }
 
 async function detail(root, id) {
-  const [p, auds] = await Promise.all([
+  const none = { data: [] };
+  const [p, auds, computed] = await Promise.all([
     api(`/api/profiles/${encodeURIComponent(id)}`),
-    can('engage:read') ? api('/api/audiences').catch(() => ({ data: [] })) : { data: [] },
+    can('engage:read') ? api('/api/audiences').catch(() => none) : none,
+    can('engage:read') ? api('/api/computed-traits').catch(() => none) : none,
   ]);
   const audienceKeys = new Set(auds.data.map((a) => a.key));
-  const inAudiences = Object.entries(p.traits).filter(([k]) => audienceKeys.has(k));
+  const computedKeys = new Set(computed.data.map((t) => t.key));
+  const inAudiences = Object.entries(p.traits).filter(([k]) => audienceKeys.has(k) || computedKeys.has(k));
   const eventBox = h('div', { class: 'muted' }, 'Select an event.');
   add(root, 
     h('p', null, h('a', { href: '#/profiles' }, '← Profiles')),
@@ -63,7 +66,7 @@ async function detail(root, id) {
         'section',
         { class: 'card' },
         h('h3', null, 'Audiences and computed traits'),
-        inAudiences.length ? table(['Audience', 'Member'], inAudiences.map(([k, v]) => [h('a', { href: `#/audiences/${k}` }, k), String(v)])) : h('p', { class: 'muted' }, 'In no audience.'),
+        inAudiences.length ? table(['Audience or computed trait', 'Value'], inAudiences.map(([k, v]) => [audienceKeys.has(k) ? h('a', { href: `#/audiences/${k}` }, k) : k, typeof v === 'object' ? JSON.stringify(v) : String(v)])) : h('p', { class: 'muted' }, 'In no audience.'),
         h('h3', null, 'Merge history'),
         p.merges.length ? table(['Profile merged in', 'Why', 'When'], p.merges.map((m) => [m.profileId, m.reason, when(m.mergedAt)])) : h('p', { class: 'muted' }, 'No merges.'),
       ),

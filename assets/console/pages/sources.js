@@ -92,8 +92,15 @@ async function detail(root, id) {
     }
     while (rows.children.length > 100) rows.lastChild.remove();
   };
-  const { data } = await api(`/api/sources/${source.id}/events`);
-  addEntries(data, false);
+  // Subscribe first, then read the stored entries: nothing recorded in between is missed (rows are
+  // de-duplicated), whatever the order the two answers come in.
+  const stop = live(source.id, status, (entries) => addEntries([...entries].reverse(), true));
+  try {
+    addEntries((await api(`/api/sources/${source.id}/events`)).data, false);
+  } catch (err) {
+    stop();
+    throw err;
+  }
 
   add(root, 
     h('p', null, h('a', { href: '#/sources' }, '← Sources')),
@@ -117,7 +124,7 @@ async function detail(root, id) {
       h('section', { class: 'card' }, h('h3', null, 'Event'), inspector),
     ),
   );
-  return live(source.id, status, (entries) => addEntries([...entries].reverse(), true));
+  return stop;
 }
 
 function entryRow(e, inspector) {
