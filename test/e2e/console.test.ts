@@ -234,7 +234,17 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
         `trends?q=${encodeURIComponent(JSON.stringify({ event: XSS_NAME, interval: 'day', breakdown: 'properties.note', from, to }))}`,
         '#report-result table.result',
       ],
+      [
+        `funnel?q=${encodeURIComponent(JSON.stringify({ steps: [{ event: XSS_NAME }, { event: XSS_NAME }], within: '1d', breakdown: 'properties.note', from, to }))}`,
+        '#report-result table.result',
+      ],
+      [
+        `retention?q=${encodeURIComponent(JSON.stringify({ startEvent: XSS_NAME, returnEvent: XSS_NAME, interval: 'day', from, to }))}`,
+        '#report-result table.result',
+      ],
       ['audiences', '#page-audiences table'],
+      ['audiences/pro_users', '#members'],
+      ['sources', '#create-source'],
       ['destinations', '#page-destinations table'],
       ['dashboard', '#page-dashboard h2'],
       ['tokens', '#page-tokens table'],
@@ -245,6 +255,8 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     for (const [hash, ready] of pages) {
       await open(hash, ready);
       if (hash.startsWith('sources/')) await page.locator('#events tr', { hasText: XSS_NAME }).first().click();
+      if (hash.startsWith('profiles/')) await page.locator('#timeline tbody tr').first().click();
+      await shot(`page-${hash.split(/[?/]/)[0]}${hash.includes('/') ? '-detail' : ''}`);
       expect(await page.evaluate('window.__xss'), hash).toBeUndefined();
       expect(await page.locator('img[src="x"]').count(), hash).toBe(0);
       expect(await page.locator('main script').count(), hash).toBe(0);
