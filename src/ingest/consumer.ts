@@ -236,10 +236,9 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
-    await recordRollups(
-      env,
-      resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId })),
-    );
+    // Events without a profile count in the volume only.
+    const applied = resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId }));
+    await recordRollups(env, [...applied, ...unresolved.map((m) => m.body)]);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
   }
 
