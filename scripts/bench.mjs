@@ -20,6 +20,7 @@ import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchGovernance } from './bench-governance.mjs';
 import { benchIdentity } from './bench-identity.mjs';
+import { benchInsights } from './bench-insights.mjs';
 import { ensureSource, freePort, ROOT, startDev, toolEnv } from './local.mjs';
 
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
@@ -288,6 +289,11 @@ export const SECTIONS = [
     name: 'audiences',
     title: 'qualifying event → audience event at the destination p50/p95 (webhook), personalize latency',
     run: benchAudiences,
+  },
+  {
+    name: 'insights',
+    title: 'rollup cost per event; trends/funnel/retention latency over 100k events',
+    run: benchInsights,
   },
 ];
 

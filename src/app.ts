@@ -6,12 +6,16 @@ import { tokensApi } from './admin/tokens';
 import { personalizeApi } from './audiences/personalize';
 import { audiencesApi, computedTraitsApi } from './audiences/routes';
 import { workFailuresApi } from './audiences/work-failures';
+import { liveApi } from './console/live-routes';
+import { consoleApp } from './console/routes';
+import { sessionApi } from './console/session-routes';
 import { sourceGovernanceApi, trackingPlansApi } from './governance/routes';
 import { transformationsApi } from './governance/transformation-routes';
 import { identityApi } from './identity/routes';
 import { ingestFailuresApi } from './ingest/dead-letters';
 import { rejectedKeysApi } from './ingest/rejected-keys';
 import { trackingApi } from './ingest/routes';
+import { insightsApi } from './insights/routes';
 import { errorBody, onError } from './lib/errors';
 import { openApiDoc, openApiHandler } from './lib/http/openapi';
 import { auditApi } from './privacy/audit-routes';
@@ -35,14 +39,16 @@ app.use(
 app.get('/health', (c) => c.json({ ok: true }));
 // Generated from the routes' own docs (hono-openapi reads them from app.routes on first request).
 app.get('/api/openapi.json', openApiDoc, openApiHandler(app));
-// The console is a static page that talks to the admin API with a token.
-app.get('/', (c) => c.env.ASSETS.fetch(new URL('/console/', c.req.url)));
+// The console: a static single-page app (assets/console/) signed in with a session cookie.
+app.route('/', consoleApp);
+app.route('/api/session', sessionApi);
 app.route('/', snippet);
 app.route('/v1/spaces', segmentProfileApi);
 app.route('/v1/personalize', personalizeApi);
 app.route('/v1', trackingApi);
 app.route('/api/sources', sourcesApi);
 app.route('/api/sources', sourceGovernanceApi);
+app.route('/api/sources', liveApi);
 app.route('/api/tracking-plans', trackingPlansApi);
 app.route('/api/transformations', transformationsApi);
 app.route('/api/ingest/failures', ingestFailuresApi);
@@ -55,3 +61,4 @@ app.route('/api/identity', identityApi);
 app.route('/api/profiles', profileDirectoryApi);
 app.route('/api/tokens', tokensApi);
 app.route('/api/audit', auditApi);
+app.route('/api/insights', insightsApi);

@@ -4,6 +4,7 @@ import { ApiError, forbidden, unauthorized } from '../lib/errors';
 import { timingSafeEqual } from '../lib/ids';
 import { FailureLimiter } from './failure-limiter';
 import { grants, type Scope } from './scopes';
+import { CSRF_HEADER, csrfFor, isChange, sessionToken } from './session';
 import { findToken, touchToken } from './token-store';
 
 export type { Scope } from './scopes';
@@ -70,10 +71,16 @@ export async function principalOf(c: Context<AdminEnv>): Promise<Principal> {
     c.header('retry-after', String(Math.ceil(wait / 1000)));
     throw new ApiError(429, 'rate_limited', 'Too many failed authentication attempts; retry later');
   }
-  const principal = await authenticate(c.env, tokenFrom(c.req.header('authorization')));
+  const bearer = tokenFrom(c.req.header('authorization'));
+  // The console's session cookie counts only without an Authorization header (API clients win).
+  const cookie = bearer ? undefined : sessionToken(c.req.header('cookie'));
+  const principal = await authenticate(c.env, bearer ?? cookie);
   if (!principal) {
     failures.record(ip);
     throw unauthorized('A valid token is required: Authorization: Bearer <token>');
+  }
+  if (cookie && isChange(c.req.method) && !timingSafeEqual(c.req.header(CSRF_HEADER) ?? '', await csrfFor(cookie))) {
+    throw new ApiError(403, 'csrf_failed', `A change made with the console's session needs its ${CSRF_HEADER} header`);
   }
   c.set('principal', principal);
   return principal;
@@ -87,3 +94,23 @@ export const requireScope = (scope: Scope) =>
     c.set('requiredScope', scope);
     await next();
   });
+
+/**
+ * Checks a token offered to the console's sign-in (`POST /api/session`) under the same failure
+ * limit as any other attempt, and makes it the request's principal (so the sign-in is audited).
+ */
+export async function signInWith(c: Context<AdminEnv>, token: string): Promise<Principal> {
+  const ip = clientIp(c);
+  const wait = failures.blockedFor(ip);
+  if (wait > 0) {
+    c.header('retry-after', String(Math.ceil(wait / 1000)));
+    throw new ApiError(429, 'rate_limited', 'Too many failed authentication attempts; retry later');
+  }
+  const principal = await authenticate(c.env, token);
+  if (!principal) {
+    failures.record(ip);
+    throw unauthorized('That token is not valid');
+  }
+  c.set('principal', principal);
+  return principal;
+}

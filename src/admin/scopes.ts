@@ -20,6 +20,8 @@ export const SCOPES = [
   'privacy:write',
   'audit:read',
   'tokens:write',
+  'insights:read',
+  'insights:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

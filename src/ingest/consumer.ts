@@ -2,6 +2,7 @@ import type { OutboundEvent } from '../delivery/messages';
 import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
+import { recordRollups } from '../insights/record';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { DirectoryBatch } from '../profiles/directory';
 import {
@@ -190,6 +191,9 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
+    // Events without a profile count in the volume only.
+    const applied = resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId }));
+    await recordRollups(env, [...applied, ...unresolved.map((m) => m.body)]);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
   }
 

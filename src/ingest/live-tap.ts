@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { migrateSqlite } from '../lib/do-schema';
 import type { DebugEntry } from './collect';
+import { acceptSubscriber, broadcast } from './live-subscribe';
 
 /** A debugger entry; `writeKey: 'previous'` marks an event sent with a rotated key still in its grace period. */
 export type TapEntry = DebugEntry & { writeKey?: 'previous' };
@@ -27,6 +28,27 @@ export class LiveTap extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     for (const e of entries.slice(-TAP_SIZE)) sql.exec('INSERT INTO entries (entry) VALUES (?)', JSON.stringify(e));
     sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
+    this.publish(entries.slice(-TAP_SIZE));
+  }
+
+  /** Pushes recorded entries to the console's open live debuggers (src/ingest/live-subscribe.ts). */
+  publish(entries: TapEntry[]): void {
+    broadcast(this.ctx, entries);
+  }
+
+  /** A console's live debugger subscribes with a WebSocket upgrade (hibernatable). */
+  override async fetch(request: Request): Promise<Response> {
+    return acceptSubscriber(this.ctx, request);
+  }
+
+  override webSocketMessage(): void {
+    // Subscribers only listen; what they send is ignored.
+  }
+
+  override webSocketClose(ws: WebSocket, code: number): void {
+    try {
+      ws.close(code === 1005 ? 1000 : code, 'closed');
+    } catch {}
   }
 
   /** Newest first. */

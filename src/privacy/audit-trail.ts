@@ -51,6 +51,9 @@ export const auditTrail = (fetchSelf: SelfFetch) =>
       const headers = new Headers({ [INTERNAL_HEADER]: nonce() });
       const auth = c.req.header('authorization');
       if (auth) headers.set('authorization', auth);
+      // The console's session cookie authenticates the read too (a GET needs no CSRF header).
+      const cookie = c.req.header('cookie');
+      if (cookie && !auth) headers.set('cookie', cookie);
       const res = await fetchSelf(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx);
       return res.ok ? capped(await res.text()) : null;
     };

@@ -47,7 +47,10 @@ describe.skipIf(!HAVE_BROWSER)('console debugger in Chromium', () => {
     await page.goto(`${t.url}/`);
     await page.fill('#token', t.adminToken);
     await page.click('#login button');
-    await page.locator('li.source', { hasText: 'console e2e' }).click();
+    await page.locator('#page-overview').waitFor();
+    await page.goto(`${t.url}/#/sources`);
+    await page.locator('a.source-link', { hasText: 'console e2e' }).click();
+    await page.locator('#live-status.ok').waitFor();
 
     const hostile = '<img src=x onerror=alert(1)>';
     const res = await fetch(`${t.url}/v1/track`, {
@@ -65,10 +68,11 @@ describe.skipIf(!HAVE_BROWSER)('console debugger in Chromium', () => {
     await expect
       .poll(() => row.first().locator('ul.violations li').allTextContents())
       .toEqual([expect.stringMatching(/^Required properties\.total: /)]);
-    expect(await row.first().locator('td').nth(2).getAttribute('class')).toBe('rejected');
+    expect(await row.first().locator('td').nth(3).getAttribute('class')).toBe('rejected');
     // The hostile property is shown as text inside the event's JSON, never as an element.
-    expect(await row.first().locator('pre').textContent()).toContain(hostile);
-    expect(await page.locator('#events img').count()).toBe(0);
+    await row.first().click();
+    expect(await page.locator('#inspector pre').textContent()).toContain(hostile);
+    expect(await page.locator('#events img, #inspector img').count()).toBe(0);
     expect(dialogs).toEqual([]);
   });
 });

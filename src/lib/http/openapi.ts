@@ -150,6 +150,11 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
     name: 'Profile API',
     description: "Segment's Profile API (same paths, parameters and shapes); any space id; scope profiles:read",
   },
+  { name: 'Console', description: "The console's session: an HttpOnly cookie, and a CSRF token for changes" },
+  {
+    name: 'Insights',
+    description: 'Trends, funnels, retention over unified profiles; scopes insights:read, insights:write',
+  },
   { name: 'Meta', description: 'This document' },
 ];
 

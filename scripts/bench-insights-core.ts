@@ -1,0 +1,124 @@
+// In-process part of `npm run bench -- --only insights`: 100k generated events in sessions, cut
+// into queue batches of 100 as the ingest consumer sees them, turned into rollup rows (CPU per
+// event, rows written per event), then trends/funnel/retention computed over the stored rows.
+// Bundled by esbuild at bench time (scripts/bench-insights.mjs), since it imports src/ directly.
+import { funnel, retention, trends, unifier } from '../src/insights/compute';
+import { FunnelQuery, RetentionQuery, TrendsQuery } from '../src/insights/queries';
+import { buildRollups, MAX_TIMES, type RollupInput, type RollupRow } from '../src/insights/rollup';
+import { prng } from '../src/lib/prng';
+
+export const T0 = Date.parse('2026-01-05T00:00:00.000Z');
+const DAY = 86_400_000;
+const NAMES = ['Product Viewed', 'Product Added', 'Checkout Started', 'Order Completed', 'Signed In'];
+
+/** `events` events from `profiles` people in sessions of a few events within minutes, over 28 days. */
+export function generate(events = 100_000, profiles = 5_000): RollupInput[] {
+  const r = prng(7);
+  const out: RollupInput[] = [];
+  while (out.length < events) {
+    const profileId = `use_${String(r.int(0, profiles - 1)).padStart(6, '0')}`;
+    let t = T0 + r.int(0, 28 * DAY);
+    for (let i = r.int(1, 12); i > 0 && out.length < events; i--) {
+      t += r.int(5_000, 300_000);
+      const ts = new Date(t).toISOString();
+      out.push({
+        sourceId: r.pick(['src_web', 'src_ios']),
+        profileId,
+        event: {
+          type: 'track',
+          event: NAMES[Math.min(NAMES.length - 1, Math.floor(r.next() * r.next() * NAMES.length * 1.3))],
+          timestamp: ts,
+          receivedAt: ts,
+          properties: { plan: r.pick(['free', 'pro']), currency: 'EUR', price: r.pick([9.99, 19.99, 49]) },
+          context: {
+            library: { name: 'analytics.js', version: '5' },
+            locale: r.pick(['en-US', 'fr-FR']),
+            ip: '203.0.113.9',
+          },
+        },
+      });
+    }
+  }
+  // Live traffic reaches the consumer in arrival order: a queue batch holds events of the same moment.
+  return out.sort((a, b) => Date.parse(a.event.timestamp ?? '') - Date.parse(b.event.timestamp ?? ''));
+}
+
+/** Rollup rows per batch (what each queue batch writes) and the rows D1 ends up holding. */
+export function rollupFigures(inputs: RollupInput[], batchSize = 100) {
+  const stored = new Map<string, RollupRow>();
+  let written = 0;
+  let volumeWritten = 0;
+  const started = performance.now();
+  for (let at = 0; at < inputs.length; at += batchSize) {
+    const { volume, rollup } = buildRollups(inputs.slice(at, at + batchSize));
+    written += rollup.length;
+    volumeWritten += volume.length;
+    for (const row of rollup) {
+      const k = `${row.event}\0${row.hour}\0${row.profileId}\0${row.sourceId}\0${row.dimsHash}`;
+      const cur = stored.get(k);
+      if (!cur) stored.set(k, row);
+      else {
+        cur.count += row.count;
+        cur.times = [...cur.times, ...row.times].slice(0, MAX_TIMES);
+      }
+    }
+  }
+  const cpuMs = performance.now() - started;
+  return {
+    rows: [...stored.values()],
+    figures: {
+      events: inputs.length,
+      cpuMicrosPerEvent: Math.round((cpuMs * 1000 * 100) / inputs.length) / 100,
+      rollupRowsWrittenPerEvent: Math.round((written / inputs.length) * 1000) / 1000,
+      volumeRowsWrittenPerEvent: Math.round((volumeWritten / inputs.length) * 1000) / 1000,
+      statementsPerBatch: 2,
+      storedRollupRows: stored.size,
+    },
+  };
+}
+
+export const QUERIES = {
+  trends: {
+    event: 'Product Viewed',
+    interval: 'day',
+    measure: 'users',
+    breakdown: 'properties.plan',
+    from: new Date(T0).toISOString(),
+    to: new Date(T0 + 28 * DAY).toISOString(),
+  },
+  funnel: {
+    steps: [{ event: 'Product Viewed' }, { event: 'Product Added' }, { event: 'Order Completed' }],
+    within: '1d',
+    from: new Date(T0).toISOString(),
+    to: new Date(T0 + 28 * DAY).toISOString(),
+  },
+  retention: {
+    startEvent: 'Product Viewed',
+    returnEvent: 'Product Viewed',
+    interval: 'week',
+    from: new Date(T0).toISOString(),
+    to: new Date(T0 + 28 * DAY).toISOString(),
+  },
+};
+
+/** Median milliseconds of each query computed in process over `rows` (no D1 read). */
+export function computeFigures(rows: RollupRow[], rounds = 5) {
+  const unify = unifier(new Map());
+  const time = (fn: () => unknown) => {
+    const xs: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const s = performance.now();
+      fn();
+      xs.push(performance.now() - s);
+    }
+    return Math.round([...xs].sort((a, b) => a - b)[Math.floor(rounds / 2)] * 10) / 10;
+  };
+  const t = TrendsQuery.parse(QUERIES.trends);
+  const f = FunnelQuery.parse(QUERIES.funnel);
+  const r = RetentionQuery.parse(QUERIES.retention);
+  return {
+    trendsMs: time(() => trends(rows, t, unify)),
+    funnelMs: time(() => funnel(rows, f, unify)),
+    retentionMs: time(() => retention(rows, r, unify)),
+  };
+}

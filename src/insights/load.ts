@@ -1,0 +1,86 @@
+import { ApiError } from '../lib/errors';
+import type { RollupRow } from './rollup';
+
+/** Most rollup rows one query reads; a wider query is refused rather than left to time out. */
+export const MAX_ROWS = 250_000;
+const PAGE = 50_000;
+const IDS_PER_QUERY = 5_000;
+
+interface Row {
+  event: string;
+  hour: number;
+  profile_id: string;
+  source_id: string;
+  dims_hash: string;
+  dims: string;
+  count: number;
+  times: string;
+}
+
+/** The rollup rows of `events` whose hour overlaps [from, to), optionally of one source. */
+export async function loadRows(
+  d1: D1Database,
+  q: { events: string[]; from: string; to: string; sourceId?: string },
+): Promise<RollupRow[]> {
+  const fromHour = Math.floor(Date.parse(q.from) / 3_600_000);
+  const toHour = Math.floor((Date.parse(q.to) - 1) / 3_600_000);
+  const out: RollupRow[] = [];
+  // Keyset paging on the primary key, so each page is an index range scan.
+  let after: unknown[] = ['', -1, '', '', ''];
+  for (;;) {
+    const { results } = await d1
+      .prepare(
+        `SELECT event, hour, profile_id, source_id, dims_hash, dims, count, times FROM insights_rollup
+         WHERE event IN (SELECT value FROM json_each(?1)) AND hour BETWEEN ?2 AND ?3
+           AND (?4 IS NULL OR source_id = ?4)
+           AND (event, hour, profile_id, source_id, dims_hash) > (?5, ?6, ?7, ?8, ?9)
+         ORDER BY event, hour, profile_id, source_id, dims_hash LIMIT ?10`,
+      )
+      .bind(JSON.stringify(q.events), fromHour, toHour, q.sourceId ?? null, ...after, PAGE)
+      .all<Row>();
+    for (const r of results) {
+      out.push({
+        event: r.event,
+        hour: r.hour,
+        profileId: r.profile_id,
+        sourceId: r.source_id,
+        dimsHash: r.dims_hash,
+        dims: r.dims,
+        count: r.count,
+        times: JSON.parse(r.times) as number[],
+      });
+    }
+    if (out.length > MAX_ROWS) {
+      throw new ApiError(
+        400,
+        'query_too_large',
+        `More than ${MAX_ROWS} rollup rows match; narrow the range or the source`,
+      );
+    }
+    if (results.length < PAGE) return out;
+    const last = results[results.length - 1];
+    after = [last.event, last.hour, last.profile_id, last.source_id, last.dims_hash];
+  }
+}
+
+/** Merge pointers (loser → survivor) reachable from `ids`, read from the profile directory's history. */
+export async function loadMerges(d1: D1Database, ids: Iterable<string>): Promise<Map<string, string>> {
+  const merges = new Map<string, string>();
+  let frontier = [...new Set(ids)];
+  for (let hop = 0; frontier.length && hop < 64; hop++) {
+    const next: string[] = [];
+    for (let i = 0; i < frontier.length; i += IDS_PER_QUERY) {
+      const { results } = await d1
+        .prepare('SELECT loser, survivor FROM profile_merges WHERE loser IN (SELECT value FROM json_each(?))')
+        .bind(JSON.stringify(frontier.slice(i, i + IDS_PER_QUERY)))
+        .all<{ loser: string; survivor: string }>();
+      for (const r of results) {
+        if (merges.has(r.loser)) continue;
+        merges.set(r.loser, r.survivor);
+        if (!merges.has(r.survivor)) next.push(r.survivor);
+      }
+    }
+    frontier = next;
+  }
+  return merges;
+}
