@@ -17,6 +17,7 @@ export const sources = sqliteTable('sources', {
 });
 export type SourceRow = typeof sources.$inferSelect;
 export * from './access-schema';
+export * from './functions-schema';
 export * from './governance-schema';
 
 /** Requests dropped for an unknown, disabled or retired write key, per key and UTC day (migrations/0008). */

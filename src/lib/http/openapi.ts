@@ -150,6 +150,10 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
     name: 'Profile API',
     description: "Segment's Profile API (same paths, parameters and shapes); any space id; scope profiles:read",
   },
+  {
+    name: 'Functions',
+    description: 'Source, insert and destination functions, instances, test runs, invocations; scopes functions:*',
+  },
   { name: 'Meta', description: 'This document' },
 ];
 
