@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { runInsertsOver } from '../src/functions/insert';
 import { LIMITS } from '../src/functions/runtime';
 import { invoke, type LoadableFunction } from '../src/functions/sandbox';
+import type { LiveInstance } from '../src/functions/store';
+import type { EnrichedEvent } from '../src/ingest/spec';
 import { env, post } from './helpers';
 
 let n = 0;
@@ -169,5 +172,36 @@ describe('the sandbox', () => {
     expect(inv.error).toBeUndefined();
     for (const m of inv.result as string[]) expect(m).toMatch(/private|metadata|not allowed|blocked|refuse/i);
     expect(inv.requests).toHaveLength(2);
+  });
+
+  it("runs an insert chain over a request's events: dropped, changed, a failure passed on unchanged", async () => {
+    const live = (code: string, settings = {}): LiveInstance => ({
+      id: `fi_${n}`,
+      fn: fn('insert', code),
+      name: 'chain',
+      sourceId: 's',
+      destinationId: null,
+      settings,
+    });
+    const first = live(`async function onTrack(e) {
+      if (e.event === 'drop') return;
+      if (e.event === 'boom') throw new Error('bug');
+      e.properties.step = 1; return e }`);
+    const second = live(
+      'async function onTrack(e, s) { e.properties.by = s.who; return e } async function onIdentify() {}',
+      {
+        who: 'second',
+      },
+    );
+    const ev = (event: string, type = 'track') =>
+      ({ type, event, messageId: event, properties: {}, traits: {} }) as unknown as EnrichedEvent;
+    const out = await runInsertsOver(env, [first, second], [ev('keep'), ev('drop'), ev('boom'), ev('who', 'identify')]);
+    expect(out.results.map((e) => e && (e as { properties?: unknown }).properties)).toEqual([
+      { step: 1, by: 'second' },
+      null,
+      { by: 'second' },
+      null,
+    ]);
+    expect(out.ran.map((r) => r.status)).toEqual(['ok', 'dropped', 'error', 'ok', 'ok', 'ok', 'dropped']);
   });
 });

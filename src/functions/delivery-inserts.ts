@@ -1,5 +1,5 @@
 import type { Work } from '../delivery/send';
-import { runInserts } from './insert';
+import { runInsertsOver } from './insert';
 import { type Ran, recordInvocations } from './invocations';
 import { functionsConfig } from './store';
 
@@ -13,16 +13,25 @@ export async function runDestinationInserts(env: Cloudflare.Env, items: Work[]):
   if (!items.length) return [];
   const config = await functionsConfig(env.DB);
   if (!config.insertsOfDestination.size) return [];
+  const byDest = new Map<string, Work[]>();
+  for (const i of items) {
+    if (config.insertsOfDestination.has(i.dest.id)) byDest.set(i.dest.id, [...(byDest.get(i.dest.id) ?? []), i]);
+  }
   const ran: Ran[] = [];
   const dropped: Work[] = [];
   await Promise.all(
-    items.map(async (item) => {
-      const chain = config.insertsOfDestination.get(item.dest.id);
-      if (!chain) return;
-      const out = await runInserts(env, chain, item.event);
+    [...byDest].map(async ([destId, list]) => {
+      const out = await runInsertsOver(
+        env,
+        config.insertsOfDestination.get(destId),
+        list.map((i) => i.event),
+      );
       ran.push(...out.ran);
-      if (out.event) item.event = out.event;
-      else dropped.push(item);
+      list.forEach((item, n) => {
+        const event = out.results[n];
+        if (event) item.event = event;
+        else dropped.push(item);
+      });
     }),
   );
   await recordInvocations(env.DB, ran).catch((err) => console.warn('function invocations not recorded', err));

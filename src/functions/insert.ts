@@ -1,66 +1,66 @@
 import type { EnrichedEvent } from '../ingest/spec';
 import { isObject } from '../lib/json';
 import type { Ran } from './invocations';
-import { handlerFor, invoke } from './sandbox';
+import { handlerFor, type Invocation, invokeAll } from './sandbox';
 import type { LiveInstance } from './store';
 
-/** What insert functions made of one event: the changed event, or null when one dropped it. */
-export interface Inserted {
-  event: EnrichedEvent | null;
-  ran: Ran[];
+/**
+ * What one insert function made of one event (Segment's `onTrack(event, settings)` …): a returned
+ * object replaces the event, returning nothing (or throwing `DropEvent`) drops it. A function that
+ * fails passes the event on unchanged (a customer's bug must not lose data), recorded as an error;
+ * one without a handler for the type passes it on too.
+ */
+function judge(
+  instance: LiveInstance,
+  inv: Invocation,
+  event: EnrichedEvent,
+): { event: EnrichedEvent | null; ran: Ran } {
+  const name = inv.error?.name;
+  if (name === 'EventNotSupported')
+    return { event, ran: { instance, inv: { ...inv, error: undefined }, status: 'ok' } };
+  if (name === 'DropEvent' || (!inv.error && inv.result == null)) {
+    return { event: null, ran: { instance, inv: { ...inv, error: undefined }, status: 'dropped' } };
+  }
+  if (inv.error || !isObject(inv.result)) {
+    const error = inv.error ?? {
+      name: 'TypeError',
+      message: 'the handler returned a non-object; event passed on unchanged',
+    };
+    return { event, ran: { instance, inv: { ...inv, error }, status: 'error' } };
+  }
+  // The type and messageId stay Tessera's: dedupe and routing depend on them.
+  const changed = { ...(inv.result as EnrichedEvent), type: event.type, messageId: event.messageId } as EnrichedEvent;
+  return { event: changed, ran: { instance, inv, status: 'ok' } };
 }
 
 /**
- * Runs a chain of insert functions over one event, in order (Segment's `onTrack(event,
- * settings)` …): a returned object replaces the event, returning nothing (or throwing `DropEvent`)
- * drops it. A function that fails or has no handler for the type passes the event on unchanged:
- * a customer's bug must not lose data; the failure is recorded and counted on the instance.
+ * Runs a chain of insert functions over events, in order; each function gets all surviving events
+ * in one round trip to its isolate. `results[i]` is what became of `events[i]` (null: dropped).
  */
-export async function runInserts(
-  env: Cloudflare.Env,
-  instances: readonly LiveInstance[],
-  event: EnrichedEvent,
-): Promise<Inserted> {
-  const ran: Ran[] = [];
-  let current: EnrichedEvent | null = event;
-  for (const instance of instances) {
-    if (!current) break;
-    const inv = await invoke(env, instance.fn, {
-      handler: handlerFor(current.type),
-      arg: current,
-      settings: instance.settings,
-    });
-    const name = inv.error?.name;
-    if (name === 'EventNotSupported') {
-      ran.push({ instance, inv: { ...inv, error: undefined }, status: 'ok' });
-    } else if (name === 'DropEvent' || (!inv.error && inv.result == null)) {
-      ran.push({ instance, inv: { ...inv, error: undefined }, status: 'dropped' });
-      current = null;
-    } else if (inv.error || !isObject(inv.result)) {
-      const error = inv.error ?? {
-        name: 'TypeError',
-        message: 'the handler returned a non-object; event passed on unchanged',
-      };
-      ran.push({ instance, inv: { ...inv, error }, status: 'error' });
-    } else {
-      // The type and messageId stay Tessera's: dedupe and routing depend on them.
-      current = { ...(inv.result as EnrichedEvent), type: current.type, messageId: current.messageId } as EnrichedEvent;
-      ran.push({ instance, inv, status: 'ok' });
-    }
-  }
-  return { event: current, ran };
-}
-
-/** Runs insert functions over a list of events (concurrently), keeping order and dropping the dropped. */
 export async function runInsertsOver(
   env: Cloudflare.Env,
   instances: readonly LiveInstance[] | undefined,
   events: EnrichedEvent[],
-): Promise<{ events: EnrichedEvent[]; ran: Ran[] }> {
-  if (!instances?.length || !events.length) return { events, ran: [] };
-  const results = await Promise.all(events.map((e) => runInserts(env, instances, e)));
-  return {
-    events: results.flatMap((r) => (r.event ? [r.event] : [])),
-    ran: results.flatMap((r) => r.ran),
-  };
+): Promise<{ events: EnrichedEvent[]; results: (EnrichedEvent | null)[]; ran: Ran[] }> {
+  const results: (EnrichedEvent | null)[] = [...events];
+  if (!instances?.length || !events.length) return { events, results, ran: [] };
+  const ran: Ran[] = [];
+  for (const instance of instances) {
+    const alive = results.flatMap((e, i) => (e ? [i] : []));
+    if (!alive.length) break;
+    const invs = await invokeAll(
+      env,
+      instance.fn,
+      alive.map((i) => {
+        const e = results[i] as EnrichedEvent;
+        return { handler: handlerFor(e.type), arg: e, settings: instance.settings };
+      }),
+    );
+    alive.forEach((i, n) => {
+      const step = judge(instance, invs[n], results[i] as EnrichedEvent);
+      results[i] = step.event;
+      ran.push(step.ran);
+    });
+  }
+  return { events: results.filter((e): e is EnrichedEvent => e !== null), results, ran };
 }

@@ -4,7 +4,7 @@ import { TICK } from './instrument';
 export const LIMITS = {
   /** Loop iterations per invocation before it fails (a stand-in for CPU time that local workerd lacks). */
   steps: 5_000_000,
-  /** Wall time per invocation, enforced inside the sandbox and again by the host. */
+  /** Wall time per call to the sandbox (one invocation, or the events of one request), enforced inside it and by the host. */
   wallMs: 5_000,
   /** Bytes one invocation may request from buffer, typed-array, `Array(n)` and string-repeat calls. */
   allocBytes: 64 * 1024 * 1024,
@@ -101,29 +101,39 @@ let chain = Promise.resolve();
 export function entrypoint(handlers) {
   return class extends WorkerEntrypoint {
     // One invocation at a time per isolate: logs, emitted events and budgets are per invocation.
-    run(call) {
-      const next = chain.then(() => invoke(handlers, call));
+    // A list of calls (one per event of a request or batch) shares one RPC and one wall-time limit.
+    runAll(calls) {
+      const next = chain.then(async () => {
+        let timer;
+        const wall = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(budgetError('The function did not finish within ' + L.wallMs + ' ms')), L.wallMs);
+        });
+        wall.catch(() => {});
+        const out = [];
+        try {
+          for (const call of calls) out.push(await invoke(handlers, call, wall));
+        } finally { clearTimeout(timer); }
+        return out;
+      });
       chain = next.catch(() => {});
       return next;
     }
   };
 }
 
-async function invoke(handlers, call) {
+async function invoke(handlers, call, wall) {
   state = { steps: 0, alloc: 0, emitted: [], logs: [], requests: [] };
   const mine = state;
   let result, error;
-  let timer;
   try {
     const fn = handlers[call.handler];
     if (typeof fn !== 'function') throw new EventNotSupported(call.handler + ' is not defined');
     const arg = call.request ? new Request(call.request.url, call.request) : call.arg;
-    const wall = new Promise((_, reject) => { timer = setTimeout(() => reject(budgetError('The function did not finish within ' + L.wallMs + ' ms')), L.wallMs); });
     result = await Promise.race([fn(arg, call.settings ?? {}), wall]);
     if (result !== undefined) result = structuredClone(result);
   } catch (err) {
     error = { name: String(err && err.name || 'Error'), message: String(err && err.message || err) };
-  } finally { clearTimeout(timer); }
+  }
   state = null;
   return { result, error, emitted: mine.emitted, logs: mine.logs, requests: mine.requests };
 }

@@ -39,14 +39,14 @@ export interface Invocation {
   durationMs: number;
 }
 
-interface RunCall {
+export interface RunCall {
   handler: string;
   arg?: unknown;
   request?: SourceRequest;
   settings: Record<string, unknown>;
 }
 interface Runner {
-  run(call: RunCall): Promise<Omit<Invocation, 'durationMs'>>;
+  runAll(calls: RunCall[]): Promise<Omit<Invocation, 'durationMs'>[]>;
 }
 
 /** The sandbox's main module: the customer's code, instrumented, with its handlers exported. */
@@ -77,40 +77,55 @@ function load(env: Cloudflare.Env, fn: LoadableFunction, dryRun: boolean): Runne
 }
 
 /**
- * Runs one handler of a function version. Never throws: a failure of the customer's code, a
- * budget it exceeded or a sandbox that could not load is reported in `error`.
+ * Runs handlers of a function version, one call per event, in one round trip to its isolate.
+ * Never throws: a failure of the customer's code, a budget it exceeded or a sandbox that could
+ * not load is reported in each invocation's `error`. `durationMs` is the call's share of the trip.
  */
+export async function invokeAll(
+  env: Cloudflare.Env,
+  fn: LoadableFunction,
+  calls: RunCall[],
+  opts: { dryRun?: boolean } = {},
+): Promise<Invocation[]> {
+  if (!calls.length) return [];
+  const started = Date.now();
+  const share = () => (Date.now() - started) / calls.length;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const runner = load(env, fn, opts.dryRun ?? false);
+    // The runtime enforces the wall time itself; this backstop covers a sandbox that never answers
+    // (generous: a call may wait in the isolate behind another request's call).
+    const backstopMs = 2 * LIMITS.wallMs + 1000;
+    const backstop = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`No answer from the sandbox within ${backstopMs} ms`)), backstopMs);
+    });
+    const out = await Promise.race([runner.runAll(calls), backstop]);
+    const durationMs = share();
+    return out.map((o) => ({ ...o, durationMs }));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const durationMs = share();
+    return calls.map(() => ({
+      error: { name: 'SandboxError', message: `The function could not run: ${message}` },
+      emitted: [],
+      logs: [],
+      requests: [],
+      durationMs,
+    }));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs one handler of a function version (see `invokeAll`). */
 export async function invoke(
   env: Cloudflare.Env,
   fn: LoadableFunction,
   call: RunCall,
   opts: { dryRun?: boolean } = {},
 ): Promise<Invocation> {
-  const started = Date.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const runner = load(env, fn, opts.dryRun ?? false);
-    // The runtime enforces the wall time itself; this backstop covers a sandbox that never answers.
-    const backstop = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`No answer from the sandbox within ${LIMITS.wallMs + 1000} ms`)),
-        LIMITS.wallMs + 1000,
-      );
-    });
-    const out = await Promise.race([runner.run(call), backstop]);
-    return { ...out, durationMs: Date.now() - started };
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return {
-      error: { name: 'SandboxError', message: `The function could not run: ${message}` },
-      emitted: [],
-      logs: [],
-      requests: [],
-      durationMs: Date.now() - started,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const [inv] = await invokeAll(env, fn, [call], opts);
+  return inv;
 }
 
 /** The handler Segment calls for an event type (`track` → `onTrack`). */

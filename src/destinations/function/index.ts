@@ -39,7 +39,7 @@ export const functionDestination = defineDestination({
   settings: FunctionSettings,
   secrets: [],
   supportedTypes: ['track', 'identify', 'page', 'screen', 'group', 'alias'],
-  batchSize: 20,
+  batchSize: 10,
   map() {
     throw new PermanentError('A destination function delivers by running its code');
   },
@@ -48,18 +48,15 @@ export const functionDestination = defineDestination({
     if (!instance || instance.fn.kind !== 'destination') {
       return events.map(() => new PermanentError(`Destination function instance ${settings.instanceId} is gone`));
     }
-    const ran: Ran[] = [];
-    const errors = await Promise.all(
-      events.map(async (event) => {
-        const inv = await invoke(env, instance.fn, {
-          handler: handlerFor(event.type),
-          arg: event,
-          settings: instance.settings,
-        });
-        ran.push({ instance, inv, status: inv.error ? 'error' : 'ok' });
-        return deliveryErrorOf(inv);
-      }),
-    );
+    // One event per call: each gets the full wall time for its requests (the isolate runs them in turn).
+    const invs: Invocation[] = [];
+    for (const event of events) {
+      invs.push(
+        await invoke(env, instance.fn, { handler: handlerFor(event.type), arg: event, settings: instance.settings }),
+      );
+    }
+    const ran: Ran[] = invs.map((inv) => ({ instance, inv, status: inv.error ? 'error' : 'ok' }));
+    const errors = invs.map(deliveryErrorOf);
     await recordInvocations(env.DB, ran).catch((err) => console.warn('function invocations not recorded', err));
     return errors;
   },
