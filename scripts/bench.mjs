@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
+import { benchFunctions } from './bench-functions.mjs';
 import { benchGovernance } from './bench-governance.mjs';
 import { benchIdentity } from './bench-identity.mjs';
 import { benchInsights } from './bench-insights.mjs';
@@ -275,6 +276,11 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 export const SECTIONS = [
   { name: 'ingest', title: 'POST /v1/batch (100 events) vs a trivial Worker', run: benchIngest },
   { name: 'governance', title: 'Ingest with a 50-rule tracking plan vs none', run: benchGovernance },
+  {
+    name: 'functions',
+    title: 'Ingest with an insert function vs none; cold vs warm function load',
+    run: benchFunctions,
+  },
   {
     name: 'delivery',
     title: 'event → destination latency p50/p95 and delivered events/s (webhook)',

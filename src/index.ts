@@ -8,6 +8,7 @@ import { consumeIngest } from './ingest/consumer';
 import { consumeIngestDlq } from './ingest/dead-letters';
 import type { IngestMessage } from './ingest/spec';
 
+export { FunctionOutbound } from './functions/outbound';
 export { IdentityIndex } from './identity/index-do';
 export { LiveTap } from './ingest/live-tap';
 export { Profile } from './profiles/profile-do';

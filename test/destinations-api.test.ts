@@ -39,6 +39,7 @@ describe('/api/destinations', () => {
       'customerio',
       'braze',
       'slack',
+      'function',
     ]);
     expect(data[0].settings.properties.url.description).toMatch(/Endpoint/);
   });

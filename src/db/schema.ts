@@ -19,6 +19,7 @@ export type SourceRow = typeof sources.$inferSelect;
 export * from './access-schema';
 export * from './audiences-schema';
 export * from './destinations-schema';
+export * from './functions-schema';
 export * from './governance-schema';
 
 /** Requests dropped for an unknown, disabled or retired write key, per key and UTC day (migrations/0008). */

@@ -1,3 +1,4 @@
+import { runDestinationInserts } from '../functions/delivery-inserts';
 import { chunkForQueue } from '../ingest/enqueue';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
@@ -194,6 +195,14 @@ export async function consumeDelivery(
   ).catch(() => new Set<string>());
   for (const i of items) {
     if (done.has(receiptKey(i.dest.id, i.event.messageId))) i.outcome = { kind: 'skipped', why: 'already delivered' };
+  }
+  // Destination insert functions, where the destination's transformations and filters left off.
+  for (const i of await runDestinationInserts(
+    env,
+    items.filter((i) => i.fanOut && !i.outcome),
+  )) {
+    i.outcome = { kind: 'skipped', why: 'dropped by an insert function' };
+    log.filtered(i.dest.id);
   }
   const pending = new Map<LiveDestination, Item[]>();
   for (const i of items) if (!i.outcome) pending.set(i.dest, [...(pending.get(i.dest) ?? []), i]);

@@ -113,6 +113,22 @@ async function build(
 /** Sends one group as one request and records the outcome on each of its items. */
 async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): Promise<void> {
   const { config, now } = deps;
+  if (dest.def.deliver) {
+    // Code that sends itself (a destination function): its errors already say retry or not.
+    const errors = await dest.def.deliver(
+      items.map((i) => i.event),
+      dest.settings,
+    );
+    items.forEach((i, n) => {
+      const error = errors[n];
+      i.outcome = !error
+        ? { kind: 'delivered', at: now() }
+        : error instanceof RetryableError
+          ? { kind: 'retry', error }
+          : { kind: 'failed', error };
+    });
+    return;
+  }
   for (const [group, req] of await build(dest, items, now())) {
     if (!req) {
       for (const i of group) i.outcome = { kind: 'skipped', why: 'nothing to send for this event' };

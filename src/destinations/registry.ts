@@ -1,6 +1,7 @@
 import { amplitude } from './amplitude';
 import { braze } from './braze';
 import { customerio } from './customerio';
+import { functionDestination } from './function';
 import { ga4 } from './ga4';
 import { mixpanel } from './mixpanel';
 import { posthog } from './posthog';
@@ -20,6 +21,7 @@ export const DESTINATIONS: readonly AnyDestination[] = [
   customerio,
   braze,
   slack,
+  functionDestination,
 ];
 
 const byId = new Map(DESTINATIONS.map((d) => [d.id, d]));

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { DeliveryError } from '../delivery/errors';
 import type { EnrichedEvent, EventType } from '../ingest/spec';
 
 /**
@@ -70,6 +71,11 @@ export interface DestinationDefinition<S extends z.ZodType = z.ZodType> {
     settings: z.infer<S>,
     ctx: MapContext,
   ): RequestDescription | null | Promise<RequestDescription | null>;
+  /**
+   * Delivers by running code instead of one mapped request (destination functions,
+   * src/destinations/function): one result per event, undefined when delivered. `map` is unused then.
+   */
+  deliver?(events: EnrichedEvent[], settings: z.infer<S>): Promise<(DeliveryError | undefined)[]>;
   /** Reads a 2xx answer that may still report an error in its body (returns the error, if any). */
   bodyError?(answer: VendorAnswer): string | undefined;
 }

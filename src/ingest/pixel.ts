@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { ApiError } from '../lib/errors';
 import { isObject, type JsonObject } from '../lib/json';
-import type { AcceptFn } from './routes';
+import type { AcceptFn } from './accept';
 import { EVENT_TYPES, type EventType } from './spec';
 
 /** A transparent 1×1 GIF, the answer every pixel gets. */

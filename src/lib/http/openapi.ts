@@ -155,6 +155,10 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
     name: 'Insights',
     description: 'Trends, funnels, retention over unified profiles; scopes insights:read, insights:write',
   },
+  {
+    name: 'Functions',
+    description: 'Source, insert and destination functions, instances, test runs, invocations; scopes functions:*',
+  },
   { name: 'Meta', description: 'This document' },
 ];
 
