@@ -2,5 +2,7 @@
 // test-only Durable Object classes its test bindings name.
 export * from '../src/index';
 export { default } from '../src/index';
+// Named again: the pool finds entrypoints for `exports` (ctx.exports) by name, not through `export *`.
+export { FunctionOutbound } from '../src/index';
 export { SchemaProbe } from './kit/schema-probe';
 export { TestProfile } from './kit/test-profile';
