@@ -7,6 +7,10 @@ import { migrateSqlite } from '../lib/do-schema';
  */
 export const INDEX_SHARDS = 16;
 
+const INDEX_SCHEMA = [
+  'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
+];
+
 /**
  * Identifier → profile id, one shard of it. Every write is a compare-and-set, so two resolvers
  * racing for one identifier agree on a single owner; entries may point at a merged profile and are
@@ -15,11 +19,7 @@ export const INDEX_SHARDS = 16;
 export class IdentityIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () =>
-      migrateSqlite(ctx.storage.sql, [
-        'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
-      ]),
-    );
+    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, INDEX_SCHEMA));
   }
 
   /**
@@ -77,6 +77,28 @@ export class IdentityIndex extends DurableObject<Env> {
       profile,
       JSON.stringify(keys),
     );
+  }
+
+  /**
+   * Forgets keys that point at one of `profiles` (a deletion regulation), then rewrites the shard
+   * so the deleted entries do not linger in SQLite's free pages: every remaining entry is read,
+   * the database dropped with `deleteAll()` and the entries written back. Returns how many went.
+   */
+  async forget(keys: string[], profiles: string[]): Promise<number> {
+    const sql = this.ctx.storage.sql;
+    const gone = sql.exec(
+      `DELETE FROM ids WHERE key IN (SELECT value FROM json_each(?)) AND profile IN (SELECT value FROM json_each(?))`,
+      JSON.stringify(keys),
+      JSON.stringify(profiles),
+    ).rowsWritten;
+    if (!gone) return 0;
+    const rest = sql.exec<{ key: string; profile: string; at: number }>('SELECT key, profile, at FROM ids').toArray();
+    await this.ctx.storage.deleteAll();
+    migrateSqlite(sql, INDEX_SCHEMA);
+    this.ctx.storage.transactionSync(() => {
+      for (const r of rest) sql.exec('INSERT INTO ids (key, profile, at) VALUES (?, ?, ?)', r.key, r.profile, r.at);
+    });
+    return gone;
   }
 
   /** Every entry of this shard (diagnostics and tests). */
@@ -141,4 +163,12 @@ export async function repointKeys(env: Env, moves: { key: string; from: string; 
   const groups = new Map<number, typeof moves>();
   for (const m of moves) groups.set(shardOf(m.key), [...(groups.get(shardOf(m.key)) ?? []), m]);
   await Promise.all([...groups].map(([shard, ms]) => indexShard(env, shard).repoint(ms)));
+}
+
+/** Forgets the keys of deleted profiles, one call per shard; returns how many entries went. */
+export async function forgetKeys(env: Env, keys: string[], profiles: string[]): Promise<number> {
+  const counts = await Promise.all(
+    [...byShard(keys)].map(([shard, ks]) => indexShard(env, shard).forget(ks, profiles)),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

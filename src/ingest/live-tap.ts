@@ -8,6 +8,8 @@ export type TapEntry = DebugEntry & { writeKey?: 'previous' };
 /** How many recent events the debugger keeps per source, as Segment's does. */
 export const TAP_SIZE = 100;
 
+const TAP_SCHEMA = ['CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)'];
+
 /**
  * The source debugger: one object per source keeping its last 100 events with their validation
  * result. Written after the response (waitUntil), so it never slows the Tracking API.
@@ -15,11 +17,7 @@ export const TAP_SIZE = 100;
 export class LiveTap extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () =>
-      migrateSqlite(ctx.storage.sql, [
-        'CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)',
-      ]),
-    );
+    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, TAP_SCHEMA));
   }
 
   /** Appends entries and trims to the newest `TAP_SIZE`. */
@@ -27,6 +25,26 @@ export class LiveTap extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     for (const e of entries.slice(-TAP_SIZE)) sql.exec('INSERT INTO entries (entry) VALUES (?)', JSON.stringify(e));
     sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
+  }
+
+  /**
+   * Drops the entries that mention any of `needles` (lower-cased JSON strings of a person's ids),
+   * then rewrites the tap from scratch (`deleteAll()`), so they leave no trace in free pages.
+   */
+  async forget(needles: string[]): Promise<number> {
+    const sql = this.ctx.storage.sql;
+    const rows = sql.exec<{ entry: string }>('SELECT entry FROM entries ORDER BY seq').toArray();
+    const keep = rows.filter((r) => {
+      const text = r.entry.toLowerCase();
+      return !needles.some((n) => text.includes(n));
+    });
+    if (keep.length === rows.length) return 0;
+    await this.ctx.storage.deleteAll();
+    migrateSqlite(sql, TAP_SCHEMA);
+    this.ctx.storage.transactionSync(() => {
+      for (const r of keep) sql.exec('INSERT INTO entries (entry) VALUES (?)', r.entry);
+    });
+    return rows.length - keep.length;
   }
 
   /** Newest first. */

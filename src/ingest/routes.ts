@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import { governEvents, recordGovernance } from '../governance/enforce';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
+import { dropSuppressed } from '../privacy/suppression';
 import { readJsonBody } from './body';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
@@ -104,6 +105,8 @@ async function accept(
   const fromDevice = mode === 'pixel' && pixelFromDevice(req.headers.get('user-agent'));
   const facts = { receivedAt: new Date(), ip, cf, fromDevice };
   const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
+  // Suppressed people (regulations): their events go nowhere, the debugger included.
+  await dropSuppressed(c.env.DB, source.id, result, c.executionCtx);
   // The source's tracking plan: blocked events are dropped here, before anything is stored; the
   // answer to the client does not change (Segment's SDKs must not retry over governance).
   const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);

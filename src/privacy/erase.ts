@@ -1,0 +1,108 @@
+import { parseKey } from '../identity/identifiers';
+import { forgetKeys, lookupKeys } from '../identity/index-do';
+import { liveTap } from '../ingest/live-tap';
+import { readProfile } from '../profiles/lookup';
+import { profileStub } from '../profiles/protocol';
+import type { Subjects } from './regulation-store';
+
+/** What one stage did: its status and how many items it handled. */
+export interface StageOutcome {
+  status: 'FINISHED' | 'SKIPPED' | 'FAILED' | 'PARTIAL_SUCCESS';
+  total: number;
+  done: number;
+  error?: string;
+}
+
+const CONCURRENCY = 8;
+
+async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}
+
+/**
+ * Resolves the named identifier keys to their profiles (following merges) and collects every
+ * identifier of those profiles, so suppression and deletion cover the person, not only one id.
+ */
+export async function resolveSubjects(env: Env, named: string[]): Promise<Subjects> {
+  const owners = await lookupKeys(env, named);
+  const profiles = new Set<string>();
+  const keys = new Set(named);
+  await pool([...new Set(Object.values(owners))], async (owner) => {
+    profiles.add(owner);
+    const found = await readProfile(env, owner, { identifiers: true, merges: true });
+    if (!found) return;
+    profiles.add(found.id);
+    for (const r of found.profile.identifiers ?? []) keys.add(r.key);
+    for (const m of found.profile.merges ?? []) profiles.add(m.profile_id);
+  });
+  return { profiles: [...profiles].sort(), keys: [...keys].sort() };
+}
+
+/** Erases each profile object's storage; their identifiers join the subject's keys. */
+export async function eraseProfiles(env: Env, subjects: Subjects): Promise<StageOutcome> {
+  let done = 0;
+  const keys = new Set(subjects.keys);
+  await pool(subjects.profiles, async (id) => {
+    const { identifiers } = await profileStub(env, id).erase();
+    for (const k of identifiers) keys.add(k);
+    done++;
+  });
+  subjects.keys = [...keys].sort();
+  return { status: 'FINISHED', total: subjects.profiles.length, done };
+}
+
+/** Removes the identity index entries that point at the deleted profiles. */
+export async function eraseIdentity(env: Env, subjects: Subjects): Promise<StageOutcome> {
+  const done = await forgetKeys(env, subjects.keys, subjects.profiles);
+  return { status: 'FINISHED', total: subjects.keys.length, done };
+}
+
+/** The person's identifier values as they appear inside stored JSON: `"value"`, lower-cased. */
+export function needlesOf(subjects: Subjects): string[] {
+  const values = subjects.keys.flatMap((k) => {
+    const id = parseKey(k);
+    return id ? [id.value] : [];
+  });
+  return [...new Set([...values, ...subjects.profiles])].map((v) => JSON.stringify(v).toLowerCase());
+}
+
+/** Matches a row whose JSON text column mentions one of the needles (bound as one JSON list). */
+const mentions = (column: string) => `EXISTS (SELECT 1 FROM json_each(?) n WHERE instr(lower(${column}), n.value) > 0)`;
+
+/**
+ * Deletes the person's D1 rows: directory and merge history, audience membership and exits, and
+ * every dead letter or sample that carries their events (delivery failures with their payloads,
+ * ingest and work failures, tracking-plan violation samples).
+ */
+export async function eraseD1(d1: D1Database, subjects: Subjects): Promise<StageOutcome> {
+  const ids = JSON.stringify(subjects.profiles);
+  const needles = JSON.stringify(needlesOf(subjects));
+  const inIds = '(SELECT value FROM json_each(?))';
+  const results = await d1.batch([
+    d1.prepare(`DELETE FROM profile_directory WHERE id IN ${inIds}`).bind(ids),
+    d1.prepare(`DELETE FROM profile_merges WHERE loser IN ${inIds} OR survivor IN ${inIds}`).bind(ids, ids),
+    d1.prepare(`DELETE FROM audience_members WHERE profile_id IN ${inIds}`).bind(ids),
+    d1.prepare(`DELETE FROM audience_exits WHERE profile_id IN ${inIds}`).bind(ids),
+    d1.prepare(`DELETE FROM delivery_failures WHERE ${mentions('event')}`).bind(needles),
+    d1.prepare(`DELETE FROM ingest_failures WHERE ${mentions('body')}`).bind(needles),
+    d1.prepare(`DELETE FROM work_failures WHERE ${mentions("coalesce(body, '')")}`).bind(needles),
+    d1.prepare(`DELETE FROM violations WHERE ${mentions('sample')}`).bind(needles),
+  ]);
+  const done = results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+  return { status: 'FINISHED', total: done, done };
+}
+
+/** Drops the person's entries from every source's debugger. */
+export async function eraseDebugger(env: Env, subjects: Subjects): Promise<StageOutcome> {
+  const sources = await env.DB.prepare('SELECT id FROM sources').all<{ id: string }>();
+  const needles = needlesOf(subjects);
+  let done = 0;
+  await pool(sources.results, async ({ id }) => {
+    done += await liveTap(env, id).forget(needles);
+  });
+  return { status: 'FINISHED', total: sources.results.length, done };
+}
