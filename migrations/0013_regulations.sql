@@ -1,6 +1,5 @@
 -- Regulations (Segment's Public API shapes): suppression and deletion requests, run in stages by
--- the `work` queue. `stages` is the JSON progress per stage; `subjects` the resolved profiles and
--- identifier keys the later stages need, cleared once the run ends (it names the person).
+-- the `work` queue. `stages` is the JSON progress per stage.
 CREATE TABLE regulations (
   id TEXT PRIMARY KEY,
   regulation_type TEXT NOT NULL,
@@ -8,7 +7,6 @@ CREATE TABLE regulations (
   subject_ids TEXT NOT NULL,
   status TEXT NOT NULL,
   stages TEXT NOT NULL,
-  subjects TEXT,
   created_by TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
@@ -38,4 +36,18 @@ CREATE TABLE suppressed_events (
   day TEXT NOT NULL,
   events INTEGER NOT NULL,
   PRIMARY KEY (source_id, day)
+);
+
+-- Scratch space for scrubbing after a deletion: filler rows written and deleted again so SQLite
+-- checkpoints its WAL and reuses free pages, overwriting the bytes the deleted rows left behind.
+CREATE TABLE privacy_scrub (
+  n INTEGER PRIMARY KEY,
+  fill BLOB NOT NULL
+);
+
+-- The resolved subject of a running regulation (profiles and every identifier key), written once
+-- by its `resolve` stage and scrubbed when the run ends: it names the person.
+CREATE TABLE regulation_subjects (
+  regulation_id TEXT PRIMARY KEY,
+  subjects TEXT NOT NULL
 );

@@ -8,8 +8,6 @@ export const regulations = sqliteTable('regulations', {
   subjectIds: text('subject_ids', { mode: 'json' }).$type<string[]>().notNull(),
   status: text('status').notNull(),
   stages: text('stages', { mode: 'json' }).$type<unknown[]>().notNull(),
-  /** Resolved profiles and identifier keys; null once the run has ended. */
-  subjects: text('subjects', { mode: 'json' }).$type<unknown>(),
   createdBy: text('created_by'),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),
@@ -40,3 +38,15 @@ export const suppressedEvents = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sourceId, t.day] })],
 );
+
+/** The resolved subject of a running regulation; scrubbed when the run ends. */
+export const regulationSubjects = sqliteTable('regulation_subjects', {
+  regulationId: text('regulation_id').primaryKey(),
+  subjects: text('subjects', { mode: 'json' }).$type<unknown>().notNull(),
+});
+
+/** Filler rows written and deleted again to scrub what deleted rows leave in the database file. */
+export const privacyScrub = sqliteTable('privacy_scrub', {
+  n: integer('n').primaryKey(),
+  fill: text('fill').notNull(),
+});

@@ -4,6 +4,7 @@ import { liveTap } from '../ingest/live-tap';
 import { readProfile } from '../profiles/lookup';
 import { profileStub } from '../profiles/protocol';
 import type { Subjects } from './regulation-store';
+import { BY_ROWID, rowidsOf, scrubbedDelete } from './scrub';
 
 /** What one stage did: its status and how many items it handled. */
 export interface StageOutcome {
@@ -42,16 +43,13 @@ export async function resolveSubjects(env: Env, named: string[]): Promise<Subjec
   return { profiles: [...profiles].sort(), keys: [...keys].sort() };
 }
 
-/** Erases each profile object's storage; their identifiers join the subject's keys. */
+/** Erases each profile object's storage (`resolve` already collected their identifiers). */
 export async function eraseProfiles(env: Env, subjects: Subjects): Promise<StageOutcome> {
   let done = 0;
-  const keys = new Set(subjects.keys);
   await pool(subjects.profiles, async (id) => {
-    const { identifiers } = await profileStub(env, id).erase();
-    for (const k of identifiers) keys.add(k);
+    await profileStub(env, id).erase();
     done++;
   });
-  subjects.keys = [...keys].sort();
   return { status: 'FINISHED', total: subjects.profiles.length, done };
 }
 
@@ -74,25 +72,39 @@ export function needlesOf(subjects: Subjects): string[] {
 const mentions = (column: string) => `EXISTS (SELECT 1 FROM json_each(?) n WHERE instr(lower(${column}), n.value) > 0)`;
 
 /**
- * Deletes the person's D1 rows: directory and merge history, audience membership and exits, and
- * every dead letter or sample that carries their events (delivery failures with their payloads,
- * ingest and work failures, tracking-plan violation samples).
+ * Deletes the person's D1 rows, each overwritten where it lies first: directory and merge history,
+ * audience membership and exits, and every dead letter or sample that carries their events
+ * (delivery failures with their payloads, ingest and work failures, tracking-plan violation
+ * samples). The run scrubs the WAL and free pages once it ends (`scrubFreeSpace`).
  */
 export async function eraseD1(d1: D1Database, subjects: Subjects): Promise<StageOutcome> {
   const ids = JSON.stringify(subjects.profiles);
   const needles = JSON.stringify(needlesOf(subjects));
   const inIds = '(SELECT value FROM json_each(?))';
-  const results = await d1.batch([
-    d1.prepare(`DELETE FROM profile_directory WHERE id IN ${inIds}`).bind(ids),
-    d1.prepare(`DELETE FROM profile_merges WHERE loser IN ${inIds} OR survivor IN ${inIds}`).bind(ids, ids),
-    d1.prepare(`DELETE FROM audience_members WHERE profile_id IN ${inIds}`).bind(ids),
-    d1.prepare(`DELETE FROM audience_exits WHERE profile_id IN ${inIds}`).bind(ids),
-    d1.prepare(`DELETE FROM delivery_failures WHERE ${mentions('event')}`).bind(needles),
-    d1.prepare(`DELETE FROM ingest_failures WHERE ${mentions('body')}`).bind(needles),
-    d1.prepare(`DELETE FROM work_failures WHERE ${mentions("coalesce(body, '')")}`).bind(needles),
-    d1.prepare(`DELETE FROM violations WHERE ${mentions('sample')}`).bind(needles),
+  const byMention = async (table: string, column: string) =>
+    [table, await rowidsOf(d1, table, mentions(column), [needles])] as const;
+  const mentioned = await Promise.all([
+    byMention('delivery_failures', 'event'),
+    byMention('ingest_failures', 'body'),
+    byMention('work_failures', "coalesce(body, '')"),
+    byMention('violations', 'sample'),
   ]);
-  const done = results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+  const columns: Record<string, string[]> = {
+    delivery_failures: ['event', 'event_name', 'error', 'response'],
+    ingest_failures: ['body'],
+    work_failures: ['body', 'error'],
+    violations: ['sample'],
+  };
+  const statements = [
+    ...scrubbedDelete(d1, 'profile_directory', ['identifiers', 'traits', 'search'], `id IN ${inIds}`, [ids]),
+    ...scrubbedDelete(d1, 'profile_merges', ['reason'], `loser IN ${inIds} OR survivor IN ${inIds}`, [ids, ids]),
+    ...scrubbedDelete(d1, 'audience_members', [], `profile_id IN ${inIds}`, [ids]),
+    ...scrubbedDelete(d1, 'audience_exits', [], `profile_id IN ${inIds}`, [ids]),
+    ...mentioned.flatMap(([table, rowids]) => scrubbedDelete(d1, table, columns[table], BY_ROWID, [rowids])),
+  ];
+  const results = await d1.batch(statements);
+  // Every other statement is a DELETE; the UPDATEs before them change the same rows.
+  const done = results.reduce((n, r, i) => (i % 2 ? n + (r.meta.changes ?? 0) : n), 0);
   return { status: 'FINISHED', total: done, done };
 }
 

@@ -8,6 +8,7 @@ import {
   type SubjectType,
   stagesFor,
 } from './regulations';
+import { scrubbedDelete } from './scrub';
 
 /** What the later stages need to know about the subject, found by `resolve`. */
 export interface Subjects {
@@ -39,7 +40,7 @@ interface Row {
   subject_ids: string;
   status: string;
   stages: string;
-  subjects: string | null;
+  subjects?: string | null;
   created_by: string | null;
   created_at: string;
   updated_at: string;
@@ -98,7 +99,12 @@ export async function createRegulation(d1: D1Database, req: CreateRegulation, cr
 }
 
 export async function findRegulation(d1: D1Database, id: string): Promise<Regulation | undefined> {
-  const row = await d1.prepare('SELECT * FROM regulations WHERE id = ?').bind(id).first<Row>();
+  const row = await d1
+    .prepare(
+      `SELECT r.*, s.subjects FROM regulations r LEFT JOIN regulation_subjects s ON s.regulation_id = r.id WHERE r.id = ?`,
+    )
+    .bind(id)
+    .first<Row>();
   return row ? fromRow(row) : undefined;
 }
 
@@ -110,10 +116,7 @@ export async function listRegulations(d1: D1Database, limit: number, before?: st
   return rows.results.map(fromRow);
 }
 
-/**
- * Saves a regulation's stages (and its subjects, once resolved) with the status they add up to.
- * A run that ended forgets the subjects: they name the person the regulation is about.
- */
+/** Saves a regulation's stages with the status they add up to. */
 export async function saveProgress(d1: D1Database, reg: Regulation): Promise<Regulation> {
   const now = new Date().toISOString();
   const status = overallStatus(reg.stages);
@@ -126,17 +129,24 @@ export async function saveProgress(d1: D1Database, reg: Regulation): Promise<Reg
     subjects: ended ? null : reg.subjects,
   };
   await d1
-    .prepare(
-      'UPDATE regulations SET status = ?, stages = ?, subjects = ?, updated_at = ?, finished_at = ? WHERE id = ?',
-    )
-    .bind(
-      status,
-      JSON.stringify(next.stages),
-      next.subjects ? JSON.stringify(next.subjects) : null,
-      now,
-      next.finishedAt,
-      reg.id,
-    )
+    .prepare('UPDATE regulations SET status = ?, stages = ?, updated_at = ?, finished_at = ? WHERE id = ?')
+    .bind(status, JSON.stringify(next.stages), now, next.finishedAt, reg.id)
     .run();
   return next;
+}
+
+/**
+ * Keeps the resolved subject for the later stages. Written once and never resized, so the row can
+ * be overwritten where it lies when the run ends (`forgetSubjects`).
+ */
+export async function saveSubjects(d1: D1Database, id: string, subjects: Subjects): Promise<void> {
+  await d1
+    .prepare('INSERT INTO regulation_subjects (regulation_id, subjects) VALUES (?, ?) ON CONFLICT DO NOTHING')
+    .bind(id, JSON.stringify(subjects))
+    .run();
+}
+
+/** Forgets the resolved subject when the run ends, overwritten where it lies first (it names the person). */
+export async function forgetSubjects(d1: D1Database, id: string): Promise<void> {
+  await d1.batch(scrubbedDelete(d1, 'regulation_subjects', ['subjects'], 'regulation_id = ?', [id]));
 }

@@ -3,8 +3,9 @@ import { errorText } from '../lib/queue-bodies';
 import { eraseArchive } from './archive-stage';
 import { eraseD1, eraseDebugger, eraseIdentity, eraseProfiles, resolveSubjects, type StageOutcome } from './erase';
 import { forwardDeletion } from './forward';
-import { findRegulation, type Regulation, saveProgress } from './regulation-store';
+import { findRegulation, forgetSubjects, type Regulation, saveProgress, saveSubjects } from './regulation-store';
 import { type StageName, subjectKeys } from './regulations';
+import { scrubFreeSpace } from './scrub';
 import { clearSuppressionCache } from './suppression';
 import { suppressKeys, unsuppressKeys } from './suppression-store';
 
@@ -79,7 +80,11 @@ async function runStage(env: Cloudflare.Env, reg: Regulation, name: StageName): 
     return { status: 'FINISHED', total: n, done: n };
   }
   if (name === 'resolve') {
-    reg.subjects = await resolveSubjects(env, subjectKeys(reg.subjectType, reg.subjectIds));
+    // Resumed after a crash past the write: the stored subject stands (it was written once).
+    if (!reg.subjects) {
+      reg.subjects = await resolveSubjects(env, subjectKeys(reg.subjectType, reg.subjectIds));
+      await saveSubjects(env.DB, reg.id, reg.subjects);
+    }
     return { status: 'FINISHED', total: reg.subjectIds.length, done: reg.subjects.profiles.length };
   }
   const subjects = reg.subjects;
@@ -130,6 +135,11 @@ export async function runRegulation(env: Cloudflare.Env, id: string, giveUp = fa
       for (let j = i + 1; j < reg.stages.length; j++) reg.stages[j] = { ...reg.stages[j], status: 'SKIPPED' };
     }
     reg.stages[i] = { ...reg.stages[i], ...outcome, finishedAt: new Date().toISOString() };
+    if (i === reg.stages.length - 1 || outcome.status === 'FAILED') {
+      // Last, so that the subject row is scrubbed too: the filler checkpoints every change before it.
+      await forgetSubjects(env.DB, reg.id);
+      if (reg.stages.some((s) => s.name === 'd1')) await scrubFreeSpace(env.DB);
+    }
     reg = await saveProgress(env.DB, reg);
   }
   return reg;
