@@ -6,8 +6,9 @@ import { createRegulation, findRegulation, saveProgress } from '../src/privacy/r
 import { enqueueRegulation } from '../src/privacy/runner';
 import { profileStub } from '../src/profiles/protocol';
 import { makeDestination } from './delivery-helpers';
-import { ADMIN, basic, env, makeSource, post, SELF } from './helpers';
+import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF } from './helpers';
 import { eventually, uniq } from './identity-helpers';
+import { consumeDirectly } from './identity-model';
 import './settle';
 
 type RegulationView = { overallStatus: string; stages: { name: string; status: string; done?: number }[] };
@@ -181,6 +182,27 @@ describe('regulations', () => {
       await post('/v1/track', { anonymousId: p.other, event: 'Back', properties: { marker: back } }, auth);
       return (await debuggerText(source.id)).includes(back) ? true : undefined;
     });
+  });
+
+  it('SUPPRESS_ONLY keeps the profile but drops its events already in the ingest queue', async () => {
+    const source = await makeSource('suppress only');
+    const p = await person(source.writeKey, uniq('supp'));
+    const reg = await finished(
+      await regulate({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: [p.userId] }),
+    );
+    expect(reg.stages.map((s) => s.name)).toEqual(['resolve', 'suppress']);
+    const queued = uniq('queued');
+    // As if it had been accepted before the suppression: straight to the ingest consumer.
+    const left = await consumeDirectly([
+      ingestMessage(
+        { type: 'track', event: 'Late', anonymousId: p.anonymousId },
+        { messageId: queued, sourceId: source.id },
+      ),
+    ]);
+    expect(left).toEqual([]); // acked
+    const read = await profileStub(env, p.profileId).read({ messageIds: true, traits: true });
+    expect(read.status).toBe('live');
+    expect(read.status === 'live' && read.messageIds).not.toContain(queued);
   });
 
   it('a run killed midway resumes from its stored progress', async () => {

@@ -76,3 +76,20 @@ export async function dropSuppressed(
   if (dropped) ctx.waitUntil(countSuppressed(d1, sourceId, dropped, new Date()).catch((err) => console.warn(err)));
   return dropped;
 }
+
+/**
+ * The ingest consumer's second check: events queued before a suppression landed are acked and
+ * dropped here, so a run that deleted the person is not undone by what was already in the queue.
+ */
+export async function ackSuppressed<T extends { msg: { ack(): void }; body: { event: unknown } }>(
+  d1: D1Database,
+  items: T[],
+): Promise<T[]> {
+  const keys = await suppressedKeys(d1);
+  if (!keys.size) return items;
+  return items.filter((item) => {
+    if (!isSuppressed(item.body.event, keys)) return true;
+    item.msg.ack();
+    return false;
+  });
+}
