@@ -122,9 +122,9 @@ describe('deletion proven by scan', () => {
     });
     const reg = await waitFor(
       async () => {
-        const r = await admin<{ data: { regulation: { overallStatus: string; stages: unknown[] } } }>(
-          `/api/regulations/${data.regulateId}`,
-        );
+        const r = await admin<{
+          data: { regulation: { overallStatus: string; stages: unknown[]; createdAt: string; finishedAt: string } };
+        }>(`/api/regulations/${data.regulateId}`);
         return r.data.regulation.overallStatus === 'RUNNING' || r.data.regulation.overallStatus === 'INITIALIZED'
           ? undefined
           : r.data.regulation;
@@ -132,6 +132,7 @@ describe('deletion proven by scan', () => {
       { timeout: 60_000, message: 'the regulation to end' },
     );
     expect(reg.overallStatus, JSON.stringify(reg.stages)).toBe('FINISHED');
+    console.log(`DELETE_INTERNAL ran in ${Date.parse(reg.finishedAt) - Date.parse(reg.createdAt)} ms`);
 
     // Stop workerd so every file is closed as it would be left on disk, then read every byte.
     await dev.stop();
