@@ -205,6 +205,15 @@ describe('regulations', () => {
     expect(read.status === 'live' && read.messageIds).not.toContain(queued);
   });
 
+  it('an index shard killed midway through its rewrite restores the parked entries when it starts', async () => {
+    const id = env.IDENTITY.idFromName(uniq('shard'));
+    const parked = `_tessera/rewrite/identity/${id.toString()}.json`;
+    // What `rewriteFromScratch` leaves when the object dies between deleteAll() and the write-back.
+    await env.ARCHIVE.put(parked, JSON.stringify([{ key: 'email:kept@example.com', profile: 'use_1', at: 1 }]));
+    expect(await env.IDENTITY.get(id).entries()).toEqual({ 'email:kept@example.com': 'use_1' });
+    expect(await env.ARCHIVE.head(parked)).toBeNull();
+  });
+
   it('a run killed midway resumes from its stored progress', async () => {
     const source = await makeSource('resumed');
     const p = await person(source.writeKey, uniq('resume'));

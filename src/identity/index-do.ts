@@ -1,11 +1,16 @@
 import { DurableObject } from 'cloudflare:workers';
-import { migrateSqlite } from '../lib/do-schema';
+import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
 
 /**
  * Number of `IdentityIndex` shards. Identifiers are placed by a hash of `kind:value`, so this
  * must never change once data exists (it would need a re-sharding job).
  */
 export const INDEX_SHARDS = 16;
+
+/** Largest shard a deletion rewrites in memory (about 100 bytes an entry). */
+export const REWRITE_MAX_ENTRIES = 200_000;
+
+type IndexRow = { key: string; profile: string; at: number };
 
 const INDEX_SCHEMA = [
   'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
@@ -19,8 +24,17 @@ const INDEX_SCHEMA = [
 export class IdentityIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, INDEX_SCHEMA));
+    ctx.blockConcurrencyWhile(() => migrateAndRestore(ctx, env.ARCHIVE, 'identity', INDEX_SCHEMA, this.insertRow));
   }
+
+  /** Writes one entry back (a rewrite after a deletion); an entry already there stays. */
+  private readonly insertRow = (r: IndexRow) =>
+    this.ctx.storage.sql.exec(
+      'INSERT INTO ids (key, profile, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING',
+      r.key,
+      r.profile,
+      r.at,
+    );
 
   /**
    * Owners of the given keys; keys nobody owns are absent. Key lists travel as one JSON parameter
@@ -82,7 +96,9 @@ export class IdentityIndex extends DurableObject<Env> {
   /**
    * Forgets keys that point at one of `profiles` (a deletion regulation), then rewrites the shard
    * so the deleted entries do not linger in SQLite's free pages: every remaining entry is read,
-   * the database dropped with `deleteAll()` and the entries written back. Returns how many went.
+   * the database dropped with `deleteAll()` and the entries written back (`rewriteFromScratch`,
+   * crash-safe). A shard past REWRITE_MAX_ENTRIES is not rewritten (memory): its free pages keep
+   * the deleted keys until SQLite reuses them. Returns how many entries went.
    */
   async forget(keys: string[], profiles: string[]): Promise<number> {
     const sql = this.ctx.storage.sql;
@@ -92,12 +108,9 @@ export class IdentityIndex extends DurableObject<Env> {
       JSON.stringify(profiles),
     ).rowsWritten;
     if (!gone) return 0;
-    const rest = sql.exec<{ key: string; profile: string; at: number }>('SELECT key, profile, at FROM ids').toArray();
-    await this.ctx.storage.deleteAll();
-    migrateSqlite(sql, INDEX_SCHEMA);
-    this.ctx.storage.transactionSync(() => {
-      for (const r of rest) sql.exec('INSERT INTO ids (key, profile, at) VALUES (?, ?, ?)', r.key, r.profile, r.at);
-    });
+    if (sql.exec<{ n: number }>('SELECT count(*) AS n FROM ids').one().n > REWRITE_MAX_ENTRIES) return gone;
+    const rest = sql.exec<IndexRow>('SELECT key, profile, at FROM ids').toArray();
+    await rewriteFromScratch(this.ctx, this.env.ARCHIVE, 'identity', INDEX_SCHEMA, rest, this.insertRow);
     return gone;
   }
 

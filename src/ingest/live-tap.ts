@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { migrateSqlite } from '../lib/do-schema';
+import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
 import type { DebugEntry } from './collect';
 
 /** A debugger entry; `writeKey: 'previous'` marks an event sent with a rotated key still in its grace period. */
@@ -17,8 +17,11 @@ const TAP_SCHEMA = ['CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT
 export class LiveTap extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, TAP_SCHEMA));
+    ctx.blockConcurrencyWhile(() => migrateAndRestore(ctx, env.ARCHIVE, 'debugger', TAP_SCHEMA, this.insertEntry));
   }
+
+  private readonly insertEntry = (entry: string) =>
+    this.ctx.storage.sql.exec('INSERT INTO entries (entry) VALUES (?)', entry);
 
   /** Appends entries and trims to the newest `TAP_SIZE`. */
   record(entries: TapEntry[]): void {
@@ -39,11 +42,8 @@ export class LiveTap extends DurableObject<Env> {
       return !needles.some((n) => text.includes(n));
     });
     if (keep.length === rows.length) return 0;
-    await this.ctx.storage.deleteAll();
-    migrateSqlite(sql, TAP_SCHEMA);
-    this.ctx.storage.transactionSync(() => {
-      for (const r of keep) sql.exec('INSERT INTO entries (entry) VALUES (?)', r.entry);
-    });
+    const entries = keep.map((r) => r.entry);
+    await rewriteFromScratch(this.ctx, this.env.ARCHIVE, 'debugger', TAP_SCHEMA, entries, this.insertEntry);
     return rows.length - keep.length;
   }
 
