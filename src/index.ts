@@ -7,6 +7,7 @@ import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
 import { consumeIngest } from './ingest/consumer';
 import { consumeIngestDlq } from './ingest/dead-letters';
 import type { IngestMessage } from './ingest/spec';
+import { consumeRegulations, splitWork } from './privacy/runner';
 
 export { FunctionOutbound } from './functions/outbound';
 export { IdentityIndex } from './identity/index-do';
@@ -27,8 +28,11 @@ export default {
         return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
       case 'tessera-delivery-dlq':
         return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
-      case 'tessera-work':
-        return consumeEngageWork(batch as MessageBatch<EngageWorkMessage>, env);
+      case 'tessera-work': {
+        const { runs, rest } = splitWork(batch); // regulations (src/privacy) and audience work
+        if (runs.length) await consumeRegulations(runs, env);
+        return rest.messages.length ? consumeEngageWork(rest, env) : undefined;
+      }
       case 'tessera-work-dlq':
         return consumeWorkDlq(batch as MessageBatch<EngageWorkMessage>, env);
       default:

@@ -1,6 +1,7 @@
 import type { OutboundEvent } from '../delivery/messages';
 import type { Collection } from '../identity/identifiers';
 import type { EnrichedEvent } from '../ingest/spec';
+import { withProfileConsent } from '../privacy/consent';
 import { emptyValue } from './aggregate';
 import type { AggregateStore, FoldEvent, SpecRow } from './aggregate-store';
 import type { DefinitionSet } from './compile';
@@ -70,7 +71,8 @@ export function evaluateInTransaction(
     if (!change.destinationIds.length) continue;
     who ??= store.identity(traits);
     const id = `${change.id}_${input.profileId}_${seq}`;
-    for (const event of engageEvents(change, who, input.collection, { spaceId: SPACE_ID, id, at: now })) {
+    for (const made of engageEvents(change, who, input.collection, { spaceId: SPACE_ID, id, at: now })) {
+      const event = withProfileConsent(made, traits); // withheld categories keep it from destinations
       input.enqueue({ kind: 'event', profileId: input.profileId, event, destinationIds: change.destinationIds });
       outbound++;
     }

@@ -78,6 +78,19 @@ export interface DestinationDefinition<S extends z.ZodType = z.ZodType> {
   deliver?(events: EnrichedEvent[], settings: z.infer<S>): Promise<(DeliveryError | undefined)[]>;
   /** Reads a 2xx answer that may still report an error in its body (returns the error, if any). */
   bodyError?(answer: VendorAnswer): string | undefined;
+  /**
+   * The vendor's documented deletion request(s) for a person (regulations that delete at
+   * destinations). Absent: the vendor has no deletion API. Empty: these settings cannot delete
+   * (e.g. the deletion credential is not set) or the person has no id the vendor keys by.
+   */
+  deleteUser?(subject: DeletionSubject, settings: z.infer<S>, ctx: MapContext): RequestDescription[];
+}
+
+/** Who a deletion forwarded to a destination is about: the ids vendors key people by. */
+export interface DeletionSubject {
+  userIds: string[];
+  anonymousIds: string[];
+  emails: string[];
 }
 
 /** A definition with its settings type erased, as the registry and the delivery layer hold it. */

@@ -1,11 +1,20 @@
 import { DurableObject } from 'cloudflare:workers';
-import { migrateSqlite } from '../lib/do-schema';
+import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
 
 /**
  * Number of `IdentityIndex` shards. Identifiers are placed by a hash of `kind:value`, so this
  * must never change once data exists (it would need a re-sharding job).
  */
 export const INDEX_SHARDS = 16;
+
+/** Largest shard a deletion rewrites in memory (about 100 bytes an entry). */
+export const REWRITE_MAX_ENTRIES = 200_000;
+
+type IndexRow = { key: string; profile: string; at: number };
+
+const INDEX_SCHEMA = [
+  'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
+];
 
 /**
  * Identifier → profile id, one shard of it. Every write is a compare-and-set, so two resolvers
@@ -15,12 +24,17 @@ export const INDEX_SHARDS = 16;
 export class IdentityIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () =>
-      migrateSqlite(ctx.storage.sql, [
-        'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
-      ]),
-    );
+    ctx.blockConcurrencyWhile(() => migrateAndRestore(ctx, env.ARCHIVE, 'identity', INDEX_SCHEMA, this.insertRow));
   }
+
+  /** Writes one entry back (a rewrite after a deletion); an entry already there stays. */
+  private readonly insertRow = (r: IndexRow) =>
+    this.ctx.storage.sql.exec(
+      'INSERT INTO ids (key, profile, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING',
+      r.key,
+      r.profile,
+      r.at,
+    );
 
   /**
    * Owners of the given keys; keys nobody owns are absent. Key lists travel as one JSON parameter
@@ -77,6 +91,27 @@ export class IdentityIndex extends DurableObject<Env> {
       profile,
       JSON.stringify(keys),
     );
+  }
+
+  /**
+   * Forgets keys that point at one of `profiles` (a deletion regulation), then rewrites the shard
+   * so the deleted entries do not linger in SQLite's free pages: every remaining entry is read,
+   * the database dropped with `deleteAll()` and the entries written back (`rewriteFromScratch`,
+   * crash-safe). A shard past REWRITE_MAX_ENTRIES is not rewritten (memory): its free pages keep
+   * the deleted keys until SQLite reuses them. Returns how many entries went.
+   */
+  async forget(keys: string[], profiles: string[]): Promise<number> {
+    const sql = this.ctx.storage.sql;
+    const gone = sql.exec(
+      `DELETE FROM ids WHERE key IN (SELECT value FROM json_each(?)) AND profile IN (SELECT value FROM json_each(?))`,
+      JSON.stringify(keys),
+      JSON.stringify(profiles),
+    ).rowsWritten;
+    if (!gone) return 0;
+    if (sql.exec<{ n: number }>('SELECT count(*) AS n FROM ids').one().n > REWRITE_MAX_ENTRIES) return gone;
+    const rest = sql.exec<IndexRow>('SELECT key, profile, at FROM ids').toArray();
+    await rewriteFromScratch(this.ctx, this.env.ARCHIVE, 'identity', INDEX_SCHEMA, rest, this.insertRow);
+    return gone;
   }
 
   /** Every entry of this shard (diagnostics and tests). */
@@ -141,4 +176,12 @@ export async function repointKeys(env: Env, moves: { key: string; from: string; 
   const groups = new Map<number, typeof moves>();
   for (const m of moves) groups.set(shardOf(m.key), [...(groups.get(shardOf(m.key)) ?? []), m]);
   await Promise.all([...groups].map(([shard, ms]) => indexShard(env, shard).repoint(ms)));
+}
+
+/** Forgets the keys of deleted profiles, one call per shard; returns how many entries went. */
+export async function forgetKeys(env: Env, keys: string[], profiles: string[]): Promise<number> {
+  const counts = await Promise.all(
+    [...byShard(keys)].map(([shard, ks]) => indexShard(env, shard).forget(ks, profiles)),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

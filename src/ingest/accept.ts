@@ -6,6 +6,7 @@ import { functionsConfig } from '../functions/store';
 import { governEvents, recordGovernance } from '../governance/enforce';
 import { ApiError, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
+import { dropSuppressed } from '../privacy/suppression';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
 import { pixelFromDevice } from './enrich';
@@ -69,6 +70,8 @@ export async function acceptForSource(
   const fromDevice = mode === 'pixel' && pixelFromDevice(req.headers.get('user-agent'));
   const facts = { receivedAt: new Date(), ip, cf, fromDevice };
   const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
+  // Suppressed people (regulations): their events go nowhere, the debugger included.
+  await dropSuppressed(c.env.DB, source.id, result, c.executionCtx);
   // The source's tracking plan: blocked events are dropped here, before anything is stored; the
   // answer to the client does not change (Segment's SDKs must not retry over governance).
   const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);

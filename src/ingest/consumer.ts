@@ -4,6 +4,7 @@ import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
+import { ackSuppressed } from '../privacy/suppression';
 import { DirectoryBatch } from '../profiles/directory';
 import {
   failureOf,
@@ -154,10 +155,11 @@ async function flushDirectory(env: Cloudflare.Env, resolved: { item: Item; out: 
  * `ingest_failures` and acked, and the rest of the batch proceeds.
  */
 export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Cloudflare.Env): Promise<void> {
-  const { readable, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
+  const { readable: read, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
     batch.messages,
     ingestMessageProblem,
   );
+  const readable = await ackSuppressed(env.DB, read); // queued before a regulation suppressed them
   const poison = unreadable.map((u) => ({ msg: u.msg, row: unreadableFailure(u, batch.queue) }));
   for (const p of poison) console.error('unreadable ingest message; recording it', p.msg.id, p.row.error);
 

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { migrateSqlite } from '../lib/do-schema';
+import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
 import type { DebugEntry } from './collect';
 import { acceptSubscriber, broadcast } from './live-subscribe';
 
@@ -9,6 +9,8 @@ export type TapEntry = DebugEntry & { writeKey?: 'previous' };
 /** How many recent events the debugger keeps per source, as Segment's does. */
 export const TAP_SIZE = 100;
 
+const TAP_SCHEMA = ['CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)'];
+
 /**
  * The source debugger: one object per source keeping its last 100 events with their validation
  * result. Written after the response (waitUntil), so it never slows the Tracking API.
@@ -16,12 +18,11 @@ export const TAP_SIZE = 100;
 export class LiveTap extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () =>
-      migrateSqlite(ctx.storage.sql, [
-        'CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)',
-      ]),
-    );
+    ctx.blockConcurrencyWhile(() => migrateAndRestore(ctx, env.ARCHIVE, 'debugger', TAP_SCHEMA, this.insertEntry));
   }
+
+  private readonly insertEntry = (entry: string) =>
+    this.ctx.storage.sql.exec('INSERT INTO entries (entry) VALUES (?)', entry);
 
   /** Appends entries and trims to the newest `TAP_SIZE`. */
   record(entries: TapEntry[]): void {
@@ -49,6 +50,23 @@ export class LiveTap extends DurableObject<Env> {
     try {
       ws.close(code === 1005 ? 1000 : code, 'closed');
     } catch {}
+  }
+
+  /**
+   * Drops the entries that mention any of `needles` (lower-cased JSON strings of a person's ids),
+   * then rewrites the tap from scratch (`deleteAll()`), so they leave no trace in free pages.
+   */
+  async forget(needles: string[]): Promise<number> {
+    const sql = this.ctx.storage.sql;
+    const rows = sql.exec<{ entry: string }>('SELECT entry FROM entries ORDER BY seq').toArray();
+    const keep = rows.filter((r) => {
+      const text = r.entry.toLowerCase();
+      return !needles.some((n) => text.includes(n));
+    });
+    if (keep.length === rows.length) return 0;
+    const entries = keep.map((r) => r.entry);
+    await rewriteFromScratch(this.ctx, this.env.ARCHIVE, 'debugger', TAP_SCHEMA, entries, this.insertEntry);
+    return rows.length - keep.length;
   }
 
   /** Newest first. */

@@ -2,6 +2,7 @@ import type { OutboundEvent } from '../delivery/messages';
 import type { Collection } from '../identity/identifiers';
 import type { IngestMessage } from '../ingest/spec';
 import { isObject } from '../lib/json';
+import { consentTrait } from '../privacy/consent';
 import { type StampedValue, stampTraits } from './traits';
 
 /** One entry of a profile's event log, as stored. */
@@ -59,11 +60,11 @@ export function effectsOf(msg: IngestMessage, profileId: string, collection: Col
       sourceId: msg.sourceId,
       body: JSON.stringify(e),
     },
-    traits: stampTraits(isObject(traitSource) ? traitSource : undefined, {
-      ts,
-      messageId: e.messageId,
-      sourceId: msg.sourceId,
-    }),
+    traits: stampTraits(
+      // Consent preferences are a trait of their own (src/privacy/consent.ts), users only.
+      { ...(isObject(traitSource) ? traitSource : {}), ...(collection === 'users' ? consentTrait(e) : undefined) },
+      { ts, messageId: e.messageId, sourceId: msg.sourceId },
+    ),
     outbound: emit ? { kind: 'event', sourceId: msg.sourceId, profileId, event: e } : undefined,
   };
 }

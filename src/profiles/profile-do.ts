@@ -223,6 +223,27 @@ export class Profile extends DurableObject<Env> {
     return this.engage.definitions(collection);
   }
 
+  /**
+   * Erases everything this object stores (events, traits, identifiers, outbox, engage state) for a
+   * deletion regulation: `deleteAll()` drops the whole database, not row by row, so nothing is left
+   * in free pages. Returns the identifier keys and merged-in profiles it held. Idempotent.
+   */
+  erase(): Promise<{ identifiers: string[]; mergedFrom: string[] }> {
+    return this.exclusive(async () => {
+      const identifiers = this.store.identifierKeys();
+      const mergedFrom = this.sql
+        .exec<{ profile_id: string }>('SELECT profile_id FROM merged_from')
+        .toArray()
+        .map((r) => r.profile_id);
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.alarmAt = undefined;
+      // An empty schema again: a late call reads a missing profile instead of failing.
+      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA);
+      return { identifiers, mergedFrom };
+    });
+  }
+
   /** Sends outbox rows to the delivery queue. A seam tests replace to simulate a queue outage. */
   protected async send(messages: DeliveryMessage[]): Promise<void> {
     for (const chunk of chunkForQueue(messages)) {

@@ -123,7 +123,8 @@ type Methods =
   | 'settle'
   | 'read'
   | 'refreshAudiences'
-  | 'audienceValues';
+  | 'audienceValues'
+  | 'erase';
 /** The profile's RPC surface with its declared result types (trait values are JSON, `unknown` here). */
 export type ProfileRpc = {
   [K in Methods]: Profile[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;

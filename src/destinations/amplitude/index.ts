@@ -1,4 +1,5 @@
 import { defineDestination } from '../types';
+import { amplitudeDeletion } from './delete';
 import { mapAmplitude } from './mapping';
 import { AmplitudeSettings } from './settings';
 
@@ -9,10 +10,11 @@ export const amplitude = defineDestination({
   description: 'Product analytics through the HTTP V2 API: events, user properties and groups.',
   consentCategories: ['Analytics'],
   settings: AmplitudeSettings,
-  secrets: ['apiKey'],
+  secrets: ['apiKey', 'secretKey'],
   supportedTypes: ['track', 'page', 'screen', 'identify', 'group'],
   // HTTP V2 takes up to 2000 events and 1 MB per request.
   batchSize: 100,
   maxBatchBytes: 900 * 1024,
   map: mapAmplitude,
+  deleteUser: amplitudeDeletion,
 });

@@ -1,5 +1,6 @@
 import { EVENT_TYPES } from '../../ingest/spec';
 import { defineDestination } from '../types';
+import { brazeDeletion } from './delete';
 import { brazeEndpoint, mapBraze } from './mapping';
 import { BrazeSettings } from './settings';
 
@@ -19,4 +20,5 @@ export const braze = defineDestination({
   batchKey: brazeEndpoint,
   urls: (s) => [s.restEndpoint],
   map: mapBraze,
+  deleteUser: brazeDeletion,
 });

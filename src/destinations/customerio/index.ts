@@ -1,5 +1,6 @@
 import { EVENT_TYPES } from '../../ingest/spec';
 import { defineDestination } from '../types';
+import { customerioDeletion } from './delete';
 import { mapCustomerio } from './mapping';
 import { CustomerioSettings } from './settings';
 
@@ -14,4 +15,5 @@ export const customerio = defineDestination({
   supportedTypes: EVENT_TYPES,
   batchSize: 1,
   map: mapCustomerio,
+  deleteUser: customerioDeletion,
 });

@@ -1,4 +1,5 @@
 import { defineDestination } from '../types';
+import { mixpanelDeletion } from './delete';
 import { mapMixpanel, mixpanelBodyError, mixpanelEndpoint } from './mapping';
 import { MixpanelSettings } from './settings';
 
@@ -9,7 +10,7 @@ export const mixpanel = defineDestination({
   description: 'Product analytics: events, user profiles and group profiles.',
   consentCategories: ['Analytics'],
   settings: MixpanelSettings,
-  secrets: ['apiSecret'],
+  secrets: ['apiSecret', 'gdprToken'],
   supportedTypes: ['track', 'page', 'screen', 'identify', 'group', 'alias'],
   // /import, /engage and /groups take up to 2000 records; a queue batch holds at most 100.
   batchSize: 100,
@@ -17,4 +18,5 @@ export const mixpanel = defineDestination({
   batchKey: mixpanelEndpoint,
   map: mapMixpanel,
   bodyError: mixpanelBodyError,
+  deleteUser: mixpanelDeletion,
 });

@@ -13,6 +13,11 @@ export const MixpanelSettings = z.object({
     .min(1)
     .optional()
     .describe('Project API secret for /import Basic auth; without it the project token authenticates'),
+  gdprToken: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('OAuth token for the GDPR API: regulations delete the data of a user; without it only the profile'),
   region: z.enum(['US', 'EU', 'IN']).default('US').describe('Data residency of the project'),
   groupKey: z
     .string()
