@@ -1,4 +1,4 @@
-import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { blob, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** Regulations: suppression and deletion requests with per-stage progress (migrations/0013). */
 export const regulations = sqliteTable('regulations', {
@@ -48,5 +48,5 @@ export const regulationSubjects = sqliteTable('regulation_subjects', {
 /** Filler rows written and deleted again to scrub what deleted rows leave in the database file. */
 export const privacyScrub = sqliteTable('privacy_scrub', {
   n: integer('n').primaryKey(),
-  fill: text('fill').notNull(),
+  fill: blob('fill').notNull(),
 });
