@@ -20,6 +20,8 @@ export const SCOPES = [
   'privacy:write',
   'audit:read',
   'tokens:write',
+  'archive:read',
+  'archive:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -30,6 +32,8 @@ export const PRIVILEGED: ReadonlySet<Scope> = new Set([
   'privacy:write',
   'audit:read',
   'tokens:write',
+  // Archive objects are raw events, PII included.
+  'archive:read',
 ]);
 
 /** True when a token with `held` may do what `needed` guards. A write scope does not imply read. */

@@ -1,3 +1,4 @@
+import { archiveAccepted } from '../archive/feed';
 import type { OutboundEvent } from '../delivery/messages';
 import { extractIdentifiers, keyOf } from '../identity/identifiers';
 import { type Outcome, Resolver } from '../identity/resolver';
@@ -233,6 +234,11 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       });
     });
 
+    // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
+    await archiveAccepted(env, [
+      ...resolved.map((r) => ({ body: r.item.body, profileId: r.out.profileId })),
+      ...unresolved,
+    ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));

@@ -150,6 +150,10 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
     name: 'Profile API',
     description: "Segment's Profile API (same paths, parameters and shapes); any space id; scope profiles:read",
   },
+  {
+    name: 'Archive',
+    description: 'The Parquet event archive in R2 and replays of it; scopes archive:read, archive:write',
+  },
   { name: 'Meta', description: 'This document' },
 ];
 
