@@ -71,7 +71,7 @@ export const archiveApi = new Hono<AdminEnv>()
       next: list.length > limit ? page[page.length - 1].key : null,
     });
   })
-  .get('/objects/*', doc.download, requireScope('archive:read'), async (c) => {
+  .get('/objects/:key{.+}', doc.download, requireScope('archive:read'), async (c) => {
     const key = decodeURIComponent(c.req.path.slice('/api/archive/objects/'.length));
     if (!isObjectKey(key)) throw badRequest('Not an archive object key (events/source_id=…/….parquet)');
     const entry = await getObject(c.env.DB, key);
