@@ -16,6 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchArchive } from './bench-archive.mjs';
 import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchGovernance } from './bench-governance.mjs';
@@ -288,6 +289,11 @@ export const SECTIONS = [
     name: 'audiences',
     title: 'qualifying event → audience event at the destination p50/p95 (webhook), personalize latency',
     run: benchAudiences,
+  },
+  {
+    name: 'archive',
+    title: 'R2 archive: R2 writes and bytes per 1,000 events, end-to-end throughput with / without',
+    run: benchArchive,
   },
 ];
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent } from '../ingest/spec';
 import { bloomMayHave, bloomOf } from './bloom';
+import { pack } from './feed';
 import { filesOf } from './files';
 import { isObjectKey, objectKey, partitionOf } from './keys';
+import { selectEvents } from './replay-plan';
 import { decodeParquet, encodeParquet, toEvent, toRow } from './schema';
 
 const event = (i: number, extra: Record<string, unknown> = {}): EnrichedEvent =>
@@ -76,5 +78,39 @@ describe('subject Bloom filter', () => {
     for (const id of ids) expect(bloomMayHave(f, [id])).toBe(true);
     const falsePositives = Array.from({ length: 5000 }, (_, i) => `u:other-${i}`).filter((id) => bloomMayHave(f, [id]));
     expect(falsePositives.length).toBeLessThan(150);
+  });
+});
+
+describe('archive lane packing', () => {
+  it('packs events into messages under the queue limit, in order, none lost', () => {
+    const events = Array.from({ length: 400 }, (_, i) => ({
+      sourceId: 's',
+      event: event(i, { properties: { pad: 'x'.repeat(900) } }),
+    }));
+    const packs = pack(events);
+    expect(packs.length).toBeGreaterThan(2);
+    expect(packs.flat()).toEqual(events);
+    for (const p of packs)
+      expect(new TextEncoder().encode(JSON.stringify({ kind: 'archive', events: p })).length).toBeLessThan(110 * 1024);
+  });
+});
+
+describe('replay selection', () => {
+  const rows = Array.from({ length: 9 }, (_, i) => toRow('src_1', event(i)));
+  const sel = { sourceId: 'src_1', from: rows[2].received_at.toISOString(), to: rows[7].received_at.toISOString() };
+  it('takes the received-time range, inclusive, marks each event as a replay and keeps its messageId', () => {
+    const got = selectEvents(rows, { ...sel, eventNames: null, filter: null });
+    expect(got.map((e) => e.messageId)).toEqual(['m-2', 'm-3', 'm-4', 'm-5', 'm-6', 'm-7']);
+    expect(got.every((e) => e.context.replay === true && e.context.library !== undefined)).toBe(true);
+  });
+  it('narrows by event name and FQL', () => {
+    expect(selectEvents(rows, { ...sel, eventNames: ['Event 1'], filter: null }).map((e) => e.messageId)).toEqual([
+      'm-4',
+      'm-7',
+    ]);
+    expect(
+      selectEvents(rows, { ...sel, eventNames: null, filter: 'properties.i > 5' }).map((e) => e.messageId),
+    ).toEqual(['m-6', 'm-7']);
+    expect(selectEvents(rows, { ...sel, sourceId: 'other', eventNames: null, filter: null })).toEqual([]);
   });
 });

@@ -72,7 +72,10 @@ export const archiveApi = new Hono<AdminEnv>()
     });
   })
   .get('/objects/:key{.+}', doc.download, requireScope('archive:read'), async (c) => {
-    const key = decodeURIComponent(c.req.path.slice('/api/archive/objects/'.length));
+    let key = '';
+    try {
+      key = decodeURIComponent(c.req.path.slice('/api/archive/objects/'.length));
+    } catch {} // a malformed escape is not a key: 400 below
     if (!isObjectKey(key)) throw badRequest('Not an archive object key (events/source_id=…/….parquet)');
     const entry = await getObject(c.env.DB, key);
     const object = entry && (await c.env.ARCHIVE.get(key));

@@ -235,13 +235,14 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
     });
 
     // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
-    await archiveAccepted(env, [
+    const archived = archiveAccepted(env, [
       ...resolved.map((r) => ({ body: r.item.body, profileId: r.out.profileId })),
       ...unresolved,
     ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
+    await archived;
   }
 
   const written = await recordIngestFailures(
