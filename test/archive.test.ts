@@ -135,6 +135,36 @@ describe('archive through the Worker', () => {
     expect(inBucket.objects.length).toBe((await listArchive(source.id)).length);
   }, 30_000);
 
+  it('an event of a retried ingest message that an earlier attempt archived is not archived again', async () => {
+    const source = await makeSource('ingest retry');
+    const ev = (i: number) => ({
+      sourceId: source.id,
+      event: {
+        type: 'track',
+        event: 'Retried',
+        messageId: `ir-${i}`,
+        userId: 'u',
+        receivedAt: `2026-11-06T08:00:0${i}.000Z`,
+        timestamp: '2026-11-06T08:00:00.000Z',
+        originalTimestamp: '2026-11-06T08:00:00.000Z',
+        context: {},
+      } as unknown as EnrichedEvent,
+    });
+    await runArchiveBatch([{ id: `ir-${source.id}-1`, events: [ev(1), ev(2)] }]);
+    // The ingest message of ir-1 was retried (its directory write failed): it comes back marked.
+    await runArchiveBatch([
+      {
+        id: `ir-${source.id}-2`,
+        events: [
+          { ...ev(1), redelivered: true },
+          { ...ev(3), redelivered: true },
+        ],
+      },
+    ]);
+    const rows = await readArchive(source.id);
+    expect(rows.map((r) => r.message_id).sort()).toEqual(['ir-1', 'ir-2', 'ir-3']);
+  });
+
   it('lists by time range, downloads an object, and refuses keys that are not archive objects', async () => {
     const source = await makeSource('listing');
     const mk = (i: number, iso: string) => ({

@@ -1,6 +1,7 @@
 import { errorText, readBodies } from '../lib/queue-bodies';
 import { filesOf } from './files';
 import type { ArchiveMessage } from './messages';
+import { dropArchived } from './redelivered';
 import { batchStates, markBatches, putObjectStatement } from './store';
 
 const problem = (body: unknown) =>
@@ -39,7 +40,10 @@ export async function consumeArchive(batch: MessageBatch<ArchiveMessage>, env: C
 
   const ids = todo.map((r) => r.msg.id);
   const files = await filesOf(
-    todo.flatMap((r) => r.body.events),
+    await dropArchived(
+      env,
+      todo.flatMap((r) => r.body.events),
+    ),
     ids,
   );
   const keys = files.map((f) => f.entry.key);

@@ -35,7 +35,7 @@ export function pack(events: ArchivedEvent[]): ArchivedEvent[][] {
  */
 export async function archiveAccepted(
   env: Cloudflare.Env,
-  items: { body: IngestMessage; profileId?: string | null }[],
+  items: { body: IngestMessage; profileId?: string | null; attempts: number }[],
 ): Promise<void> {
   if (!items.length || String(env.ARCHIVE_ENABLED) === 'false') return;
   try {
@@ -43,6 +43,7 @@ export async function archiveAccepted(
       sourceId: m.body.sourceId,
       ...(m.profileId ? { profileId: m.profileId } : {}),
       event: m.body.event,
+      ...(m.attempts > 1 ? { redelivered: true as const } : {}),
     }));
     const messages = pack(events).map((p) => ({ kind: 'archive', events: p }) satisfies ArchiveMessage);
     for (let i = 0; i < messages.length; i += PACKS_PER_SEND) {

@@ -5,6 +5,8 @@ export interface ArchivedEvent {
   sourceId: string;
   profileId?: string;
   event: EnrichedEvent;
+  /** From an ingest message on a retry: an earlier attempt may have archived it already. */
+  redelivered?: true;
 }
 
 /** What the `tessera-archive` queue carries: the accepted events of an ingest batch, packed. */

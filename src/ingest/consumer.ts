@@ -236,8 +236,8 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
     const archived = archiveAccepted(env, [
-      ...resolved.map((r) => ({ body: r.item.body, profileId: r.out.profileId })),
-      ...unresolved,
+      ...resolved.map(({ item, out }) => ({ body: item.body, profileId: out.profileId, attempts: item.msg.attempts })),
+      ...unresolved.map((item) => ({ body: item.body, attempts: item.msg.attempts })),
     ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
