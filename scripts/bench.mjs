@@ -16,6 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchArchive } from './bench-archive.mjs';
 import { benchAudiences } from './bench-audiences.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchFunctions } from './bench-functions.mjs';
@@ -300,6 +301,11 @@ export const SECTIONS = [
     name: 'insights',
     title: 'rollup cost per event; trends/funnel/retention latency over 100k events',
     run: benchInsights,
+  },
+  {
+    name: 'archive',
+    title: 'R2 archive: R2 writes and bytes per 1,000 events, end-to-end throughput with / without',
+    run: benchArchive,
   },
 ];
 

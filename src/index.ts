@@ -1,4 +1,8 @@
 import { app } from './app';
+import { consumeArchive } from './archive/consumer';
+import type { ArchiveMessage, ReplayStep } from './archive/messages';
+import { runReplayStep } from './archive/replay';
+import { archiveCron } from './archive/retention';
 import { consumeEngageWork, type EngageWorkMessage } from './audiences/backfill-consumer';
 import { consumeWorkDlq } from './audiences/work-failures';
 import { consumeDelivery } from './delivery/consumer';
@@ -17,6 +21,7 @@ export { Profile } from './profiles/profile-do';
 /** Entrypoints only: every piece of logic lives in its area folder. */
 export default {
   fetch: app.fetch,
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(archiveCron(env)),
   async queue(batch, env) {
     switch (batch.queue) {
       case 'tessera-ingest':
@@ -28,6 +33,10 @@ export default {
         return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
       case 'tessera-delivery-dlq':
         return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
+      case 'tessera-archive':
+        return consumeArchive(batch as MessageBatch<ArchiveMessage>, env);
+      case 'tessera-replay':
+        return runReplayStep(batch as MessageBatch<ReplayStep>, env);
       case 'tessera-work': {
         const { runs, rest } = splitWork(batch); // regulations (src/privacy) and audience work
         if (runs.length) await consumeRegulations(runs, env);

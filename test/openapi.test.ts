@@ -28,7 +28,8 @@ interface Document {
 }
 
 const DOCUMENTED = /^\/(api|v1\/spaces)(\/|$)/;
-const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+// A regex-constrained parameter (`:key{.+}`) is documented as plain `{key}`.
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, '{$1}');
 
 /** Every concrete method+path Hono has mounted under /api and /v1/spaces (middleware `use` is ALL). */
 function mountedRoutes(): string[] {
@@ -47,6 +48,7 @@ const NO_BODY = new Set([
   'post /api/sources/{id}/enable',
   'post /api/ingest/failures/replay',
   'post /api/identity/stats/reset',
+  'post /api/replays/{id}/cancel',
 ]);
 
 /** zod's own JSON Schema of a request body, as hono-openapi should embed it. */

@@ -22,6 +22,8 @@ export const SCOPES = [
   'tokens:write',
   'insights:read',
   'insights:write',
+  'archive:read',
+  'archive:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -32,6 +34,8 @@ export const PRIVILEGED: ReadonlySet<Scope> = new Set([
   'privacy:write',
   'audit:read',
   'tokens:write',
+  // Archive objects are raw events, PII included.
+  'archive:read',
 ]);
 
 /** True when a token with `held` may do what `needed` guards. A write scope does not imply read. */

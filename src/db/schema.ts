@@ -41,6 +41,7 @@ export const rejectedWriteKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.keyHash, t.day] }), index('rejected_write_keys_day').on(t.day)],
 );
 export type RejectedWriteKeyRow = typeof rejectedWriteKeys.$inferSelect;
+export * from './archive-schema';
 export * from './insights-schema';
 export * from './profiles-schema';
 export * from './queues-schema';

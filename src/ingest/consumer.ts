@@ -1,3 +1,4 @@
+import { archiveAccepted } from '../archive/feed';
 import type { OutboundEvent } from '../delivery/messages';
 import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
@@ -191,12 +192,18 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       });
     });
 
+    // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
+    const archived = archiveAccepted(env, [
+      ...resolved.map(({ item, out }) => ({ body: item.body, profileId: out.profileId, attempts: item.msg.attempts })),
+      ...unresolved.map((item) => ({ body: item.body, attempts: item.msg.attempts })),
+    ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
     // Events without a profile count in the volume only.
     const applied = resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId }));
     await recordRollups(env, [...applied, ...unresolved.map((m) => m.body)]);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
+    await archived;
   }
 
   const written = await recordIngestFailures(

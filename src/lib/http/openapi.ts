@@ -159,6 +159,10 @@ const TAGS: OpenAPIV3_1.TagObject[] = [
     name: 'Functions',
     description: 'Source, insert and destination functions, instances, test runs, invocations; scopes functions:*',
   },
+  {
+    name: 'Archive',
+    description: 'The Parquet event archive in R2 and replays of it; scopes archive:read, archive:write',
+  },
   { name: 'Meta', description: 'This document' },
 ];
 
