@@ -124,7 +124,7 @@ describe('regulations', () => {
       'identity:FINISHED',
       'd1:FINISHED',
       'debugger:FINISHED',
-      'archive:SKIPPED',
+      'archive:FINISHED',
     ]);
 
     expect(await profileStub(env, p.profileId).read({ traits: true })).toEqual({ status: 'missing' });

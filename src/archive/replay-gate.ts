@@ -1,15 +1,17 @@
 import type { EnrichedEvent } from '../ingest/spec';
+import { isSuppressed, suppressedKeys } from '../privacy/suppression';
 
 /**
- * The privacy gate of a replay: which archived events may be sent again. Today every event may;
- * the coordinator wires this to suppressions (regulations, src/privacy) so that a subject
- * suppressed or deleted since is never replayed. One call per replay step, so the check can be one
- * D1 read for all of a step's events.
+ * The privacy gate of a replay: which archived events may be sent again. A person suppressed since
+ * (regulations, src/privacy) is never replayed: the same check as the edge's, over the same cached
+ * list (one small D1 read per revalidation, not per event). A person deleted since has no rows left
+ * to replay: the regulation's `archive` stage rewrote the files without them.
  */
 export async function isReplayAllowed(
-  _env: Cloudflare.Env,
+  env: Cloudflare.Env,
   _sourceId: string,
   events: readonly EnrichedEvent[],
 ): Promise<boolean[]> {
-  return events.map(() => true);
+  const keys = await suppressedKeys(env.DB);
+  return events.map((e) => !isSuppressed(e, keys));
 }
