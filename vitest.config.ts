@@ -17,7 +17,13 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: './wrangler.toml' },
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: 'test-admin-token', TESSERA_ENV: 'local' },
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ADMIN_TOKEN: 'test-admin-token',
+                  TESSERA_ENV: 'local',
+                  // PII is sealed in every runtime test, so each one runs through encryption.
+                  PII_KEY: 'test-pii-key-0123456789abcdef',
+                },
               },
             }),
           ],

@@ -18,6 +18,7 @@ export const sources = sqliteTable('sources', {
 export type SourceRow = typeof sources.$inferSelect;
 export * from './access-schema';
 export * from './governance-schema';
+export * from './pii-schema';
 
 /** Requests dropped for an unknown, disabled or retired write key, per key and UTC day (migrations/0008). */
 export const rejectedWriteKeys = sqliteTable(

@@ -1,4 +1,5 @@
 import { chunkForQueue } from '../ingest/enqueue';
+import { openBodies } from '../privacy/pii-guard';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
 import { type DeliveryError, RetryableError } from './errors';
@@ -104,12 +105,19 @@ function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestinat
  * read and routed in its own `try`: one that cannot be (unreadable body, a filter that throws)
  * is set aside to be recorded, never failing the others.
  */
-function expand(batch: MessageBatch<DeliveryMessage>, dests: LiveDestination[], log: DeliveryLog, now: number) {
+function expand(
+  batch: MessageBatch<DeliveryMessage>,
+  dests: LiveDestination[],
+  log: DeliveryLog,
+  now: number,
+  opened?: Map<Message<DeliveryMessage>, DeliveryMessage>,
+) {
   const byId = new Map(dests.map((d) => [d.id, d]));
   const items: Item[] = [];
   const bad = new Map<Message<DeliveryMessage>, UnhandledMessage>();
   for (const msg of batch.messages) {
-    const read = readBody(msg);
+    const body = opened?.get(msg);
+    const read = body ? ({ ok: true, body } as const) : readBody(msg);
     if (!read.ok) {
       bad.set(msg, unhandled(msg, batch.queue, read.error, now));
       continue;
@@ -185,7 +193,8 @@ export async function consumeDelivery(
   const started = given.now();
   const log = new DeliveryLog(started);
   const dests = await loadLiveDestinations(env.DB);
-  const { items, bad } = expand(batch, dests, log, started);
+  // Profiles store PII sealed (outbox included): filters and vendors get the values as sent.
+  const { items, bad } = expand(batch, dests, log, started, await openBodies(env, batch.messages));
   for (const u of bad.values()) log.unhandled(u);
 
   const done = await deliveredKeys(
