@@ -140,13 +140,13 @@ const doc = apiDoc('Destinations', {
 /** Health, the dead-letter record and replay, under `/api/destinations/:id/…`. */
 export const destinationHealthApi = new Hono<AdminEnv>()
   .get('/:id/health', doc.health, requireScope('destinations:read'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const hours = int(c.req.query('hours'), 24, 1, 24 * 30);
     const interval = int(c.req.query('interval'), 60, 1, 24 * 60);
     return c.json(await health(c.env, row.id, hours, interval));
   })
   .get('/:id/failures', doc.failures, requireScope('destinations:read'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const limit = int(c.req.query('limit'), 50, 1, 500);
     const before = c.req.query('before');
     const where = before
@@ -163,7 +163,7 @@ export const destinationHealthApi = new Hono<AdminEnv>()
     return c.json({ data: rows.map(failureView), next });
   })
   .post('/:id/replay', doc.replay, requireScope('destinations:write'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     if (!row.enabled)
       throw new ApiError(409, 'destination_disabled', 'Enable the destination before replaying its failures');
     const input = await parseJson(c.req.raw, ReplayInput);

@@ -192,7 +192,7 @@ export async function consumeDelivery(
   const lane = given.lane ?? (batch.queue === RETRY_QUEUE ? 'retry' : 'fresh');
   const started = given.now();
   const log = new DeliveryLog(started);
-  const dests = await loadLiveDestinations(env.DB);
+  const dests = await loadLiveDestinations(env);
   // Profiles store PII sealed (outbox included): filters and vendors get the values as sent.
   const { items, bad } = expand(batch, dests, log, started, await openBodies(env, batch.messages));
   for (const u of bad.values()) log.unhandled(u);

@@ -93,7 +93,7 @@ export async function consumeDeliveryDlq(
   const failedAt = new Date(now).toISOString();
   let destinations: Promise<LiveDestination[]> | undefined;
   const dests = () => {
-    destinations ??= loadLiveDestinations(env.DB).catch((err) => {
+    destinations ??= loadLiveDestinations(env).catch((err) => {
       throw new DestinationsUnavailable(err);
     });
     return destinations;
