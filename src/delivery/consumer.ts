@@ -57,8 +57,13 @@ interface Item extends Work {
 }
 
 /** One message's items, or why it could not be read or routed. */
-function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestination>, log: DeliveryLog, now: number) {
-  const body = msg.body;
+function expandOne(
+  msg: Message<DeliveryMessage>,
+  body: DeliveryMessage,
+  byId: Map<string, LiveDestination>,
+  log: DeliveryLog,
+  now: number,
+) {
   const items: Item[] = [];
   if (body.kind === 'event') {
     for (const r of route(body, [...byId.values()])) {
@@ -110,20 +115,20 @@ function expand(
   dests: LiveDestination[],
   log: DeliveryLog,
   now: number,
-  opened?: Map<Message<DeliveryMessage>, DeliveryMessage>,
+  opened?: Map<string, DeliveryMessage>,
 ) {
   const byId = new Map(dests.map((d) => [d.id, d]));
   const items: Item[] = [];
   const bad = new Map<Message<DeliveryMessage>, UnhandledMessage>();
   for (const msg of batch.messages) {
-    const body = opened?.get(msg);
+    const body = opened?.get(msg.id);
     const read = body ? ({ ok: true, body } as const) : readBody(msg);
     if (!read.ok) {
       bad.set(msg, unhandled(msg, batch.queue, read.error, now));
       continue;
     }
     try {
-      items.push(...expandOne(msg, byId, log, now));
+      items.push(...expandOne(msg, read.body, byId, log, now));
     } catch (err) {
       bad.set(msg, unhandled(msg, batch.queue, err, now, { value: read.body }));
     }

@@ -121,17 +121,17 @@ export class IngestPii {
 }
 
 /**
- * Queue messages whose body holds sealed values, opened (the others are left out of the map).
- * A body that cannot be read is left to the caller's own reading, which records it.
+ * Bodies of queue messages that hold sealed values, opened, by message id (the others are left
+ * out). A body that cannot be read is left to the caller's own reading, which records it.
  */
-export async function openBodies<T>(env: Env, messages: readonly Message<T>[]): Promise<Map<Message<T>, T>> {
-  const out = new Map<Message<T>, T>();
+export async function openBodies<T>(env: Env, messages: readonly Message<T>[]): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
   const ring = await piiKeyring(env);
   if (!ring) return out;
   for (const msg of messages) {
     try {
       const body = msg.body;
-      if (hasSealed(body)) out.set(msg, (await openDeep(ring, body)) as T);
+      if (hasSealed(body)) out.set(msg.id, (await openDeep(ring, body)) as T);
     } catch {}
   }
   return out;
