@@ -9,6 +9,6 @@ CREATE TABLE privacy_settings (
 -- Per-source rate-limit tier of the collection routes (src/privacy/rate-limit.ts); absent = standard.
 CREATE TABLE source_rate_limits (
   source_id TEXT PRIMARY KEY,
-  tier TEXT NOT NULL,           -- standard | high | off
+  tier TEXT NOT NULL,           -- strict | standard | high | off
   updated_at TEXT NOT NULL
 );

@@ -10,6 +10,6 @@ export const privacySettings = sqliteTable('privacy_settings', {
 /** Rate-limit tier of a source's collection routes (migrations/0014); absent means `standard`. */
 export const sourceRateLimits = sqliteTable('source_rate_limits', {
   sourceId: text('source_id').primaryKey(),
-  tier: text('tier').$type<'standard' | 'high' | 'off'>().notNull(),
+  tier: text('tier').$type<'strict' | 'standard' | 'high' | 'off'>().notNull(),
   updatedAt: text('updated_at').notNull(),
 });

@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import { governEvents, recordGovernance } from '../governance/enforce';
 import { ApiError, badRequest, tooLarge, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
+import { enforceRateLimit } from '../privacy/rate-limit';
 import { readJsonBody } from './body';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
@@ -97,6 +98,7 @@ async function accept(
   const match = await lookupWriteKey(c.env.DB, writeKey);
   if (!match.source) return dropForKey(c, writeKey, match, items.length);
   const { source } = match;
+  await enforceRateLimit(c, source.id); // 429 + Retry-After over the source's tier (src/privacy)
 
   const req = c.req.raw;
   const ip = req.headers.get('cf-connecting-ip') ?? req.headers.get('x-real-ip') ?? undefined;
