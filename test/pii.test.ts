@@ -169,3 +169,29 @@ describe('/api/privacy/settings', () => {
     }
   });
 });
+
+describe('the source debugger', () => {
+  it('stores PII sealed, shows it to pii:read and masks it for others', async () => {
+    const source = await makeSource('pii debugger');
+    const email = `${uniq('dbg')}@example.com`;
+    const res = await SELF.fetch('http://tessera.test/v1/identify', {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${source.writeKey}:`)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: uniq('dbg-user'), traits: { email, plan: 'pro' } }),
+    });
+    expect(res.status).toBe(200);
+    type Entries = { data: { event: { traits: Record<string, unknown> } }[] };
+    const events = `/api/sources/${source.id}/events`;
+    let clear: Entries | undefined;
+    for (let i = 0; i < 50 && !clear?.data.length; i++) {
+      clear = (await getJson<Entries>(events)).body;
+      if (!clear.data.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(clear?.data[0].event.traits).toEqual({ email, plan: 'pro' });
+    const masked = await getJson<Entries>(events, await mint(['sources:read']));
+    expect(masked.body.data[0].event.traits).toEqual({ email: `${email[0]}***@example.com`, plan: 'pro' });
+    const stored = await allText(env.LIVE_TAP.get(env.LIVE_TAP.idFromName(source.id)));
+    expect(stored).toContain('pro');
+    expect(stored).not.toContain(email);
+  });
+});

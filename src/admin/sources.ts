@@ -10,6 +10,7 @@ import { forgetWriteKey } from '../ingest/sources';
 import { forbidden, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { randomToken, ulid } from '../lib/ids';
+import { protectEntries } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { grants } from './scopes';
 import { parseJson } from './validate';
@@ -184,5 +185,5 @@ export const sourcesApi = new Hono<AdminEnv>()
   .get('/:id/events', doc.events, requireScope('sources:read'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     const limit = Math.max(1, Math.min(100, Number(c.req.query('limit') ?? 100) || 100));
-    return c.json({ data: await liveTap(c.env, row.id).list(limit) });
+    return c.json({ data: await protectEntries(c, row.id, await liveTap(c.env, row.id).list(limit)) });
   });

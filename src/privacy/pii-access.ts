@@ -124,6 +124,36 @@ export async function auditPiiRead(c: Context<AdminEnv>, target: string, detail:
 export async function protectRead<T extends { id: string; profile: Live }>(c: Context<AdminEnv>, found: T): Promise<T> {
   const reader = await piiReader(c);
   const profile = await protectProfile(reader, found.profile);
-  if (showsPii(reader, profile)) await auditPiiRead(c, c.req.path, { profileId: found.id });
+  // The target names the profile, never the path: `…/profiles/email:jane@x.io/…` would put the
+  // clear email into the audit log.
+  if (showsPii(reader, profile)) await auditPiiRead(c, `profile ${found.id}`, { profileId: found.id });
   return { ...found, profile };
+}
+
+const lastDebuggerAudit = new Map<string, number>();
+
+/**
+ * Debugger entries as the caller may see them. The console polls the debugger, so a clear read is
+ * audited at most once a minute per token and source (per isolate), not once per poll.
+ */
+export async function protectEntries<T extends { event: unknown }>(
+  c: Context<AdminEnv>,
+  sourceId: string,
+  entries: T[],
+): Promise<T[]> {
+  const reader = await piiReader(c);
+  const out = await Promise.all(
+    entries.map(async (e) => {
+      const event = await open(reader, e.event);
+      if (reader.clear || !event || typeof event !== 'object') return { ...e, event };
+      return { ...e, event: maskEvent(reader.pii.keys, event as Record<string, unknown>) };
+    }),
+  );
+  const key = `${c.get('principal')?.id} ${sourceId}`;
+  if (reader.clear && out.length && Date.now() - (lastDebuggerAudit.get(key) ?? 0) > 60_000) {
+    if (lastDebuggerAudit.size > 1000) lastDebuggerAudit.clear();
+    lastDebuggerAudit.set(key, Date.now());
+    await auditPiiRead(c, `source ${sourceId} debugger`, { entries: out.length });
+  }
+  return out;
 }

@@ -136,3 +136,14 @@ export async function openBodies<T>(env: Env, messages: readonly Message<T>[]): 
   }
   return out;
 }
+
+/** Debugger entries as the debugger object stores them: each event's PII trait values sealed. */
+export async function sealEntries<T extends { event: unknown }>(env: Env, entries: T[]): Promise<T[]> {
+  const pii = await loadPii(env);
+  if (!pii.ring) return entries;
+  return Promise.all(
+    entries.map(async (e) =>
+      isObject(e.event) ? { ...e, event: await sealEvent(pii, e.event as unknown as EnrichedEvent) } : e,
+    ),
+  );
+}

@@ -6,6 +6,7 @@ import { type DirectoryRow, profileDirectory } from '../db/profiles-schema';
 import type { Collection } from '../identity/identifiers';
 import { badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { maskValue } from '../privacy/pii';
 import {
   auditPiiRead,
   blindTerms,
@@ -105,7 +106,7 @@ export const profilesApi = new Hono<AdminEnv>()
       d.identifiers.some((k) => reader.pii.keys.has(k.split(':')[0])) ||
       Object.keys(d.traits).some((k) => reader.pii.keys.has(k));
     if (reader.clear && data.some(pii))
-      await auditPiiRead(c, c.req.path, { profiles: data.map((d) => d.id), q: q || undefined });
+      await auditPiiRead(c, '/api/profiles', { profiles: data.map((d) => d.id), q: q ? maskValue(q) : undefined });
     return c.json({
       data,
       cursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
