@@ -1,6 +1,8 @@
+import { createMessageBatch } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { consumeDelivery } from '../src/delivery/consumer';
-import type { DeliveryMessage } from '../src/delivery/messages';
+import { consumeDeliveryDlq } from '../src/delivery/dlq';
+import type { DeadLetterMessage, DeliveryMessage } from '../src/delivery/messages';
 import { hmacHex } from '../src/destinations/webhook/sign';
 import { seal } from '../src/privacy/pii';
 import { piiKeyring } from '../src/privacy/pii-guard';
@@ -72,7 +74,50 @@ describe('PII and secrets on the way out', () => {
   });
 });
 
-async function fetchAdmin(path: string) {
+describe('dead letters', () => {
+  it('keep PII sealed in D1 and show it masked without pii:read', async () => {
+    const email = `dlq-${crypto.randomUUID()}@example.com`;
+    const event = trackEvent({ context: { traits: { email, plan: 'pro' } } });
+    const failure: DeadLetterMessage = {
+      kind: 'failed',
+      destinationId: hook.id,
+      sourceId,
+      event,
+      attempts: 3,
+      firstAttemptAt: new Date().toISOString(),
+      failedAt: new Date().toISOString(),
+      error: 'vendor said no',
+    };
+    const batch = createMessageBatch<DeadLetterMessage>('tessera-delivery-dlq', [
+      { id: 'dlq-pii-1', timestamp: new Date(), attempts: 1, body: failure },
+    ]);
+    await consumeDeliveryDlq(batch, env);
+    const row = await env.DB.prepare('SELECT event FROM delivery_failures WHERE message_id = ?')
+      .bind(event.messageId)
+      .first<{ event: string }>();
+    expect(row?.event).toContain('plan');
+    expect(row?.event).not.toContain(email);
+    type Failures = { data: { messageId: string; event: { context: { traits: Record<string, unknown> } } }[] };
+    const clear = (await (await fetchAdmin(`/api/destinations/${hook.id}/failures`)).json()) as Failures;
+    expect(clear.data.find((f) => f.messageId === event.messageId)?.event.context.traits.email).toBe(email);
+    const token = await mintToken(['destinations:read']);
+    const masked = (await (await fetchAdmin(`/api/destinations/${hook.id}/failures`, token)).json()) as Failures;
+    expect(masked.data.find((f) => f.messageId === event.messageId)?.event.context.traits.email).toBe(
+      `d***@example.com`,
+    );
+  });
+});
+
+async function mintToken(scopes: string[]): Promise<string> {
+  const res = await (await import('cloudflare:test')).SELF.fetch('http://tessera.test/api/tokens', {
+    method: 'POST',
+    headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'dlq reader', scopes }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function fetchAdmin(path: string, token = 'test-admin-token') {
   const { SELF } = await import('cloudflare:test');
-  return SELF.fetch(`http://tessera.test${path}`, { headers: { authorization: 'Bearer test-admin-token' } });
+  return SELF.fetch(`http://tessera.test${path}`, { headers: { authorization: `Bearer ${token}` } });
 }

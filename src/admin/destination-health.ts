@@ -10,6 +10,7 @@ import type { DeliveryAttempt } from '../delivery/messages';
 import type { EnrichedEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
+import { piiReader, protectEvent } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
 import { parseJson } from './validate';
@@ -160,7 +161,11 @@ export const destinationHealthApi = new Hono<AdminEnv>()
       .limit(limit)
       .all();
     const next = rows.length === limit ? rows[rows.length - 1].failedAt : null;
-    return c.json({ data: rows.map(failureView), next });
+    const reader = await piiReader(c);
+    const data = await Promise.all(
+      rows.map(async (f) => ({ ...failureView(f), event: await protectEvent(reader, failureView(f).event) })),
+    );
+    return c.json({ data, next });
   })
   .post('/:id/replay', doc.replay, requireScope('destinations:write'), async (c) => {
     const { row } = await loadDestination(c.env, c.req.param('id'));

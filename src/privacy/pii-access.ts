@@ -157,3 +157,10 @@ export async function protectEntries<T extends { event: unknown }>(
   }
   return out;
 }
+
+/** A stored event (a dead letter's) as this reader may see it: opened, masked without `pii:read`. */
+export async function protectEvent<T>(r: PiiReader, event: T): Promise<T> {
+  const opened = (await open(r, event)) as T;
+  if (r.clear || !opened || typeof opened !== 'object') return opened;
+  return maskEvent(r.pii.keys, opened as Record<string, unknown>) as T;
+}

@@ -147,3 +147,9 @@ export async function sealEntries<T extends { event: unknown }>(env: Env, entrie
     ),
   );
 }
+
+/** A dead letter as D1 keeps it: its event's PII trait values sealed. */
+export async function sealFailure<T extends { event: EnrichedEvent }>(env: Env, failure: T): Promise<T> {
+  const pii = await loadPii(env);
+  return pii.ring ? { ...failure, event: await sealEvent(pii, failure.event) } : failure;
+}
