@@ -16,5 +16,7 @@ declare namespace Cloudflare {
     PII_KEY?: string;
     PII_KEY_PREVIOUS?: string;
     PII_INDEX_KEY?: string;
+    /** Rate-limit tier of sources without their own (strict, standard, high, off); default standard. */
+    RATE_LIMIT_DEFAULT_TIER?: string;
   }
 }

@@ -34,13 +34,19 @@ const PERIOD_SECONDS = 10;
 const TTL_MS = 5_000;
 let tiers: { bySource: Map<string, RateTier>; expires: number } | undefined;
 
-async function tierOf(d1: D1Database, sourceId: string): Promise<RateTier> {
+/** The tier of a source without one of its own: `RATE_LIMIT_DEFAULT_TIER`, else `standard`. */
+function defaultTier(env: Cloudflare.Env): RateTier {
+  const parsed = RateTier.safeParse(env.RATE_LIMIT_DEFAULT_TIER);
+  return parsed.success ? parsed.data : 'standard';
+}
+
+async function tierOf(env: Cloudflare.Env, sourceId: string): Promise<RateTier> {
   const now = Date.now();
   if (!tiers || tiers.expires <= now) {
-    const rows = await db(d1).select().from(sourceRateLimits).all();
+    const rows = await db(env.DB).select().from(sourceRateLimits).all();
     tiers = { bySource: new Map(rows.map((r) => [r.sourceId, r.tier])), expires: now + TTL_MS };
   }
-  return tiers.bySource.get(sourceId) ?? 'standard';
+  return tiers.bySource.get(sourceId) ?? defaultTier(env);
 }
 
 /**
@@ -49,7 +55,7 @@ async function tierOf(d1: D1Database, sourceId: string): Promise<RateTier> {
  * binding or a limiter error lets the request through: events are worth more than the cap.
  */
 export async function enforceRateLimit(c: Context<{ Bindings: Cloudflare.Env }>, sourceId: string): Promise<void> {
-  const tier = await tierOf(c.env.DB, sourceId).catch(() => 'standard' as const);
+  const tier = await tierOf(c.env, sourceId).catch(() => defaultTier(c.env));
   if (tier === 'off') return;
   const names = BINDINGS[tier];
   const ip = c.req.header('cf-connecting-ip');
@@ -80,7 +86,7 @@ export const sourceRateLimitApi = new Hono<AdminEnv>()
     const id = c.req.param('id');
     await requireSource(c.env.DB, id);
     tiers = undefined;
-    return c.json({ tier: await tierOf(c.env.DB, id) });
+    return c.json({ tier: await tierOf(c.env, id) });
   })
   .put('/:id/rate-limit', doc.put, requireScope('sources:write'), async (c) => {
     const id = c.req.param('id');
