@@ -25,7 +25,13 @@ export default defineConfig(async () => {
               // race tests, test/kit/test-profile.ts); SCHEMA_PROBE holds storage for upgrade tests.
               main: './test/worker.ts',
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: 'test-admin-token', TESSERA_ENV: 'local' },
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ADMIN_TOKEN: 'test-admin-token',
+                  TESSERA_ENV: 'local',
+                  // PII is sealed in every runtime test, so each one runs through encryption.
+                  PII_KEY: 'test-pii-key-0123456789abcdef',
+                },
                 durableObjects: {
                   PROFILE: { className: 'TestProfile', useSQLite: true },
                   SCHEMA_PROBE: { className: 'SchemaProbe', useSQLite: true },

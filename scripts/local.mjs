@@ -57,6 +57,10 @@ export async function startDev({ port, persistTo, adminToken, vars = {}, log = f
     `ADMIN_TOKEN:${adminToken}`,
     '--var',
     'TESSERA_ENV:local',
+    // Local runs (tests, benchmarks) send from one address as fast as they can: sources are not
+    // rate-limited unless a tier is set on them (README, Privacy and security).
+    '--var',
+    'RATE_LIMIT_DEFAULT_TIER:off',
   ];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   if (persistTo) args.push('--persist-to', persistTo);

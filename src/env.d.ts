@@ -8,5 +8,15 @@ declare namespace Cloudflare {
      * its CDN settings. Optional: without it the request's Host is used (validated, not publicly cached).
      */
     PUBLIC_URL?: string;
+    /**
+     * Key PII trait values and destination secrets are sealed with (AES-256-GCM, src/privacy/pii.ts).
+     * Unset: stored as sent. `PII_KEY_PREVIOUS` (comma-separated) still opens values older keys
+     * sealed; `PII_INDEX_KEY` keys the blind index of emails and phones (defaults to `PII_KEY`).
+     */
+    PII_KEY?: string;
+    PII_KEY_PREVIOUS?: string;
+    PII_INDEX_KEY?: string;
+    /** Rate-limit tier of sources without their own (strict, standard, high, off); default standard. */
+    RATE_LIMIT_DEFAULT_TIER?: string;
   }
 }

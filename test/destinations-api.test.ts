@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { openDeep } from '../src/privacy/pii';
+import { piiKeyring } from '../src/privacy/pii-guard';
 import { env } from './delivery-helpers';
 import { ADMIN, makeSource, post, SELF } from './helpers';
 
@@ -69,7 +71,10 @@ describe('/api/destinations', () => {
     const stored = await env.DB.prepare('SELECT settings FROM destinations WHERE id = ?')
       .bind(created.id)
       .first<{ settings: string }>();
-    expect(JSON.parse(stored?.settings ?? '{}').sharedSecret).toBe(secret);
+    // Sealed at rest (src/privacy/secrets.ts); it opens to the secret that was sent.
+    const sealed = JSON.parse(stored?.settings ?? '{}').sharedSecret;
+    expect(sealed).toMatch(/^pii1\./);
+    expect(await openDeep(await piiKeyring(env), sealed)).toBe(secret);
 
     const put = await send('PUT', `/${created.id}`, { type: 'slack', name: 'x', settings: {} });
     expect(put.status).toBe(400);
@@ -129,13 +134,16 @@ describe('/api/destinations', () => {
     });
     expect(put.status).toBe(400);
     const stored = async () =>
-      JSON.parse(
-        (
-          await env.DB.prepare('SELECT settings FROM destinations WHERE id = ?')
-            .bind(created.id)
-            .first<{ settings: string }>()
-        )?.settings ?? '{}',
-      ) as { url: string; sharedSecret?: string };
+      (await openDeep(
+        await piiKeyring(env),
+        JSON.parse(
+          (
+            await env.DB.prepare('SELECT settings FROM destinations WHERE id = ?')
+              .bind(created.id)
+              .first<{ settings: string }>()
+          )?.settings ?? '{}',
+        ),
+      )) as { url: string; sharedSecret?: string };
     expect(await stored()).toMatchObject({ url: 'https://hooks.example.com/in', sharedSecret: secret });
     // Same host, another path: the secret stays.
     expect((await send('PATCH', `/${created.id}`, { settings: { url: 'https://hooks.example.com/v2' } })).status).toBe(

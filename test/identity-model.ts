@@ -1,6 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
+import { parseKey } from '../src/identity/identifiers';
 import worker from '../src/index';
 import type { IngestMessage } from '../src/ingest/spec';
+import { indexKey, loadPii } from '../src/privacy/pii-guard';
 import { profileStub } from '../src/profiles/protocol';
 import { env, indexEntries, SELF } from './identity-helpers';
 
@@ -140,8 +142,12 @@ export async function consumeDirectly(messages: IngestMessage[], attempt = 1): P
 }
 
 /** What Tessera holds for identifiers starting with `prefix`: live profiles and their content. */
-export async function observe(prefix: string) {
-  const entries = Object.entries(await indexEntries()).filter(([k]) => k.slice(k.indexOf(':') + 1).startsWith(prefix));
+export async function observe(prefix: string, known: readonly string[] = []) {
+  // Emails and phones are indexed blind (src/privacy): `known` clear keys name them again.
+  const clearOf = await blindKeys(known);
+  const entries = Object.entries(await indexEntries())
+    .map(([k, v]) => [clearOf.get(k) ?? k, v] as const)
+    .filter(([k]) => k.slice(k.indexOf(':') + 1).startsWith(prefix));
   const live = new Map<string, { identifiers: string[]; messageIds: string[] }>();
   const rootOf = new Map<string, string>();
   const follow = async (id: string): Promise<string> => {
@@ -154,7 +160,7 @@ export async function observe(prefix: string) {
       }
       if (res.status === 'live') {
         live.set(cur, {
-          identifiers: (res.identifiers ?? []).map((r) => r.key),
+          identifiers: (res.identifiers ?? []).map((r) => clearOf.get(r.key) ?? r.key),
           messageIds: res.messageIds ?? [],
         });
       }
@@ -165,6 +171,19 @@ export async function observe(prefix: string) {
   for (const owner of new Set(entries.map(([, v]) => v))) rootOf.set(owner, await follow(owner));
   const indexRoot = new Map(entries.map(([k, v]) => [k, rootOf.get(v)!]));
   return { indexRoot, live };
+}
+
+/** Blind index key → clear key, for the clear keys given. */
+async function blindKeys(known: readonly string[]): Promise<Map<string, string>> {
+  const pii = await loadPii(env);
+  const out = new Map<string, string>();
+  for (const key of new Set(known)) {
+    const id = parseKey(key);
+    if (!id) continue;
+    const blind = await indexKey(pii, id.kind, id.value);
+    if (blind !== key) out.set(blind, key);
+  }
+  return out;
 }
 
 export { SELF };

@@ -58,10 +58,11 @@ async function settled(prefix: string, events: ModelEvent[]) {
   const expected = events.length;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const seen = await observe(prefix).catch(() => undefined);
+    const known = events.flatMap((e) => e.keys);
+    const seen = await observe(prefix, known).catch(() => undefined);
     const count = seen ? [...seen.live.values()].reduce((n, p) => n + p.messageIds.length, 0) : 0;
     // Observe once more: the read that saw the last event land began before it landed.
-    if (seen && count >= expected) return observe(prefix);
+    if (seen && count >= expected) return observe(prefix, known);
     if (Date.now() > deadline) {
       // Name what is missing (with the profiles its identifiers lead to), so a failure can be chased.
       const have = new Set(seen ? [...seen.live.values()].flatMap((p) => p.messageIds) : []);

@@ -12,6 +12,7 @@ import type { AnyDestination } from '../destinations/types';
 import { describeIssues } from '../ingest/spec';
 import { badRequest, notFound } from '../lib/errors';
 import { isObject } from '../lib/json';
+import { openDestinationRow } from '../privacy/secrets';
 
 /** Fields a destination is configured with (POST body; PUT replaces them, PATCH changes some). */
 export const DestinationInput = z.object({
@@ -176,11 +177,9 @@ export function destinationView(row: DestinationRow, def: AnyDestination | undef
 }
 
 /** Loads a destination row and its type, or 404. */
-export async function loadDestination(
-  d1: D1Database,
-  id: string,
-): Promise<{ row: DestinationRow; def?: AnyDestination }> {
-  const row = await db(d1).select().from(destinations).where(eq(destinations.id, id)).get();
-  if (!row) throw notFound(`Destination ${id}`);
+export async function loadDestination(env: Env, id: string): Promise<{ row: DestinationRow; def?: AnyDestination }> {
+  const stored = await db(env.DB).select().from(destinations).where(eq(destinations.id, id)).get();
+  if (!stored) throw notFound(`Destination ${id}`);
+  const row = await openDestinationRow(env, stored); // secrets are sealed at rest
   return { row, def: destinationType(row.type) };
 }

@@ -11,6 +11,7 @@ import type { EnrichedEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { piiReader, protectEvent } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
 import { parseJson } from './validate';
@@ -138,13 +139,13 @@ const doc = apiDoc('Destinations', {
 /** Health, the dead-letter record and replay, under `/api/destinations/:id/…`. */
 export const destinationHealthApi = new Hono<AdminEnv>()
   .get('/:id/health', doc.health, requireScope('destinations:read'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const hours = queryInt(c.req.query('hours'), 'hours', { fallback: 24, min: 1, max: 24 * 30 });
     const interval = queryInt(c.req.query('interval'), 'interval', { fallback: 60, min: 1, max: 24 * 60 });
     return c.json(await health(c.env, row.id, hours, interval));
   })
   .get('/:id/failures', doc.failures, requireScope('destinations:read'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 50, min: 1, max: 500 });
     const before = c.req.query('before');
     const where = before
@@ -158,10 +159,14 @@ export const destinationHealthApi = new Hono<AdminEnv>()
       .limit(limit)
       .all();
     const next = rows.length === limit ? rows[rows.length - 1].failedAt : null;
-    return c.json({ data: rows.map(failureView), next });
+    const reader = await piiReader(c);
+    const data = await Promise.all(
+      rows.map(async (f) => ({ ...failureView(f), event: await protectEvent(reader, failureView(f).event) })),
+    );
+    return c.json({ data, next });
   })
   .post('/:id/replay', doc.replay, requireScope('destinations:write'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     if (!row.enabled)
       throw new ApiError(409, 'destination_disabled', 'Enable the destination before replaying its failures');
     const input = await parseJson(c.req.raw, ReplayInput);

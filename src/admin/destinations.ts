@@ -12,6 +12,7 @@ import { describeIssues, type EnrichedEvent, SegmentEvent } from '../ingest/spec
 import { ApiError, badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
+import { openDestinationRow, sealDestinationRow } from '../privacy/secrets';
 import { type AdminEnv, requireScope } from './auth';
 import {
   answerSummary,
@@ -132,28 +133,34 @@ export const destinationsApi = new Hono<AdminEnv>()
     }),
   )
   .get('/', doc.list, requireScope('destinations:read'), async (c) => {
-    const rows = await db(c.env.DB).select().from(destinations).orderBy(desc(destinations.createdAt)).all();
+    const stored = await db(c.env.DB).select().from(destinations).orderBy(desc(destinations.createdAt)).all();
+    const rows = await Promise.all(stored.map((r) => openDestinationRow(c.env, r)));
     return c.json({ data: rows.map((r) => destinationView(r, destinationType(r.type))) });
   })
   .post('/', doc.create, requireScope('destinations:write'), async (c) => {
     const input = await parseJson(c.req.raw, DestinationInput);
     const row = await rowFrom(c.env, input);
-    await db(c.env.DB).insert(destinations).values(row);
+    await db(c.env.DB)
+      .insert(destinations)
+      .values(await sealDestinationRow(c.env, row));
     return c.json(destinationView(row, destinationType(row.type)), 201);
   })
   .get('/:id', doc.get, requireScope('destinations:read'), async (c) => {
-    const { row, def } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row, def } = await loadDestination(c.env, c.req.param('id'));
     return c.json(destinationView(row, def));
   })
   .put('/:id', doc.replace, requireScope('destinations:write'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const input = await parseJson(c.req.raw, DestinationInput);
     const next = await rowFrom(c.env, input, row);
-    await db(c.env.DB).update(destinations).set(next).where(eq(destinations.id, row.id));
+    await db(c.env.DB)
+      .update(destinations)
+      .set(await sealDestinationRow(c.env, next))
+      .where(eq(destinations.id, row.id));
     return c.json(destinationView(next, destinationType(next.type)));
   })
   .patch('/:id', doc.update, requireScope('destinations:write'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const patch = await parseJson(c.req.raw, DestinationPatch);
     const merged: DestinationInput = {
       type: patch.type ?? row.type,
@@ -166,11 +173,14 @@ export const destinationsApi = new Hono<AdminEnv>()
       consentCategories: patch.consentCategories === undefined ? row.consentCategories : patch.consentCategories,
     };
     const next = await rowFrom(c.env, merged, row, patch.settings ?? {});
-    await db(c.env.DB).update(destinations).set(next).where(eq(destinations.id, row.id));
+    await db(c.env.DB)
+      .update(destinations)
+      .set(await sealDestinationRow(c.env, next))
+      .where(eq(destinations.id, row.id));
     return c.json(destinationView(next, destinationType(next.type)));
   })
   .delete('/:id', doc.remove, requireScope('destinations:write'), async (c) => {
-    const { row } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row } = await loadDestination(c.env, c.req.param('id'));
     const d = db(c.env.DB);
     await d.batch([
       d.delete(destinations).where(eq(destinations.id, row.id)),
@@ -179,7 +189,7 @@ export const destinationsApi = new Hono<AdminEnv>()
     return c.body(null, 204);
   })
   .post('/:id/test', doc.test, requireScope('destinations:write'), async (c) => {
-    const { row, def } = await loadDestination(c.env.DB, c.req.param('id'));
+    const { row, def } = await loadDestination(c.env, c.req.param('id'));
     if (!def) throw new ApiError(409, 'unknown_type', `Destination type ${row.type} is no longer available`);
     const hasBody = (await c.req.raw.clone().text()).trim() !== '';
     const input = hasBody ? await parseJson(c.req.raw, TestInput) : {};

@@ -11,6 +11,7 @@ import { forbidden, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { randomToken, ulid } from '../lib/ids';
+import { protectEntries } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { grants } from './scopes';
 import { parseJson } from './validate';
@@ -185,5 +186,5 @@ export const sourcesApi = new Hono<AdminEnv>()
   .get('/:id/events', doc.events, requireScope('sources:read'), async (c) => {
     const row = await load(c.env.DB, c.req.param('id'));
     const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 100, min: 1, max: 100 });
-    return c.json({ data: await liveTap(c.env, row.id).list(limit) });
+    return c.json({ data: await protectEntries(c, row.id, await liveTap(c.env, row.id).list(limit)) });
   });

@@ -90,7 +90,7 @@ export const replaysApi = new Hono<AdminEnv>()
     }
     const source = await c.env.DB.prepare('SELECT id FROM sources WHERE id = ?').bind(input.sourceId).first();
     if (!source) throw notFound(`Source ${input.sourceId}`);
-    const live = new Set((await loadLiveDestinations(c.env.DB)).map((d) => d.id));
+    const live = new Set((await loadLiveDestinations(c.env)).map((d) => d.id));
     const missing = input.destinationIds.filter((d) => !live.has(d));
     if (missing.length) throw notFound(`Enabled destination(s) ${missing.join(', ')}`);
     const from = new Date(input.from).toISOString();

@@ -59,7 +59,7 @@ export async function replayStep(env: Cloudflare.Env, id: string): Promise<boole
   const allowed = await isReplayAllowed(env, r.sourceId, selected);
   const events = selected.filter((_, i) => allowed[i]);
   const now = new Date().toISOString();
-  const attempts = attemptsFor(events, r.sourceId, r.destinationIds, await loadLiveDestinations(env.DB), now);
+  const attempts = attemptsFor(events, r.sourceId, r.destinationIds, await loadLiveDestinations(env), now);
   for (const chunk of chunkForQueue(attempts)) {
     await env.DELIVERY_RETRY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
   }

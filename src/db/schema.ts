@@ -21,6 +21,7 @@ export * from './audiences-schema';
 export * from './destinations-schema';
 export * from './functions-schema';
 export * from './governance-schema';
+export * from './pii-schema';
 export * from './privacy-schema';
 
 /** Requests dropped for an unknown, disabled or retired write key, per key and UTC day (migrations/0008). */

@@ -1,5 +1,6 @@
 import { runDestinationInserts } from '../functions/delivery-inserts';
 import { chunkForQueue } from '../ingest/enqueue';
+import { openBodies } from '../privacy/pii-guard';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
 import { type DeliveryError, RetryableError } from './errors';
@@ -57,8 +58,13 @@ interface Item extends Work {
 }
 
 /** One message's items, or why it could not be read or routed. */
-function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestination>, log: DeliveryLog, now: number) {
-  const body = msg.body;
+function expandOne(
+  msg: Message<DeliveryMessage>,
+  body: DeliveryMessage,
+  byId: Map<string, LiveDestination>,
+  log: DeliveryLog,
+  now: number,
+) {
   const items: Item[] = [];
   if (body.kind === 'event') {
     for (const r of route(body, [...byId.values()])) {
@@ -105,18 +111,25 @@ function expandOne(msg: Message<DeliveryMessage>, byId: Map<string, LiveDestinat
  * read and routed in its own `try`: one that cannot be (unreadable body, a filter that throws)
  * is set aside to be recorded, never failing the others.
  */
-function expand(batch: MessageBatch<DeliveryMessage>, dests: LiveDestination[], log: DeliveryLog, now: number) {
+function expand(
+  batch: MessageBatch<DeliveryMessage>,
+  dests: LiveDestination[],
+  log: DeliveryLog,
+  now: number,
+  opened?: Map<string, DeliveryMessage>,
+) {
   const byId = new Map(dests.map((d) => [d.id, d]));
   const items: Item[] = [];
   const bad = new Map<Message<DeliveryMessage>, UnhandledMessage>();
   for (const msg of batch.messages) {
-    const read = readBody(msg);
+    const body = opened?.get(msg.id);
+    const read = body ? ({ ok: true, body } as const) : readBody(msg);
     if (!read.ok) {
       bad.set(msg, unhandled(msg, batch.queue, read.error, now));
       continue;
     }
     try {
-      items.push(...expandOne(msg, byId, log, now));
+      items.push(...expandOne(msg, read.body, byId, log, now));
     } catch (err) {
       bad.set(msg, unhandled(msg, batch.queue, err, now, { value: read.body }));
     }
@@ -185,8 +198,9 @@ export async function consumeDelivery(
   const lane = given.lane ?? (batch.queue === RETRY_QUEUE ? 'retry' : 'fresh');
   const started = given.now();
   const log = new DeliveryLog(started);
-  const dests = await loadLiveDestinations(env.DB);
-  const { items, bad } = expand(batch, dests, log, started);
+  const dests = await loadLiveDestinations(env);
+  // Profiles store PII sealed (outbox included): filters and vendors get the values as sent.
+  const { items, bad } = expand(batch, dests, log, started, await openBodies(env, batch.messages));
   for (const u of bad.values()) log.unhandled(u);
 
   const done = await deliveredKeys(

@@ -1,3 +1,4 @@
+import { sealFailure } from '../privacy/pii-guard';
 import { DeliveryLog } from './log';
 import type { DeadLetterMessage, DeliveryFailure } from './messages';
 import { type LiveDestination, route } from './routing';
@@ -93,7 +94,7 @@ export async function consumeDeliveryDlq(
   const failedAt = new Date(now).toISOString();
   let destinations: Promise<LiveDestination[]> | undefined;
   const dests = () => {
-    destinations ??= loadLiveDestinations(env.DB).catch((err) => {
+    destinations ??= loadLiveDestinations(env).catch((err) => {
       throw new DestinationsUnavailable(err);
     });
     return destinations;
@@ -108,7 +109,8 @@ export async function consumeDeliveryDlq(
     }
     try {
       const log = new DeliveryLog(now);
-      for (const f of await failuresOf(msg, read.body, dests, failedAt)) log.failed(f);
+      // The recorded event keeps its PII sealed, as profiles keep it (replays are opened again).
+      for (const f of await failuresOf(msg, read.body, dests, failedAt)) log.failed(await sealFailure(env, f));
       const fallback = unhandled(msg, batch.queue, new Error('D1 refused its failure record'), now, {
         value: read.body,
       });

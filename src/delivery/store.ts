@@ -3,6 +3,7 @@ import { db } from '../db/client';
 import { type DestinationRow, destinations } from '../db/destinations-schema';
 import { destinationType } from '../destinations/registry';
 import { destinationTransformations } from '../governance/cache';
+import { openDestinationRow } from '../privacy/secrets';
 import { DestinationFilter } from './filters';
 import type { LiveDestination } from './routing';
 
@@ -36,11 +37,13 @@ export function liveDestination(row: DestinationRow): LiveDestination | null {
 }
 
 /** The enabled destinations, parsed (one D1 read per consumer batch). */
-export async function loadLiveDestinations(d1: D1Database): Promise<LiveDestination[]> {
-  const [rows, transforms] = await Promise.all([
-    db(d1).select().from(destinations).where(eq(destinations.enabled, true)).all(),
-    destinationTransformations(d1),
+export async function loadLiveDestinations(env: Env): Promise<LiveDestination[]> {
+  const [stored, transforms] = await Promise.all([
+    db(env.DB).select().from(destinations).where(eq(destinations.enabled, true)).all(),
+    destinationTransformations(env.DB),
   ]);
+  // Secrets are sealed at rest (src/privacy/secrets.ts).
+  const rows = await Promise.all(stored.map((r) => openDestinationRow(env, r)));
   return rows
     .map(liveDestination)
     .filter((d): d is LiveDestination => d !== null)

@@ -1,4 +1,5 @@
 import type { IngestMessage } from '../ingest/spec';
+import { IngestPii } from '../privacy/pii-guard';
 import type { ApplyInput, ApplyResult, Describe, ProfileSnapshot } from '../profiles/protocol';
 import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
 import type { LinkRow } from '../profiles/store';
@@ -62,13 +63,18 @@ export class Resolver {
   constructor(
     private readonly env: Env,
     private readonly rules: Rules,
+    /** Blind index keys and sealed events of this batch (PII protection); none by default. */
+    private readonly pii: IngestPii = IngestPii.none,
   ) {
     this.spec = limitSpec(rules);
   }
 
   /** The usable identifier keys of an event for one collection, in reading order, capped (alias aside). */
   plainKeys(event: IngestMessage['event'], collection: Collection): string[] {
-    return capIdentifiers(usable(this.rules, extractIdentifiers(event, collection)).map(keyOf), this.rules).kept;
+    return capIdentifiers(
+      usable(this.rules, extractIdentifiers(event, collection)).map(keyOf).map(this.pii.key),
+      this.rules,
+    ).kept;
   }
 
   /** The usable identifier keys of an event, with an alias's previousId typed by the index. */
@@ -108,7 +114,8 @@ export class Resolver {
         profileId: r.profile,
         collection: 'users',
         keys: [...r.keys],
-        messages: r.idx.map((i) => msgs[i]),
+        identifierValues: this.pii.values([...r.keys]),
+        messages: r.idx.map((i) => this.pii.message(msgs[i])),
         links: [],
         limits: this.spec,
         emit: true,
@@ -180,7 +187,8 @@ export class Resolver {
       profileId,
       collection,
       keys: ids,
-      messages: [msg],
+      identifierValues: this.pii.values(ids),
+      messages: [this.pii.message(msg)],
       links,
       limits: this.spec,
       emit,

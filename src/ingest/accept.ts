@@ -6,6 +6,7 @@ import { functionsConfig } from '../functions/store';
 import { governEvents, recordGovernance } from '../governance/enforce';
 import { ApiError, unauthorized } from '../lib/errors';
 import type { JsonObject } from '../lib/json';
+import { enforceRateLimit } from '../privacy/rate-limit';
 import { dropSuppressed } from '../privacy/suppression';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
@@ -51,6 +52,7 @@ export async function accept(
   if (!writeKey) throw unauthorized('Missing write key: send it as the Basic username or as `writeKey`');
   const match = await lookupWriteKey(c.env.DB, writeKey);
   if (!match.source) return dropForKey(c, writeKey, match, items.length);
+  await enforceRateLimit(c, match.source.id); // 429 + Retry-After over the source's tier (src/privacy)
   return acceptForSource(c, match.source, body, items, forcedType, mode, match.key === 'previous');
 }
 

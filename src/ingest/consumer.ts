@@ -5,6 +5,7 @@ import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
+import { IngestPii, loadPii } from '../privacy/pii-guard';
 import { ackSuppressed } from '../privacy/suppression';
 import { DirectoryBatch } from '../profiles/directory';
 import {
@@ -166,7 +167,11 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
   if (readable.length) {
     const rules = await loadRules(env.DB);
-    const resolver = new Resolver(env, rules);
+    const pii = await IngestPii.prepare(
+      await loadPii(env),
+      readable.map((r) => r.body),
+    );
+    const resolver = new Resolver(env, rules, pii);
     const resolved: { item: Item; out: Outcome }[] = [];
     const unresolved: Item[] = [];
     const onPoison = (item: Item, err: unknown) => {

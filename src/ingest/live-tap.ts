@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
+import { sealEntries } from '../privacy/pii-guard';
 import type { DebugEntry } from './collect';
 import { acceptSubscriber, broadcast } from './live-subscribe';
 
@@ -24,10 +25,11 @@ export class LiveTap extends DurableObject<Env> {
   private readonly insertEntry = (entry: string) =>
     this.ctx.storage.sql.exec('INSERT INTO entries (entry) VALUES (?)', entry);
 
-  /** Appends entries and trims to the newest `TAP_SIZE`. */
-  record(entries: TapEntry[]): void {
+  /** Appends entries (PII trait values sealed, src/privacy) and trims to the newest `TAP_SIZE`. */
+  async record(entries: TapEntry[]): Promise<void> {
+    const sealed = await sealEntries(this.env, entries.slice(-TAP_SIZE));
     const sql = this.ctx.storage.sql;
-    for (const e of entries.slice(-TAP_SIZE)) sql.exec('INSERT INTO entries (entry) VALUES (?)', JSON.stringify(e));
+    for (const e of sealed) this.insertEntry(JSON.stringify(e));
     sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
     this.publish(entries.slice(-TAP_SIZE));
   }

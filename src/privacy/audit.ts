@@ -46,7 +46,8 @@ export async function firstBreak(
   return null;
 }
 
-const SECRET_KEY = /secret|token|password|passwd|api_?key|private|credential|authorization/i;
+// write_key and webhook_url: destination secrets (Segment's write key, Slack's webhook URL).
+const SECRET_KEY = /secret|token|password|passwd|api_?key|write_?key|webhook_?url|private|credential|authorization/i;
 
 /** A copy of a JSON value with every secret-looking field masked (keeps the last 4 characters). */
 export function maskSecrets(value: unknown, depth = 0): unknown {

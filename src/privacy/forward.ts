@@ -39,7 +39,7 @@ export async function forwardDeletion(
   const subject = deletionSubject(subjects);
   const out: ForwardResult[] = [];
   const config = deliveryConfig(env);
-  for (const dest of await loadLiveDestinations(env.DB)) {
+  for (const dest of await loadLiveDestinations(env)) {
     const base = { destinationId: dest.id, type: dest.def.id };
     if (!dest.def.deleteUser) {
       out.push({ ...base, status: 'UNSUPPORTED', requests: 0 });

@@ -7,6 +7,7 @@ import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { protectRead } from '../privacy/pii-access';
 import { findProfileId, readProfile } from './lookup';
 import type { ReadQuery } from './protocol';
 import {
@@ -56,7 +57,7 @@ async function load(c: Ctx, q: ReadQuery) {
   const id = await findProfileId(c.env, collection, c.req.param('id') ?? '');
   const found = id && (await readProfile(c.env, id, q));
   if (!found) throw profileNotFound();
-  return { collection, ...found };
+  return { collection, ...(await protectRead(c, found)) };
 }
 
 function cursor(c: Ctx, hasMore: boolean, next: string, limit?: number): Cursor {

@@ -21,7 +21,10 @@ export function writeMessages(
   let duplicates = 0;
   const events: FoldEvent[] = [];
   const first = input.messages[0];
-  if (first) store.addIdentifiers(ProfileStore.newIdentifierRows(fresh, first.sourceId, first.event.messageId, iso));
+  if (first)
+    store.addIdentifiers(
+      ProfileStore.newIdentifierRows(fresh, first.sourceId, first.event.messageId, iso, input.identifierValues),
+    );
   store.addLinks(input.links ?? []);
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;

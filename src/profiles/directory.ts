@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { profileDirectory, profileMerges } from '../db/profiles-schema';
 import type { MergeRecord } from '../identity/resolver';
+import { isSealed } from '../privacy/pii';
 import type { ProfileSnapshot } from './protocol';
 
 const SEARCH_CHARS = 8_000;
@@ -59,7 +60,8 @@ function traitsJson(traits: Record<string, unknown>): string {
 export function searchText(s: Pick<ProfileSnapshot, 'id' | 'identifiers' | 'traits'>): string {
   const parts = [s.id, ...s.identifiers];
   for (const [k, v] of Object.entries(s.traits)) {
-    if (v !== null && typeof v !== 'object') parts.push(`${k}:${String(v)}`);
+    // A sealed PII value is noise to search; its identifier is found through the blind index.
+    if (v !== null && typeof v !== 'object' && !isSealed(v)) parts.push(`${k}:${String(v)}`);
   }
   return parts.join(' ').toLowerCase().slice(0, SEARCH_CHARS);
 }

@@ -1,5 +1,6 @@
 import { type Collection, normalizeValue, parseKey } from '../identity/identifiers';
 import { lookupKeys } from '../identity/index-do';
+import { indexKey, loadPii } from '../privacy/pii-guard';
 import { isOf, isProfileId, profileStub, type ReadQuery, type ReadResult } from './protocol';
 
 type Live = Extract<ReadResult, { status: 'live' }>;
@@ -15,7 +16,8 @@ export async function findProfileId(env: Env, collection: Collection, ref: strin
   if (!id) return undefined;
   const value = normalizeValue(id.kind, id.value);
   if (value === undefined) return undefined;
-  const key = `${id.kind}:${value}`;
+  // A PII kind (email, phone) is indexed by its blind index, never by the clear value.
+  const key = await indexKey(await loadPii(env), id.kind, value);
   const owner = (await lookupKeys(env, [key]))[key];
   return owner && isOf(collection, owner) ? owner : undefined;
 }

@@ -33,6 +33,8 @@ export interface ApplyInput {
   collection: Collection;
   /** Identifier keys the events bring; new ones are claimed in the index before they are added. */
   keys: string[];
+  /** Sealed clear values of blind-indexed keys (`email:bi1.…`), kept as the identifier's value. */
+  identifierValues?: Record<string, string>;
   messages: IngestMessage[];
   links?: LinkRow[];
   limits: LimitSpec;

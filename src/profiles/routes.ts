@@ -7,17 +7,33 @@ import type { Collection } from '../identity/identifiers';
 import { badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { maskValue } from '../privacy/pii';
+import {
+  auditPiiRead,
+  blindTerms,
+  type PiiReader,
+  piiReader,
+  protectRead,
+  protectTraits,
+  showIdentifier,
+} from '../privacy/pii-access';
 import { findProfileId, readProfile } from './lookup';
 import { eventView, metadataView } from './views';
 
 const RECENT_EVENTS = 20;
 
-function directoryView(r: DirectoryRow) {
+/** A directory row as the caller may see it: sealed traits opened, PII masked without `pii:read`. */
+async function directoryView(reader: PiiReader, r: DirectoryRow) {
+  const opened = await protectTraits({ ...reader, clear: true }, JSON.parse(r.traits) as Record<string, unknown>);
+  const traits = reader.clear ? opened : await protectTraits(reader, opened);
+  const identifiers = await Promise.all(
+    (JSON.parse(r.identifiers) as string[]).map((k) => showIdentifier(reader, k, opened)),
+  );
   return {
     id: r.id,
     collection: r.collection,
-    identifiers: JSON.parse(r.identifiers) as string[],
-    traits: JSON.parse(r.traits) as Record<string, unknown>,
+    identifiers,
+    traits,
     eventCount: r.eventCount,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -63,6 +79,9 @@ export const profileDirectoryApi = new Hono<AdminEnv>()
     const rawCursor = c.req.query('cursor');
     const after = rawCursor ? decodeCursor(rawCursor) : undefined;
     const pattern = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    const reader = await piiReader(c);
+    // An email or phone is indexed blind: `q` finds it by its exact value, through the same HMAC.
+    const blind = (await blindTerms(reader.pii, q)).map((term) => sql`instr(${profileDirectory.search}, ${term}) > 0`);
     const t = profileDirectory;
     const rows = await db(c.env.DB)
       .select()
@@ -71,7 +90,7 @@ export const profileDirectoryApi = new Hono<AdminEnv>()
         and(
           eq(t.collection, collection),
           isNull(t.mergedInto),
-          q ? sql`${t.search} LIKE ${pattern} ESCAPE '\\'` : undefined,
+          q ? or(sql`${t.search} LIKE ${pattern} ESCAPE '\\'`, ...blind) : undefined,
           after
             ? or(sql`${t.updatedAt} < ${after[0]}`, and(eq(t.updatedAt, after[0]), sql`${t.id} < ${after[1]}`))
             : undefined,
@@ -81,8 +100,14 @@ export const profileDirectoryApi = new Hono<AdminEnv>()
       .limit(limit + 1)
       .all();
     const page = rows.slice(0, limit);
+    const data = await Promise.all(page.map((r) => directoryView(reader, r)));
+    const pii = (d: (typeof data)[number]) =>
+      d.identifiers.some((k) => reader.pii.keys.has(k.split(':')[0])) ||
+      Object.keys(d.traits).some((k) => reader.pii.keys.has(k));
+    if (reader.clear && data.some(pii))
+      await auditPiiRead(c, '/api/profiles', { profiles: data.map((d) => d.id), q: q ? maskValue(q) : undefined });
     return c.json({
-      data: page.map(directoryView),
+      data,
       cursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
     });
   })
@@ -90,7 +115,7 @@ export const profileDirectoryApi = new Hono<AdminEnv>()
     const ref = c.req.param('id');
     const collection: Collection = ref.startsWith('acc_') || ref.startsWith('group_id:') ? 'accounts' : 'users';
     const id = await findProfileId(c.env, collection, ref);
-    const found =
+    const read =
       id &&
       (await readProfile(c.env, id, {
         identifiers: true,
@@ -99,7 +124,8 @@ export const profileDirectoryApi = new Hono<AdminEnv>()
         merges: true,
         events: { limit: RECENT_EVENTS, asc: false },
       }));
-    if (!found) throw notFound(`Profile ${ref}`);
+    if (!read) throw notFound(`Profile ${ref}`);
+    const found = await protectRead(c, read);
     const p = found.profile;
     return c.json({
       id: found.id,

@@ -158,11 +158,19 @@ export class ProfileStore {
     }
   }
 
-  /** Identifier rows for keys first seen in one event. */
-  static newIdentifierRows(keys: string[], sourceId: string, messageId: string, now: string): IdentifierRow[] {
+  /** Identifier rows for keys first seen in one event; `values`: sealed values of blind-indexed keys. */
+  static newIdentifierRows(
+    keys: string[],
+    sourceId: string,
+    messageId: string,
+    now: string,
+    values?: Record<string, string>,
+  ): IdentifierRow[] {
     return keys.flatMap((key) => {
       const id = parseKey(key);
-      return id ? [{ key, ...id, source_id: sourceId, first_message_id: messageId, created_at: now }] : [];
+      if (!id) return [];
+      const value = values?.[key] ?? id.value;
+      return [{ key, kind: id.kind, value, source_id: sourceId, first_message_id: messageId, created_at: now }];
     });
   }
 
