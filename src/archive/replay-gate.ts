@@ -1,5 +1,5 @@
 import type { EnrichedEvent } from '../ingest/spec';
-import { isSuppressed, suppressedKeys } from '../privacy/suppression';
+import { blindKeysFor, isSuppressed, suppressedKeys } from '../privacy/suppression';
 
 /**
  * The privacy gate of a replay: which archived events may be sent again. A person suppressed since
@@ -13,5 +13,7 @@ export async function isReplayAllowed(
   events: readonly EnrichedEvent[],
 ): Promise<boolean[]> {
   const keys = await suppressedKeys(env.DB);
-  return events.map((e) => !isSuppressed(e, keys));
+  if (!keys.size) return events.map(() => true);
+  const blind = await blindKeysFor(env, events);
+  return events.map((e) => !isSuppressed(e, keys, blind));
 }

@@ -73,7 +73,7 @@ export async function acceptForSource(
   const facts = { receivedAt: new Date(), ip, cf, fromDevice };
   const result = collect(items, facts, { forcedType, batch: mode === 'batch' ? body : undefined });
   // Suppressed people (regulations): their events go nowhere, the debugger included.
-  await dropSuppressed(c.env.DB, source.id, result, c.executionCtx);
+  await dropSuppressed(c.env, source.id, result, c.executionCtx);
   // The source's tracking plan: blocked events are dropped here, before anything is stored; the
   // answer to the client does not change (Segment's SDKs must not retry over governance).
   const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);

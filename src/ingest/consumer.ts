@@ -161,7 +161,7 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
     batch.messages,
     ingestMessageProblem,
   );
-  const readable = await ackSuppressed(env.DB, read); // queued before a regulation suppressed them
+  const readable = await ackSuppressed(env, read); // queued before a regulation suppressed them
   const poison = unreadable.map((u) => ({ msg: u.msg, row: unreadableFailure(u, batch.queue) }));
   for (const p of poison) console.error('unreadable ingest message; recording it', p.msg.id, p.row.error);
 

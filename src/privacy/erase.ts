@@ -3,6 +3,7 @@ import { forgetKeys, lookupKeys } from '../identity/index-do';
 import { liveTap } from '../ingest/live-tap';
 import { readProfile } from '../profiles/lookup';
 import { profileStub } from '../profiles/protocol';
+import { indexKey, loadPii } from './pii-guard';
 import type { Subjects } from './regulation-store';
 import { BY_ROWID, rowidsOf, scrubbedDelete } from './scrub';
 
@@ -29,9 +30,18 @@ async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Pro
  * identifier of those profiles, so suppression and deletion cover the person, not only one id.
  */
 export async function resolveSubjects(env: Env, named: string[]): Promise<Subjects> {
-  const owners = await lookupKeys(env, named);
+  // With PII sealing on, the index knows emails and phones by their blind index only; both forms
+  // are kept, so the edge matches the clear value an event carries as well as the profile's keys.
+  const pii = await loadPii(env);
+  const indexed = await Promise.all(
+    named.map((k) => {
+      const id = parseKey(k);
+      return id ? indexKey(pii, id.kind, id.value) : k;
+    }),
+  );
+  const owners = await lookupKeys(env, indexed);
   const profiles = new Set<string>();
-  const keys = new Set(named);
+  const keys = new Set([...named, ...indexed]);
   await pool([...new Set(Object.values(owners))], async (owner) => {
     profiles.add(owner);
     const found = await readProfile(env, owner, { identifiers: true, merges: true });

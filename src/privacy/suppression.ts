@@ -1,7 +1,8 @@
-import { extractIdentifiers, keyOf, normalizeValue } from '../identity/identifiers';
+import { extractIdentifiers, keyOf, normalizeValue, parseKey } from '../identity/identifiers';
 import type { Collected } from '../ingest/collect';
 import type { EnrichedEvent } from '../ingest/spec';
 import { isObject } from '../lib/json';
+import { indexKey, loadPii } from './pii-guard';
 import { countSuppressed, loadSuppressedKeys, suppressionRevision } from './suppression-store';
 
 /** How long an isolate trusts its cached suppression list before asking D1 for the revision. */
@@ -36,12 +37,11 @@ export function clearSuppressionCache(): void {
   entry = undefined;
 }
 
-/** True when any identifier of the (possibly partial, e.g. rejected) event is suppressed. */
-export function isSuppressed(event: unknown, keys: ReadonlySet<string>): boolean {
-  if (!isObject(event)) return false;
+/** Every identifier key an event names: its identifiers, traits of any call type, alias's previousId. */
+function keysOf(event: unknown): string[] {
+  if (!isObject(event)) return [];
   const e = event as unknown as EnrichedEvent;
-  if (extractIdentifiers(e).some((id) => keys.has(keyOf(id)))) return true;
-  // Traits of any call type and alias's previousId name the person too.
+  const out = extractIdentifiers(e).map(keyOf);
   const traits = isObject(e.traits) ? e.traits : {};
   const more = [
     ['email', traits.email],
@@ -51,9 +51,34 @@ export function isSuppressed(event: unknown, keys: ReadonlySet<string>): boolean
   ] as const;
   for (const [kind, v] of more) {
     const value = normalizeValue(kind, v);
-    if (value !== undefined && keys.has(`${kind}:${value}`)) return true;
+    if (value !== undefined) out.push(`${kind}:${value}`);
   }
-  return false;
+  return out;
+}
+
+/**
+ * True when any identifier of the (possibly partial, e.g. rejected) event is suppressed. With PII
+ * sealing on, a profile's emails and phones are known by their blind index only (`email:bi1.…`):
+ * `blind` maps the event's clear keys to those (see `blindKeysFor`).
+ */
+export function isSuppressed(
+  event: unknown,
+  keys: ReadonlySet<string>,
+  blind: ReadonlyMap<string, string> = new Map(),
+): boolean {
+  return keysOf(event).some((k) => keys.has(k) || keys.has(blind.get(k) ?? ''));
+}
+
+/** The blind-index keys of the events' emails and phones, when PII sealing is on (one HMAC a value). */
+export async function blindKeysFor(env: Env, events: readonly unknown[]): Promise<ReadonlyMap<string, string>> {
+  const pii = await loadPii(env);
+  const out = new Map<string, string>();
+  if (!pii.ring) return out;
+  for (const k of new Set(events.flatMap(keysOf))) {
+    const id = parseKey(k);
+    if (id && pii.keys.has(id.kind)) out.set(k, await indexKey(pii, id.kind, id.value));
+  }
+  return out;
 }
 
 /**
@@ -62,16 +87,21 @@ export function isSuppressed(event: unknown, keys: ReadonlySet<string>): boolean
  * Segment. Counted per source and day after the response. Returns how many events were dropped.
  */
 export async function dropSuppressed(
-  d1: D1Database,
+  env: Env,
   sourceId: string,
   result: Collected,
   ctx: Pick<ExecutionContext, 'waitUntil'>,
 ): Promise<number> {
+  const d1 = env.DB;
   const keys = await suppressedKeys(d1);
   if (!keys.size) return 0;
   const before = result.debug.length;
-  result.accepted = result.accepted.filter((e) => !isSuppressed(e, keys));
-  result.debug = result.debug.filter((d) => !isSuppressed(d.event, keys));
+  const blind = await blindKeysFor(
+    env,
+    result.debug.map((d) => d.event),
+  );
+  result.accepted = result.accepted.filter((e) => !isSuppressed(e, keys, blind));
+  result.debug = result.debug.filter((d) => !isSuppressed(d.event, keys, blind));
   const dropped = before - result.debug.length;
   if (dropped) ctx.waitUntil(countSuppressed(d1, sourceId, dropped, new Date()).catch((err) => console.warn(err)));
   return dropped;
@@ -82,13 +112,17 @@ export async function dropSuppressed(
  * dropped here, so a run that deleted the person is not undone by what was already in the queue.
  */
 export async function ackSuppressed<T extends { msg: { ack(): void }; body: { event: unknown } }>(
-  d1: D1Database,
+  env: Env,
   items: T[],
 ): Promise<T[]> {
-  const keys = await suppressedKeys(d1);
+  const keys = await suppressedKeys(env.DB);
   if (!keys.size) return items;
+  const blind = await blindKeysFor(
+    env,
+    items.map((i) => i.body.event),
+  );
   return items.filter((item) => {
-    if (!isSuppressed(item.body.event, keys)) return true;
+    if (!isSuppressed(item.body.event, keys, blind)) return true;
     item.msg.ack();
     return false;
   });
