@@ -19,6 +19,7 @@ import { auditTrail } from './privacy/audit-trail';
 import { profileApi } from './profiles/api';
 import { profilesApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
+import { usageApi } from './usage/routes';
 
 /** The HTTP surface: Tracking API, snippet CDN, admin API. Each area is a sub-app. */
 export const app = new Hono<AdminEnv>();
@@ -55,3 +56,4 @@ app.route('/api/identity', identityApi);
 app.route('/api/profiles', profilesApi);
 app.route('/api/tokens', tokensApi);
 app.route('/api/audit', auditApi);
+app.route('/api/usage', usageApi);

@@ -47,6 +47,7 @@ const NO_BODY = new Set([
   'post /api/sources/{id}/enable',
   'post /api/ingest/failures/replay',
   'post /api/identity/stats/reset',
+  'post /api/usage/flush',
 ]);
 
 /** zod's own JSON Schema of a request body, as hono-openapi should embed it. */

@@ -39,3 +39,4 @@ export const rejectedWriteKeys = sqliteTable(
 export type RejectedWriteKeyRow = typeof rejectedWriteKeys.$inferSelect;
 export * from './profiles-schema';
 export * from './queues-schema';
+export * from './usage-schema';

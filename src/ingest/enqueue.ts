@@ -1,4 +1,5 @@
 import { jsonBytes } from '../lib/json';
+import { usage } from '../usage/counters';
 import type { IngestMessage } from './spec';
 
 /** Cloudflare Queues limits for one `sendBatch` call (100 messages, 256 KB), with headroom. */
@@ -38,4 +39,8 @@ export async function enqueueIngest(queue: Queue, messages: IngestMessage[]): Pr
       queue.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const }))),
     ),
   );
+  // The usage meter's denominator: events that entered the pipeline (replays included), per source.
+  const perSource = new Map<string, number>();
+  for (const m of messages) perSource.set(m.sourceId, (perSource.get(m.sourceId) ?? 0) + 1);
+  for (const [source, n] of perSource) usage.add({ stage: 'ingest', unit: 'events', source }, n);
 }
