@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchAudiences } from './bench-audiences.mjs';
+import { benchCost } from './bench-cost.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchGovernance } from './bench-governance.mjs';
 import { benchIdentity } from './bench-identity.mjs';
@@ -288,6 +289,11 @@ export const SECTIONS = [
     name: 'audiences',
     title: 'qualifying event → audience event at the destination p50/p95 (webhook), personalize latency',
     run: benchAudiences,
+  },
+  {
+    name: 'cost',
+    title: "billable units per event from the usage meter: known user's track, new user's identify, merge",
+    run: benchCost,
   },
 ];
 
