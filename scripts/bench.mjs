@@ -21,6 +21,7 @@ import { benchCost } from './bench-cost.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchGovernance } from './bench-governance.mjs';
 import { benchIdentity } from './bench-identity.mjs';
+import { benchPipeline } from './bench-pipeline.mjs';
 import { ensureSource, freePort, ROOT, startDev, toolEnv } from './local.mjs';
 
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
@@ -53,11 +54,12 @@ export async function startBenchTessera() {
   }
 }
 
-/** Starts any Worker config under `wrangler dev` on loopback; resolves once it answers HTTP. */
-export async function startWorker(configPath) {
+/** Starts any Worker config under `wrangler dev` on loopback (`vars` as `--var`); resolves once it answers HTTP. */
+export async function startWorker(configPath, vars = {}) {
   const port = await freePort();
   const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-w-'));
   const args = ['dev', '-c', configPath, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
     env: toolEnv(),
@@ -289,6 +291,11 @@ export const SECTIONS = [
     name: 'audiences',
     title: 'qualifying event → audience event at the destination p50/p95 (webhook), personalize latency',
     run: benchAudiences,
+  },
+  {
+    name: 'pipeline',
+    title: 'events/s to a webhook: Tessera vs the floor Worker (a SQLite Durable Object per user), 100 users',
+    run: benchPipeline,
   },
   {
     name: 'cost',
