@@ -8,7 +8,7 @@ declare namespace Cloudflare {
      * its CDN settings. Optional: without it the request's Host is used (validated, not publicly cached).
      */
     PUBLIC_URL?: string;
-    /** Usage meter: seconds between flushes of an isolate's counters (default 10). */
+    /** Usage meter: seconds between flushes of an isolate's counters (default 60). */
     USAGE_FLUSH_SECONDS?: string;
     /** Usage meter: JSON of unit → dollars per million, over the list prices (src/usage/prices.ts). */
     USAGE_PRICES?: string;

@@ -1,7 +1,7 @@
 import { usage } from './counters';
 import { MeteredD1 } from './d1';
 
-const DEFAULT_FLUSH_SECONDS = 10;
+const DEFAULT_FLUSH_SECONDS = 60;
 let lastFlush = 0;
 let inFlight: Promise<void> | undefined;
 
@@ -41,7 +41,7 @@ export async function flushUsage(d1: D1Database): Promise<void> {
   }
 }
 
-/** Seconds between flushes of one isolate (`USAGE_FLUSH_SECONDS`, default 10; 0 flushes at every chance). */
+/** Seconds between flushes of one isolate (`USAGE_FLUSH_SECONDS`, default 60; 0 flushes at every chance). */
 export function flushSeconds(env: { USAGE_FLUSH_SECONDS?: string }): number {
   const n = Number(env.USAGE_FLUSH_SECONDS ?? DEFAULT_FLUSH_SECONDS);
   return Number.isFinite(n) && n >= 0 ? n : DEFAULT_FLUSH_SECONDS;

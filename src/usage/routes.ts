@@ -24,7 +24,7 @@ const doc = apiDoc('Usage', {
     summary: 'Billable units per 1,000 events and estimated dollars under Cloudflare list prices',
     description:
       'Hours are the unit of time: `from` rounds down and `to` up to whole hours (UTC). Counters are written by each ' +
-      'isolate at most every `USAGE_FLUSH_SECONDS` (10), so the last seconds may be missing. Prices: list prices ' +
+      'isolate at most every `USAGE_FLUSH_SECONDS` (60), so the last minute may be missing. Prices: list prices ' +
       'per million units (src/usage/prices.ts), overridden by the `USAGE_PRICES` var.',
     query: {
       from: 'Start, ISO-8601 or epoch ms (default: 24 hours ago)',
