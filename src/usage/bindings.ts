@@ -96,14 +96,21 @@ function meterR2(bucket: R2Bucket, name: string, stage: string): R2Bucket {
 /** Durable Object class of each namespace binding (from wrangler.toml). */
 const CLASSES: Record<string, string> = { PROFILE: 'Profile', IDENTITY: 'IdentityIndex', LIVE_TAP: 'LiveTap' };
 
+/** D1 and R2 bindings (from wrangler.toml). */
+const D1_BINDINGS = new Set(['DB']);
+const R2_BINDINGS = new Set(['ARCHIVE']);
+
+/**
+ * Bindings are recognised by name, not by shape: a service binding (ASSETS) answers every property
+ * with an RPC stub, so it would look like anything. A binding added to wrangler.toml is metered
+ * once it is named in one of these tables; until then it passes through uncounted.
+ */
 function wrap(name: string, value: unknown, stage: string): unknown {
   if (!value || typeof value !== 'object') return value;
-  const v = value as Record<string, unknown>;
-  if (typeof v.prepare === 'function' && typeof v.batch === 'function') return meterD1(value as D1Database, stage);
-  if (typeof v.sendBatch === 'function') return meterQueue(value as Queue, QUEUE_NAMES[name] ?? name, stage);
-  if (typeof v.idFromName === 'function')
-    return meterNamespace(value as DurableObjectNamespace, CLASSES[name] ?? name, stage);
-  if (typeof v.head === 'function' && typeof v.put === 'function') return meterR2(value as R2Bucket, name, stage);
+  if (D1_BINDINGS.has(name)) return meterD1(value as D1Database, stage);
+  if (name in QUEUE_NAMES) return meterQueue(value as Queue, QUEUE_NAMES[name], stage);
+  if (name in CLASSES) return meterNamespace(value as DurableObjectNamespace, CLASSES[name], stage);
+  if (R2_BINDINGS.has(name)) return meterR2(value as R2Bucket, name, stage);
   return value;
 }
 
