@@ -18,11 +18,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchArchive } from './bench-archive.mjs';
 import { benchAudiences } from './bench-audiences.mjs';
+import { benchCost } from './bench-cost.mjs';
 import { benchDelivery } from './bench-delivery.mjs';
 import { benchFunctions } from './bench-functions.mjs';
 import { benchGovernance } from './bench-governance.mjs';
 import { benchIdentity } from './bench-identity.mjs';
 import { benchInsights } from './bench-insights.mjs';
+import { benchPipeline } from './bench-pipeline.mjs';
 import { ensureSource, freePort, ROOT, startDev, toolEnv } from './local.mjs';
 
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
@@ -55,11 +57,12 @@ export async function startBenchTessera() {
   }
 }
 
-/** Starts any Worker config under `wrangler dev` on loopback; resolves once it answers HTTP. */
-export async function startWorker(configPath) {
+/** Starts any Worker config under `wrangler dev` on loopback (`vars` as `--var`); resolves once it answers HTTP. */
+export async function startWorker(configPath, vars = {}) {
   const port = await freePort();
   const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-w-'));
   const args = ['dev', '-c', configPath, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
     env: toolEnv(),
@@ -306,6 +309,16 @@ export const SECTIONS = [
     name: 'archive',
     title: 'R2 archive: R2 writes and bytes per 1,000 events, end-to-end throughput with / without',
     run: benchArchive,
+  },
+  {
+    name: 'pipeline',
+    title: 'events/s to a webhook: Tessera vs the floor Worker (a SQLite Durable Object per user), 100 users',
+    run: benchPipeline,
+  },
+  {
+    name: 'cost',
+    title: "billable units per event from the usage meter: known user's track, new user's identify, merge",
+    run: benchCost,
   },
 ];
 

@@ -30,6 +30,7 @@ import { regulationsApi, suppressionsApi } from './privacy/regulation-routes';
 import { segmentProfileApi } from './profiles/api';
 import { profileDirectoryApi } from './profiles/routes';
 import { snippet } from './snippet/routes';
+import { usageApi } from './usage/routes';
 
 /** The HTTP surface: Tracking API, snippet CDN, admin API. Each area is a sub-app. */
 export const app = new Hono<AdminEnv>();
@@ -77,3 +78,4 @@ app.route('/api/archive', archiveApi);
 app.route('/api/replays', replaysApi);
 app.route('/api/privacy/settings', privacySettingsApi);
 app.route('/api/sources', sourceRateLimitApi);
+app.route('/api/usage', usageApi);

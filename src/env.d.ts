@@ -18,5 +18,9 @@ declare namespace Cloudflare {
     PII_INDEX_KEY?: string;
     /** Rate-limit tier of sources without their own (strict, standard, high, off); default standard. */
     RATE_LIMIT_DEFAULT_TIER?: string;
+    /** Usage meter: seconds between flushes of an isolate's counters (default 60). */
+    USAGE_FLUSH_SECONDS?: string;
+    /** Usage meter: JSON of unit → dollars per million, over the list prices (src/usage/prices.ts). */
+    USAGE_PRICES?: string;
   }
 }

@@ -8,21 +8,31 @@ import { consumeWorkDlq } from './audiences/work-failures';
 import { consumeDelivery } from './delivery/consumer';
 import { consumeDeliveryDlq } from './delivery/dlq';
 import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
+import { IdentityIndex as IdentityIndexObject } from './identity/index-do';
 import { consumeIngest } from './ingest/consumer';
 import { consumeIngestDlq } from './ingest/dead-letters';
+import { LiveTap as LiveTapObject } from './ingest/live-tap';
 import type { IngestMessage } from './ingest/spec';
 import { consumeRegulations, splitWork } from './privacy/runner';
+import { Profile as ProfileObject } from './profiles/profile-do';
+import { meteredDurableObject } from './usage/durable';
+import { meteredFetch, meteredQueue } from './usage/entry';
 
 export { FunctionOutbound } from './functions/outbound';
-export { IdentityIndex } from './identity/index-do';
-export { LiveTap } from './ingest/live-tap';
-export { Profile } from './profiles/profile-do';
+
+// Each Durable Object class is exported metered (its SQLite rows, alarms and bindings counted).
+export const IdentityIndex = meteredDurableObject(IdentityIndexObject, 'IdentityIndex');
+export type IdentityIndex = IdentityIndexObject;
+export const LiveTap = meteredDurableObject(LiveTapObject, 'LiveTap');
+export type LiveTap = LiveTapObject;
+export const Profile = meteredDurableObject(ProfileObject, 'Profile');
+export type Profile = ProfileObject;
 
 /** Entrypoints only: every piece of logic lives in its area folder. */
 export default {
-  fetch: app.fetch,
+  fetch: meteredFetch(app.fetch),
   scheduled: (_controller, env, ctx) => ctx.waitUntil(archiveCron(env)),
-  async queue(batch, env) {
+  queue: meteredQueue(async (batch, env) => {
     switch (batch.queue) {
       case 'tessera-ingest':
         return consumeIngest(batch as MessageBatch<IngestMessage>, env);
@@ -53,5 +63,5 @@ export default {
         );
         batch.retryAll({ delaySeconds: 300 });
     }
-  },
+  }),
 } satisfies ExportedHandler<Cloudflare.Env>;

@@ -49,6 +49,7 @@ const NO_BODY = new Set([
   'post /api/ingest/failures/replay',
   'post /api/identity/stats/reset',
   'post /api/replays/{id}/cancel',
+  'post /api/usage/flush',
 ]);
 
 /** zod's own JSON Schema of a request body, as hono-openapi should embed it. */

@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
+import { isPacked } from '../src/ingest/packed';
 import { debuggerUntil as debuggerUntil_, type Entry, find } from './debugger-helpers';
 import { basic, env, makeSource, post, SELF } from './helpers';
 
@@ -456,15 +457,16 @@ describe('durability', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'unavailable' } });
   });
 
-  it('sends 2,500 events in chunks within the queue limits, before answering', async () => {
+  it('sends 2,500 events packed in messages and chunks within the queue limits, before answering', async () => {
     const calls: number[] = [];
     let sent = 0;
     const recording = {
       sendBatch: async (msgs: MessageSendRequest[]) => {
         calls.push(msgs.length);
         expect(JSON.stringify(msgs).length).toBeLessThan(256 * 1024);
+        for (const m of msgs) expect(JSON.stringify(m.body).length).toBeLessThan(128 * 1024);
         await env.INGEST_QUEUE.sendBatch(msgs);
-        sent += msgs.length;
+        sent += msgs.reduce((n, m) => n + (isPacked(m.body) ? m.body.packed.length : 1), 0);
       },
     } as unknown as Queue;
     // One user: the point is the chunking, not 2,500 profiles for the pipeline to build after the test.
@@ -478,6 +480,7 @@ describe('durability', () => {
     expect(res.status).toBe(200);
     expect(sent).toBe(2500);
     expect(Math.max(...calls)).toBeLessThanOrEqual(100);
+    expect(calls.reduce((a, b) => a + b, 0)).toBeLessThan(2500 / 20); // packed, not a message per event
   });
 });
 

@@ -46,3 +46,4 @@ export * from './archive-schema';
 export * from './insights-schema';
 export * from './profiles-schema';
 export * from './queues-schema';
+export * from './usage-schema';

@@ -205,7 +205,7 @@ export async function consumeDelivery(
 
   const done = await deliveredKeys(
     env.DB,
-    items.map((i) => receiptKey(i.dest.id, i.event.messageId)),
+    items.map((i) => ({ destinationId: i.dest.id, messageId: i.event.messageId, receivedAt: i.event.receivedAt })),
   ).catch(() => new Set<string>());
   for (const i of items) {
     if (done.has(receiptKey(i.dest.id, i.event.messageId))) i.outcome = { kind: 'skipped', why: 'already delivered' };
@@ -239,7 +239,7 @@ export async function consumeDelivery(
   for (const i of items) {
     const o = i.outcome;
     if (o?.kind === 'delivered')
-      log.delivered(i.dest.id, i.event.messageId, o.at - Date.parse(i.event.receivedAt), i.attempts, i.replay);
+      log.delivered(i.dest.id, i.event, o.at - Date.parse(i.event.receivedAt), i.attempts, i.replay);
     else if (o?.kind === 'failed') failures.set(i, failureOf(i, o.error, undefined, now));
     else if (o?.kind === 'retry') {
       const plan = planRetry({

@@ -1,5 +1,5 @@
 import type { DeliveryFailure } from './messages';
-import { chunk, receiptKey } from './store';
+import { chunk, receiptMinute } from './store';
 import { boundedJson, type UnhandledMessage, unhandledStatement } from './unhandled';
 
 /** Latency histogram: bin b holds latencies around 1.2^b ms (±10%), enough for a p95. */
@@ -26,7 +26,8 @@ export class DeliveryLog {
   private readonly minute: number;
   private readonly counters = new Map<string, Counters>();
   private readonly bins = new Map<string, number>();
-  private readonly receipts: string[] = [];
+  /** Delivered messageIds per destination and received minute: one receipt row each per batch. */
+  private readonly receipts = new Map<string, string[]>();
   private readonly failures: DeliveryFailure[] = [];
   private readonly replayed: [string, string][] = [];
   private readonly unhandledMessages: UnhandledMessage[] = [];
@@ -41,11 +42,19 @@ export class DeliveryLog {
     return c;
   }
 
-  delivered(destinationId: string, messageId: string, latencyMs: number, attempts: number, replay = false): void {
+  delivered(
+    destinationId: string,
+    event: { messageId: string; receivedAt: string },
+    latencyMs: number,
+    attempts: number,
+    replay = false,
+  ): void {
+    const { messageId } = event;
     const c = this.of(destinationId);
     c.delivered++;
     if (attempts > 1) c.retryResolved++;
-    this.receipts.push(receiptKey(destinationId, messageId));
+    const bucket = `${destinationId}\u0000${receiptMinute(event.receivedAt)}`;
+    this.receipts.set(bucket, [...(this.receipts.get(bucket) ?? []), messageId]);
     const key = `${destinationId}\u0000${latencyBin(latencyMs)}`;
     this.bins.set(key, (this.bins.get(key) ?? 0) + 1);
     if (replay) this.replayed.push([destinationId, messageId]);
@@ -77,9 +86,19 @@ export class DeliveryLog {
   /** The statements of this batch, to run with `d1.batch()`. */
   statements(d1: D1Database): D1PreparedStatement[] {
     const out: D1PreparedStatement[] = [];
-    for (const part of chunk(this.receipts, 50)) {
-      const sql = `INSERT OR IGNORE INTO delivery_receipts (key, delivered_at) VALUES ${part.map(() => '(?, ?)').join(',')}`;
-      out.push(d1.prepare(sql).bind(...part.flatMap((k) => [k, this.now])));
+    // One row per destination and received minute for the whole batch (not one per event): a
+    // redelivered event finds its receipt by destination and minute (store.ts deliveredKeys).
+    const batchId = crypto.randomUUID();
+    for (const [bucket, ids] of this.receipts) {
+      const [destinationId, minute] = bucket.split('\u0000');
+      out.push(
+        d1
+          .prepare(
+            `INSERT INTO delivery_receipt_sets (destination_id, minute, batch, message_ids, delivered_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          )
+          .bind(destinationId, Number(minute), batchId, JSON.stringify(ids), this.now),
+      );
     }
     for (const [id, c] of this.counters) {
       out.push(
@@ -126,6 +145,7 @@ export class DeliveryLog {
     // Receipts only need to outlive redeliveries (hours); prune now and then, not every batch.
     if (Math.random() < 0.01) {
       out.push(d1.prepare('DELETE FROM delivery_receipts WHERE delivered_at < ?').bind(this.now - 3 * 86_400_000));
+      out.push(d1.prepare('DELETE FROM delivery_receipt_sets WHERE minute < ?').bind(this.minute - 3 * 1440));
       out.push(d1.prepare('DELETE FROM delivery_stats WHERE minute < ?').bind(this.minute - 90 * 1440));
       out.push(d1.prepare('DELETE FROM delivery_latency WHERE minute < ?').bind(this.minute - 90 * 1440));
     }

@@ -60,15 +60,47 @@ export function chunk<T>(list: T[], size: number): T[][] {
   return out;
 }
 
-/** Which of these (destination, message) keys were already delivered. */
-export async function deliveredKeys(d1: D1Database, keys: string[]): Promise<Set<string>> {
+/** A (destination, event) pair to look up: receipts are filed by the minute the event was received. */
+export interface ReceiptQuery {
+  destinationId: string;
+  messageId: string;
+  receivedAt: string;
+}
+
+/** The minute receipts of an event are filed under (0 for an unreadable time: still found, in one bucket). */
+export function receiptMinute(receivedAt: string): number {
+  const t = Date.parse(receivedAt);
+  return Number.isFinite(t) ? Math.floor(t / 60_000) : 0;
+}
+
+/**
+ * Which of these (destination, event) pairs were already delivered, as `receiptKey`s. Receipts are
+ * rows per destination, received minute and consumer batch; rows of `delivery_receipts` (one per
+ * event, the former layout) are still read until they age out.
+ */
+export async function deliveredKeys(d1: D1Database, queries: ReceiptQuery[]): Promise<Set<string>> {
   const found = new Set<string>();
-  const unique = [...new Set(keys)];
-  for (const part of chunk(unique, 100)) {
-    const sql = `SELECT key FROM delivery_receipts WHERE key IN (${part.map(() => '?').join(',')})`;
+  if (!queries.length) return found;
+  const wanted = new Set(queries.map((q) => receiptKey(q.destinationId, q.messageId)));
+  const buckets = [...new Set(queries.map((q) => JSON.stringify([q.destinationId, receiptMinute(q.receivedAt)])))];
+  const { results: sets } = await d1
+    .prepare(
+      `SELECT destination_id, message_ids FROM delivery_receipt_sets
+       WHERE (destination_id, minute) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
+    )
+    .bind(`[${buckets.join(',')}]`)
+    .all<{ destination_id: string; message_ids: string }>();
+  for (const row of sets) {
+    for (const id of JSON.parse(row.message_ids) as string[]) {
+      const key = receiptKey(row.destination_id, id);
+      if (wanted.has(key)) found.add(key);
+    }
+  }
+  const rest = [...wanted].filter((k) => !found.has(k));
+  for (const part of chunk(rest, 100)) {
     const { results } = await d1
-      .prepare(sql)
-      .bind(...part)
+      .prepare('SELECT key FROM delivery_receipts WHERE key IN (SELECT value FROM json_each(?))')
+      .bind(JSON.stringify(part))
       .all<{ key: string }>();
     for (const r of results) found.add(r.key);
   }

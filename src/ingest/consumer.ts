@@ -4,7 +4,7 @@ import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
-import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
+import { errorText, isPoison, type QueueMessageLike, type Readable, readBodies } from '../lib/queue-bodies';
 import { IngestPii, loadPii } from '../privacy/pii-guard';
 import { ackSuppressed } from '../privacy/suppression';
 import { DirectoryBatch } from '../profiles/directory';
@@ -16,6 +16,7 @@ import {
   unreadableFailure,
 } from './dead-letters';
 import { chunkForQueue } from './enqueue';
+import { Packs } from './packed';
 import type { IngestMessage } from './spec';
 
 /** Groups resolved at once; events within a group go one after another. */
@@ -29,7 +30,7 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-type Item = Readable<Message<IngestMessage>, IngestMessage>;
+type Item = Readable<QueueMessageLike, IngestMessage>;
 
 const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 
@@ -152,13 +153,18 @@ async function flushDirectory(env: Cloudflare.Env, resolved: { item: Item; out: 
  * batch of writes per queue batch. Messages are acked one by one, after the directory write, so
  * a failure retries only what it concerns; a redelivered message is a no-op (messageId dedupe).
  *
+ * A message may pack several events of one request (`packed.ts`): each is handled as a message of
+ * its own, and the message is settled once all are.
+ *
  * One message never fails its batch: each body is read once, in its own `try`; one that cannot be
  * read, is not an ingest message, or fails in a way no retry can fix (`isPoison`) is recorded in
  * `ingest_failures` and acked, and the rest of the batch proceeds.
  */
 export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Cloudflare.Env): Promise<void> {
-  const { readable: read, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
-    batch.messages,
+  // A packed message is handled as its events, each acked, retried or recorded on its own.
+  const packs = new Packs();
+  const { readable: read, unreadable } = readBodies<QueueMessageLike, IngestMessage>(
+    packs.expand(batch.messages),
     ingestMessageProblem,
   );
   const readable = await ackSuppressed(env, read); // queued before a regulation suppressed them
@@ -218,5 +224,9 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
   poison.forEach((p, i) => {
     if (written[i]) p.msg.ack();
     else p.msg.retry({ delaySeconds: 30 });
+  });
+  await packs.finish({
+    again: (body, delaySeconds) => env.INGEST_QUEUE.send(body, { contentType: 'json', delaySeconds }),
+    deadLetter: (body) => env.INGEST_DLQ.send(body, { contentType: 'json' }),
   });
 }

@@ -12,6 +12,7 @@ import {
   writeFailureRows,
 } from '../lib/queue-bodies';
 import { enqueueIngest } from './enqueue';
+import { Packs } from './packed';
 import type { IngestMessage } from './spec';
 
 /** One `ingest_failures` row, ready to write. */
@@ -105,11 +106,13 @@ export async function recordIngestFailures(d1: D1Database, given: readonly Inges
  * only acked once its row is written.
  */
 export async function consumeIngestDlq(batch: MessageBatch<IngestMessage>, env: Cloudflare.Env): Promise<void> {
-  const { readable, unreadable } = readBodies<Message<IngestMessage>, IngestMessage>(
-    batch.messages,
+  // A packed dead letter is recorded event by event: one row each.
+  const packs = new Packs();
+  const { readable, unreadable } = readBodies<QueueMessageLike, IngestMessage>(
+    packs.expand(batch.messages),
     ingestMessageProblem,
   );
-  const entries: { msg: Message<IngestMessage>; row: IngestFailure; body?: IngestMessage }[] = [];
+  const entries: { msg: QueueMessageLike; row: IngestFailure; body?: IngestMessage }[] = [];
   for (const r of readable) {
     try {
       entries.push({ msg: r.msg, row: failureOf(r.msg, r.body, batch.queue, 'failed every retry'), body: r.body });
@@ -131,6 +134,9 @@ export async function consumeIngestDlq(batch: MessageBatch<IngestMessage>, env: 
       await keepDeadLetter(msg, requeue);
     }),
   );
+  await packs.finish({
+    again: (body, delaySeconds) => env.INGEST_DLQ.send(body, { contentType: 'json', delaySeconds }),
+  });
 }
 
 /** Puts up to `limit` recorded, replayable failures back on the ingest queue; rows go only once enqueued. */

@@ -1,4 +1,6 @@
 import { jsonBytes } from '../lib/json';
+import { usage } from '../usage/counters';
+import { packIngest } from './packed';
 import type { IngestMessage } from './spec';
 
 /** Cloudflare Queues limits for one `sendBatch` call (100 messages, 256 KB), with headroom. */
@@ -29,13 +31,18 @@ export function chunkForQueue<T>(messages: T[]): T[][] {
 }
 
 /**
- * Makes accepted events durable. Resolves only once every chunk is in the queue; a rejection
- * must become a 5xx so the client retries (duplicates are harmless: messageId dedupes).
+ * Makes accepted events durable, packed into as few messages as the queue's size allows
+ * (`packed.ts`). Resolves only once every chunk is in the queue; a rejection must become a 5xx so
+ * the client retries (duplicates are harmless: messageId dedupes).
  */
 export async function enqueueIngest(queue: Queue, messages: IngestMessage[]): Promise<void> {
   await Promise.all(
-    chunkForQueue(messages).map((chunk) =>
+    chunkForQueue(packIngest(messages)).map((chunk) =>
       queue.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const }))),
     ),
   );
+  // The usage meter's denominator: events that entered the pipeline (replays included), per source.
+  const perSource = new Map<string, number>();
+  for (const m of messages) perSource.set(m.sourceId, (perSource.get(m.sourceId) ?? 0) + 1);
+  for (const [source, n] of perSource) usage.add({ stage: 'ingest', unit: 'events', source }, n);
 }

@@ -10,6 +10,35 @@ const MAX_LISTED_IDENTIFIERS = 200;
 const STATEMENTS_PER_BATCH = 50;
 
 /**
+ * How far behind the profile the directory row's counters (event count, last seen, updated) may
+ * fall before a snapshot that changes nothing else is written anyway. A known user's event then
+ * writes the directory once per profile per 10 minutes, not on every event.
+ */
+export const DIRECTORY_REFRESH_MS = 10 * 60_000;
+const WRITTEN_CACHE = 10_000;
+
+/** What this isolate last wrote per profile: the listed content and the counters' time. */
+const written = new Map<string, { content: string; updatedAt: number }>();
+
+/** The part of a snapshot the directory lists and searches (not its counters). */
+const contentOf = (s: ProfileSnapshot) => JSON.stringify([s.collection, s.mergedInto ?? null, s.identifiers, s.traits]);
+
+/** True when this isolate wrote the same content for the profile less than `DIRECTORY_REFRESH_MS` before. */
+export function unchanged(s: ProfileSnapshot): boolean {
+  const last = written.get(s.id);
+  if (!last) return false;
+  const t = Date.parse(s.updatedAt);
+  return Number.isFinite(t) && t - last.updatedAt < DIRECTORY_REFRESH_MS && last.content === contentOf(s);
+}
+
+function noteWritten(s: ProfileSnapshot): void {
+  written.delete(s.id);
+  if (written.size >= WRITTEN_CACHE) written.delete(written.keys().next().value as string);
+  const t = Date.parse(s.updatedAt);
+  written.set(s.id, { content: contentOf(s), updatedAt: Number.isFinite(t) ? t : 0 });
+}
+
+/**
  * What the directory keeps of a profile's traits: at most 300 keys (Segment's limit of traits per
  * identify) and 64 KB of JSON, the most recently updated first. D1 refuses rows over 2 MB, and
  * the directory is a search list; the Profile API reads every trait from the profile itself.
@@ -123,35 +152,39 @@ export class DirectoryBatch {
     };
     type Statement = ReturnType<typeof upsert> | ReturnType<typeof mergeRow>;
     const mergeRow = (m: MergeRecord) => client.insert(profileMerges).values(m).onConflictDoNothing();
-    const items: { statement: Statement; lean?: () => Statement; what: string }[] = [
-      ...[...this.snapshots.values()].map((s) => ({
+    // A snapshot whose listed content this isolate wrote recently is skipped: only its counters moved.
+    const changed = [...this.snapshots.values()].filter((s) => !unchanged(s));
+    const items: { statement: Statement; lean?: () => Statement; what: string; snapshot?: ProfileSnapshot }[] = [
+      ...changed.map((s) => ({
         statement: upsert(s, false),
         lean: () => upsert(s, true),
         what: `profile ${s.id}`,
+        snapshot: s,
       })),
       ...this.merges.map((m) => ({ statement: mergeRow(m), what: `merge of ${m.loser}` })),
     ];
     this.snapshots.clear();
     this.merges.length = 0;
-    let written = 0;
+    let rowsWritten = 0;
     const failures: string[] = [];
     for (let i = 0; i < items.length; i += STATEMENTS_PER_BATCH) {
       const chunk = items.slice(i, i + STATEMENTS_PER_BATCH);
       const statements = chunk.map((c) => c.statement);
       try {
         await client.batch(statements as [Statement, ...Statement[]]);
-        written += chunk.length;
+        rowsWritten += chunk.length;
+        for (const c of chunk) if (c.snapshot) noteWritten(c.snapshot);
         continue;
       } catch (err) {
         console.warn('profile directory batch refused; writing its rows one by one', err);
       }
       for (const item of chunk) {
         const ok = await tryWrite(item.statement, item.lean);
-        if (ok) written++;
+        if (ok) rowsWritten++;
         else failures.push(item.what);
       }
     }
-    if (failures.length && !written) throw new Error(`profile directory write failed (${failures.length} rows)`);
+    if (failures.length && !rowsWritten) throw new Error(`profile directory write failed (${failures.length} rows)`);
     if (failures.length) console.error('profile directory rows skipped', failures);
   }
 }

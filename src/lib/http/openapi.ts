@@ -126,6 +126,10 @@ export function apiDoc<K extends string>(
 const TAGS: OpenAPIV3_1.TagObject[] = [
   { name: 'Sources', description: 'Sources and write keys; scopes sources:read, sources:write' },
   { name: 'Ingest', description: 'Events the ingest pipeline could not process; scopes sources:read, sources:write' },
+  {
+    name: 'Usage',
+    description: 'What events cost: billable units and estimated dollars (usage meter); scope sources:read',
+  },
   { name: 'Destinations', description: 'Destinations, test sends, health, failures and replay; scopes destinations:*' },
   {
     name: 'Audiences',

@@ -1,0 +1,219 @@
+// Cost benchmark: billable units per event from Tessera's own usage meter (GET /api/usage), for
+// three workloads through `wrangler dev` with one webhook destination, in batches of 20:
+// a known user's track; a new user's identify (userId, anonymousId, email); a merge (an identify
+// naming the userId of one profile and the anonymousId of another). Each workload's figures are
+// the meter's totals after it minus before it, once every event reached the receiver and the
+// profiles' alarms (30 s after an apply) have fired, since Cloudflare bills those too.
+//
+//   node scripts/bench-cost.mjs [--users 100] [--alarm-wait 35] [--json]   (or: npm run bench -- --only cost)
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
+import { ensureSource, startDev } from './local.mjs';
+
+const BATCH = 20;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Tessera, a source and a webhook destination on a local receiver. */
+async function startCostTessera() {
+  const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-cost-'));
+  const arrivals = new Set();
+  const receiver = await startReceiver((e) => arrivals.add(e.messageId));
+  let dev;
+  try {
+    dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
+    const admin = { authorization: `Bearer ${dev.adminToken}`, 'content-type': 'application/json' };
+    const source = await ensureSource(dev.url, dev.adminToken, 'Cost benchmark');
+    const res = await fetch(`${dev.url}/api/destinations`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        type: 'webhook',
+        name: 'Cost receiver',
+        sourceIds: [source.id],
+        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
+      }),
+    });
+    if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+    const stop = async () => {
+      await dev.stop();
+      await receiver.stop();
+      await rm(persistTo, { recursive: true, force: true });
+    };
+    return { url: dev.url, admin, writeKey: source.writeKey, arrivals, stop };
+  } catch (err) {
+    await dev?.stop();
+    await receiver.stop();
+    await rm(persistTo, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Sends events in `/v1/batch` requests of 20; resolves their messageIds. */
+async function send(t, events) {
+  const ids = [];
+  for (let i = 0; i < events.length; i += BATCH) {
+    const batch = events.slice(i, i + BATCH).map((e) => {
+      const messageId = `cost-${randomBytes(8).toString('hex')}`;
+      ids.push(messageId);
+      return { ...e, messageId };
+    });
+    const res = await fetch(`${t.url}/v1/batch`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${t.writeKey}:`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ batch }),
+    });
+    if (res.status !== 200) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`);
+  }
+  return ids;
+}
+
+/** Sends, waits for every event at the receiver and for the profiles' alarms. */
+async function settle(t, events, alarmWaitS) {
+  const ids = await send(t, events);
+  if (!(await waitUntil(() => ids.every((id) => t.arrivals.has(id)), 180_000)))
+    throw new Error('events did not reach the receiver within 180 s');
+  await sleep(alarmWaitS * 1000);
+}
+
+/** The meter's totals now (this isolate flushed first: locally one isolate runs everything). */
+async function meter(t) {
+  const flushed = await fetch(`${t.url}/api/usage/flush`, { method: 'POST', headers: t.admin });
+  if (flushed.status !== 204) throw new Error(`usage flush answered ${flushed.status}`);
+  const res = await fetch(`${t.url}/api/usage?groupBy=stage`, { headers: t.admin });
+  if (res.status !== 200) throw new Error(`usage answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** Per event: the meter's figures after a workload minus before it. */
+function perEvent(before, after) {
+  const events = after.events - before.events;
+  const unit = (u) => ((after.total.units[u] ?? 0) - (before.total.units[u] ?? 0)) / events;
+  const detail = (u) => {
+    const out = {};
+    for (const [k, v] of Object.entries(after.total.details[u] ?? {})) {
+      const n = (v - (before.total.details[u]?.[k] ?? 0)) / events;
+      if (n) out[k] = +n.toFixed(3);
+    }
+    return out;
+  };
+  const stages = {};
+  for (const g of after.groups) {
+    const b = before.groups.find((x) => x.key === g.key);
+    const rows = ((g.units['do.rows_written'] ?? 0) - (b?.units['do.rows_written'] ?? 0)) / events;
+    const d1 = ((g.units['d1.rows_written'] ?? 0) - (b?.units['d1.rows_written'] ?? 0)) / events;
+    if (rows || d1) stages[g.key] = { doRowsWritten: +rows.toFixed(2), d1RowsWritten: +d1.toFixed(2) };
+  }
+  return {
+    events,
+    doRequests: unit('do.requests'),
+    doRequestsByClass: detail('do.requests'),
+    doRowsWritten: unit('do.rows_written'),
+    doRowsRead: unit('do.rows_read'),
+    d1RowsWritten: unit('d1.rows_written'),
+    d1RowsRead: unit('d1.rows_read'),
+    queueOps: unit('queue.ops'),
+    queueOpsByQueue: detail('queue.ops'),
+    queueMessages: unit('queue.messages'),
+    workerInvocations: unit('worker.invocations'),
+    dollarsPerMillion: ((after.total.dollars - before.total.dollars) / events) * 1e6,
+    rowsWrittenByStage: stages,
+  };
+}
+
+const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '–');
+
+function table(log, results) {
+  const names = Object.keys(results);
+  const row = (label, fn) => log(`  ${label.padEnd(34)}${names.map((n) => fn(results[n]).padStart(22)).join('')}`);
+  row('per event', (_, i) => '');
+  log(`  ${''.padEnd(34)}${names.map((n) => n.padStart(22)).join('')}`);
+  row('Durable Object requests', (r) => f(r.doRequests));
+  row('DO SQLite rows written / read', (r) => `${f(r.doRowsWritten)} / ${f(r.doRowsRead, 0)}`);
+  row('D1 rows written / read', (r) => `${f(r.d1RowsWritten)} / ${f(r.d1RowsRead, 1)}`);
+  row('queue operations (messages)', (r) => `${f(r.queueOps)} (${f(r.queueMessages)})`);
+  row('Worker invocations', (r) => f(r.workerInvocations));
+  row('$ per million events', (r) => `$${f(r.dollarsPerMillion)}`);
+  row('$ for 100 million events a month', (r) => `$${f(r.dollarsPerMillion * 100, 0)}`);
+  for (const n of names) {
+    const r = results[n];
+    log(`  ${n}: DO requests ${JSON.stringify(r.doRequestsByClass)}; queue ops ${JSON.stringify(r.queueOpsByQueue)}`);
+    log(`    rows written by stage ${JSON.stringify(r.rowsWrittenByStage)}`);
+  }
+}
+
+/** Section `cost`. */
+export async function benchCost(ctx) {
+  const users = ctx.options.users ?? 100;
+  const alarmWait = ctx.options.alarmWait ?? 35;
+  const t = await startCostTessera();
+  const run = Date.now().toString(36);
+  try {
+    const results = {};
+    // Known users: each identified first (not measured), then tracks.
+    const known = Array.from({ length: Math.min(users, 20) }, (_, i) => `known-${run}-${i}`);
+    await settle(
+      t,
+      known.map((userId) => ({ type: 'identify', userId, traits: { plan: 'pro' } })),
+      alarmWait,
+    );
+    let before = await meter(t);
+    const tracks = Array.from({ length: users }, (_, i) => ({
+      type: 'track',
+      userId: known[i % known.length],
+      event: 'Product Viewed',
+      properties: { sku: `sku-${i}`, price: 19.99 },
+    }));
+    await settle(t, tracks, alarmWait);
+    let after = await meter(t);
+    results["known user's track"] = perEvent(before, after);
+
+    // New users: one identify each with userId, anonymousId and email.
+    before = after;
+    const identifies = Array.from({ length: users }, (_, i) => ({
+      type: 'identify',
+      userId: `new-${run}-${i}`,
+      anonymousId: `anon-new-${run}-${i}`,
+      traits: { email: `new-${run}-${i}@example.com`, name: `User ${i}` },
+    }));
+    await settle(t, identifies, alarmWait);
+    after = await meter(t);
+    results["new user's identify"] = perEvent(before, after);
+
+    // Merges: an anonymous visitor's profile and a known user's profile (set up, not measured),
+    // then an identify naming both, which merges them.
+    const setup = [];
+    for (let i = 0; i < users; i++) {
+      setup.push({ type: 'page', anonymousId: `anon-m-${run}-${i}`, name: 'Home' });
+      setup.push({ type: 'identify', userId: `m-${run}-${i}`, traits: { email: `m-${run}-${i}@example.com` } });
+    }
+    await settle(t, setup, alarmWait);
+    before = await meter(t);
+    const merges = Array.from({ length: users }, (_, i) => ({
+      type: 'identify',
+      userId: `m-${run}-${i}`,
+      anonymousId: `anon-m-${run}-${i}`,
+      traits: { plan: 'pro' },
+    }));
+    await settle(t, merges, alarmWait);
+    after = await meter(t);
+    results.merge = perEvent(before, after);
+
+    table(ctx.log, results);
+    return results;
+  } finally {
+    await t.stop();
+  }
+}
+
+runStandalone(
+  import.meta.url,
+  benchCost,
+  { users: { type: 'string', default: '100' }, 'alarm-wait': { type: 'string', default: '35' } },
+  (v) => ({ users: Number(v.users), alarmWait: Number(v['alarm-wait']) }),
+);

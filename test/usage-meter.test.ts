@@ -1,0 +1,118 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { Profile } from '../src/index';
+import { ADMIN, basic, makeSource, post, profileObject, SELF } from './helpers';
+import { uniq } from './identity-helpers';
+import './settle';
+
+interface Report {
+  events: number;
+  total: { units: Record<string, number>; details: Record<string, Record<string, number>>; dollars: number };
+  groups: { key: string; units: Record<string, number>; details: Record<string, Record<string, number>> }[];
+}
+
+async function usageNow(groupBy = 'stage'): Promise<Report> {
+  const flushed = await SELF.fetch('http://x/api/usage/flush', { method: 'POST', headers: ADMIN });
+  expect(flushed.status).toBe(204);
+  const res = await SELF.fetch(`http://x/api/usage?groupBy=${groupBy}`, { headers: ADMIN });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+/** What a workload added: every unit of `after` minus `before`, per stage and detail. */
+function diff(before: Report, after: Report) {
+  const stage = (r: Report, key: string) => r.groups.find((g) => g.key === key);
+  const unit = (stageKey: string, u: string, detail?: string) => {
+    const pick = (r: Report) => {
+      const g = stage(r, stageKey);
+      return (detail ? g?.details[u]?.[detail] : g?.units[u]) ?? 0;
+    };
+    return Math.round((pick(after) - pick(before)) * 100) / 100;
+  };
+  return { events: after.events - before.events, unit };
+}
+
+async function profileIdOf(userId: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const res = await SELF.fetch(`http://x/api/profiles?q=${encodeURIComponent(userId)}`, { headers: ADMIN });
+    const rows = (await res.json<{ data: { id: string }[] }>()).data;
+    if (rows.length) return rows[0].id;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('profile never listed');
+}
+
+/** The Profile object's own measure of its last apply (SqlMeter over the transaction), and its event count. */
+const lastApply = (profileId: string) =>
+  runInDurableObject(profileObject(profileId), (instance: Profile, state) => ({
+    cost: instance.lastApplyCost,
+    events: state.storage.sql.exec<{ n: number }>('SELECT event_count AS n FROM meta').one().n,
+  }));
+
+describe('usage meter', () => {
+  it("counts a known user's tracks as the pipeline's own instruments count them", { timeout: 30_000 }, async () => {
+    const source = await makeSource('Meter');
+    const userId = uniq('meter-user');
+    const auth = { authorization: basic(source.writeKey) };
+    expect((await post('/v1/identify', { userId, traits: { plan: 'pro' } }, auth)).status).toBe(200);
+    const profileId = await profileIdOf(userId);
+    await new Promise((r) => setTimeout(r, 300)); // the identify's batch settles (acks, directory)
+
+    const before = await usageNow();
+    const N = 5;
+    let rowsWritten = 0;
+    let rowsRead = 0;
+    for (let i = 1; i <= N; i++) {
+      // One request at a time, each waited for, so the profile's last-apply measure sees every apply.
+      expect((await post('/v1/track', { userId, event: 'Metered', properties: { i } }, auth)).status).toBe(200);
+      let seen = await lastApply(profileId);
+      for (let t = 0; seen.events < i + 1 && t < 200; t++) {
+        await new Promise((r) => setTimeout(r, 20));
+        seen = await lastApply(profileId);
+      }
+      expect(seen.events).toBe(i + 1);
+      rowsWritten += seen.cost?.rowsWritten ?? 0;
+      rowsRead += seen.cost?.rowsRead ?? 0;
+    }
+    const tap = await SELF.fetch(`http://x/api/sources/${source.id}/events`, { headers: ADMIN });
+    const entries = (await tap.json<{ data: { event: { event?: string } }[] }>()).data;
+    expect(entries.filter((e) => e.event.event === 'Metered')).toHaveLength(N);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await usageNow();
+    const d = diff(before, after);
+
+    expect(d.events).toBe(N);
+    // The Tracking API: one invocation per request; each event one message on the ingest queue.
+    expect(d.unit('ingest', 'worker.invocations', 'fetch')).toBe(N);
+    expect(d.unit('ingest', 'queue.messages', 'tessera-ingest')).toBe(N);
+    // Every message written was read once and deleted once by the consumer (nothing retried).
+    expect(d.unit('ingest', 'queue.ops', 'tessera-ingest')).toBe(N);
+    expect(d.unit('ingest-consumer', 'queue.ops', 'tessera-ingest')).toBe(2 * N);
+    expect(d.unit('ingest-consumer', 'worker.invocations')).toBeGreaterThanOrEqual(1);
+    // The Profile object: one apply request per event, and exactly the rows its own meter measured
+    // for those applies' transactions, plus the one outbox row each apply's flush deleted after it.
+    const profileRequests = d.unit('ingest-consumer', 'do.requests', 'Profile');
+    expect(profileRequests).toBe(N);
+    expect(d.unit('Profile', 'do.rows_written', 'Profile')).toBe(rowsWritten + N);
+    expect(d.unit('Profile', 'do.rows_read', 'Profile')).toBeGreaterThanOrEqual(rowsRead);
+    // Tracks change nothing the directory lists (identifiers, traits), so the consumer wrote no D1 row.
+    expect(d.unit('ingest-consumer', 'd1.rows_written')).toBe(0);
+    // The debugger tap: handed entries in batches (here all five wait in the isolate: nobody watched),
+    // each batch one request writing a row per entry and its sequence row; looking at it (one more
+    // request) writes the row that says someone watches.
+    const tapRequests = d.unit('ingest', 'do.requests', 'LiveTap') + d.unit('admin', 'do.requests', 'LiveTap');
+    expect(tapRequests).toBeLessThanOrEqual(2);
+    expect(d.unit('LiveTap', 'do.rows_written', 'LiveTap')).toBe(N + tapRequests);
+  });
+
+  it('prices what it counted and answers 4xx to a bad range', async () => {
+    const report = await usageNow();
+    expect(report.total.dollars).toBeGreaterThanOrEqual(0);
+    const bad = await SELF.fetch('http://x/api/usage?from=yesterday', { headers: ADMIN });
+    expect(bad.status).toBe(400);
+    const group = await SELF.fetch('http://x/api/usage?groupBy=planet', { headers: ADMIN });
+    expect(group.status).toBe(400);
+    const bySource = await usageNow('source');
+    expect(bySource.groups.every((g) => typeof g.key === 'string')).toBe(true);
+  });
+});
