@@ -1,5 +1,6 @@
 import { afterAll } from 'vitest';
-import main, { Profile } from '../src/index';
+import main from '../src/index';
+import { Profile } from '../src/profiles/profile-do';
 
 /**
  * Test files hand events to the real queues, and the consumers (and Profile alarms) keep working
@@ -30,6 +31,7 @@ function tracked<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...ar
 }
 
 main.queue = tracked(main.queue);
+// The class itself, not the metered export: every profile class in tests (TestProfile) inherits it.
 Profile.prototype.alarm = tracked(Profile.prototype.alarm);
 
 afterAll(async () => {

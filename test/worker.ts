@@ -4,4 +4,10 @@ export * from '../src/index';
 // Named again: the pool finds entrypoints for `exports` (ctx.exports) by name, not through `export *`.
 export { default, FunctionOutbound } from '../src/index';
 export { SchemaProbe } from './kit/schema-probe';
-export { TestProfile } from './kit/test-profile';
+
+import { meteredDurableObject } from '../src/usage/durable';
+import { TestProfile as TestProfileObject } from './kit/test-profile';
+
+// Metered like the real export (src/index.ts), so the usage meter counts its rows in tests too.
+export const TestProfile = meteredDurableObject(TestProfileObject, 'Profile');
+export type TestProfile = TestProfileObject;

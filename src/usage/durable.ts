@@ -85,14 +85,14 @@ export function meteredDurableObject<C extends DurableClass>(Base: C, cls: strin
       super(meterState(ctx, cls, env), meterEnv(env, cls));
     }
   };
-  const alarm = Base.prototype.alarm;
-  if (typeof alarm === 'function') {
+  if (typeof Base.prototype.alarm === 'function') {
     Object.defineProperty(Metered.prototype, 'alarm', {
       configurable: true,
       writable: true,
+      // Looked up at each call, not captured: a subclass or a later wrapper (tests) is honoured.
       value: function (this: InstanceType<C>, ...a: unknown[]) {
         usage.add({ stage: cls, unit: 'do.requests', detail: `${cls} alarm` });
-        return alarm.apply(this, a);
+        return Base.prototype.alarm?.apply(this, a);
       },
     });
   }
