@@ -1,8 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
+import { grants } from '../admin/scopes';
 import { db } from '../db/client';
 import { sources } from '../db/schema';
+import { PII_VIEW_HEADER } from '../ingest/live-subscribe';
 import { liveTap } from '../ingest/live-tap';
 import { ApiError, forbidden, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
@@ -28,5 +30,10 @@ export const liveApi = new Hono<AdminEnv>().get('/:id/live', doc.live, requireSc
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     throw new ApiError(426, 'upgrade_required', 'Open this URL as a WebSocket');
   }
-  return liveTap(c.env, id).fetch(c.req.raw);
+  // Whether this subscriber may see PII in clear is decided here and told to the tap in a header
+  // only this route sets (a client's own copy of it is replaced): sockets without `pii:read` get masked entries.
+  const principal = c.get('principal');
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(PII_VIEW_HEADER, principal && grants(principal.scopes, 'pii:read') ? 'clear' : 'masked');
+  return liveTap(c.env, id).fetch(new Request(c.req.raw, { headers }));
 });

@@ -1,8 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
-import { sealEntries } from '../privacy/pii-guard';
+import { isObject } from '../lib/json';
+import { loadPii, maskEvent, sealEntries } from '../privacy/pii-guard';
 import type { DebugEntry } from './collect';
-import { acceptSubscriber, broadcast } from './live-subscribe';
+import { acceptSubscriber, broadcast, hasMaskedSubscribers } from './live-subscribe';
 
 /** A debugger entry; `writeKey: 'previous'` marks an event sent with a rotated key still in its grace period. */
 export type TapEntry = DebugEntry & { writeKey?: 'previous' };
@@ -31,12 +32,15 @@ export class LiveTap extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     for (const e of sealed) this.insertEntry(JSON.stringify(e));
     sql.exec('DELETE FROM entries WHERE seq <= (SELECT seq FROM entries ORDER BY seq DESC LIMIT 1 OFFSET ?)', TAP_SIZE);
-    this.publish(entries.slice(-TAP_SIZE));
+    await this.publish(entries.slice(-TAP_SIZE));
   }
 
-  /** Pushes recorded entries to the console's open live debuggers (src/ingest/live-subscribe.ts). */
-  publish(entries: TapEntry[]): void {
-    broadcast(this.ctx, entries);
+  /** Pushes recorded entries to the console's open live debuggers (src/ingest/live-subscribe.ts), masked for those without `pii:read`. */
+  async publish(entries: TapEntry[]): Promise<void> {
+    if (!hasMaskedSubscribers(this.ctx)) return broadcast(this.ctx, entries);
+    const { keys } = await loadPii(this.env);
+    const masked = entries.map((e) => (isObject(e.event) ? { ...e, event: maskEvent(keys, e.event) } : e));
+    broadcast(this.ctx, entries, masked as TapEntry[]);
   }
 
   /** A console's live debugger subscribes with a WebSocket upgrade (hibernatable). */
