@@ -83,7 +83,7 @@ const mentions = (column: string) => `EXISTS (SELECT 1 FROM json_each(?) n WHERE
 
 /**
  * Deletes the person's D1 rows, each overwritten where it lies first: directory and merge history,
- * audience membership and exits, and every dead letter or sample that carries their events
+ * audience membership and exits, insights rollups, and every dead letter or sample that carries their events
  * (delivery failures with their payloads, ingest and work failures, tracking-plan violation
  * samples). The run scrubs the WAL and free pages once it ends (`scrubFreeSpace`).
  */
@@ -110,6 +110,8 @@ export async function eraseD1(d1: D1Database, subjects: Subjects): Promise<Stage
     ...scrubbedDelete(d1, 'profile_merges', ['reason'], `loser IN ${inIds} OR survivor IN ${inIds}`, [ids, ids]),
     ...scrubbedDelete(d1, 'audience_members', [], `profile_id IN ${inIds}`, [ids]),
     ...scrubbedDelete(d1, 'audience_exits', [], `profile_id IN ${inIds}`, [ids]),
+    // Insights rollups keep each profile's event properties and context (src/insights).
+    ...scrubbedDelete(d1, 'insights_rollup', ['dims', 'times'], `profile_id IN ${inIds}`, [ids]),
     ...mentioned.flatMap(([table, rowids]) => scrubbedDelete(d1, table, columns[table], BY_ROWID, [rowids])),
   ];
   const results = await d1.batch(statements);

@@ -109,12 +109,17 @@ describe('deletion proven by scan', () => {
       async () => {
         const dirRows = await admin<{ data: unknown[] }>(`/api/profiles?q=${encodeURIComponent(markers.email)}`);
         const failures = await admin<{ data: unknown[] }>(`/api/destinations/${destinationId}/failures`);
-        return dirRows.data.length > 0 && JSON.stringify(failures).includes(markers.property);
+        // The R2 archive too (its queue waits up to 30 s to batch): all four events written.
+        const archived = await admin<{ data: { rows: number }[] }>(`/api/archive?sourceId=${sourceId}`);
+        const rows = archived.data.reduce((n, o) => n + o.rows, 0);
+        return dirRows.data.length > 0 && JSON.stringify(failures).includes(markers.property) && rows >= 4;
       },
-      { timeout: 60_000, message: 'the person in the directory and the delivery dead letters' },
+      { timeout: 90_000, message: 'the person in the directory, the delivery dead letters and the archive' },
     );
     const before = await scan(dir, all);
     expect(Object.keys(before).length).toBeGreaterThan(0); // the scan can see them
+    // ... in the archive's Parquet files as well (R2 blobs), so their absence afterwards means something.
+    expect(Object.keys(before).some((f) => f.includes('r2'))).toBe(true);
 
     const { data } = await admin<{ data: { regulateId: string } }>('/api/regulations', {
       method: 'POST',

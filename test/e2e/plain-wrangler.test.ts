@@ -17,12 +17,14 @@ describe('.dev.vars from .dev.vars.example', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('is created with TESSERA_ENV=local and a random admin token, then left alone', () => {
+  it('is created with TESSERA_ENV=local, a random admin token and a random PII key, then left alone', () => {
     const first = ensureDevVars(dir);
-    expect(first.added.sort()).toEqual(['ADMIN_TOKEN', 'TESSERA_ENV']);
+    expect(first.added.sort()).toEqual(['ADMIN_TOKEN', 'PII_KEY', 'TESSERA_ENV']);
     const written = parseVars(readFileSync(first.path, 'utf8'));
     expect(written.TESSERA_ENV).toBe('local');
     expect(written.ADMIN_TOKEN).toMatch(/^adm_[0-9a-f]{36}$/);
+    expect(written.PII_KEY).toMatch(/^adm_[0-9a-f]{36}$/);
+    expect(written.PII_KEY).not.toBe(written.ADMIN_TOKEN);
     const again = ensureDevVars(dir);
     expect(again.added).toEqual([]);
     expect(again.vars).toEqual(written);
@@ -31,8 +33,10 @@ describe('.dev.vars from .dev.vars.example', () => {
   it('keeps values already in .dev.vars and only adds the missing keys', () => {
     writeFileSync(join(dir, '.dev.vars'), 'ADMIN_TOKEN=mine\nOTHER="x"'); // no final newline
     const { added, path } = ensureDevVars(dir);
-    expect(added).toEqual(['TESSERA_ENV']);
-    expect(parseVars(readFileSync(path, 'utf8'))).toEqual({ ADMIN_TOKEN: 'mine', OTHER: 'x', TESSERA_ENV: 'local' });
+    expect(added).toEqual(['TESSERA_ENV', 'PII_KEY']);
+    const { PII_KEY, ...rest } = parseVars(readFileSync(path, 'utf8'));
+    expect(rest).toEqual({ ADMIN_TOKEN: 'mine', OTHER: 'x', TESSERA_ENV: 'local' });
+    expect(PII_KEY).toMatch(/^adm_[0-9a-f]{36}$/);
   });
 });
 
