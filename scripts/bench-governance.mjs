@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { acceptedEvents, batchBody, loadTest, startBenchTessera } from './bench.mjs';
+import { adminPoster, compareWriteKeys, mean, startBenchTessera } from './bench.mjs';
 import { ROOT } from './local.mjs';
 
 /** The edge's CPU per batch with and without the plan, in this process (scripts/bench-governance-edge.ts). */
@@ -70,7 +70,6 @@ function plan() {
 }
 
 export async function benchGovernance(ctx) {
-  const { duration, warmup, concurrency, rounds, batch } = ctx.options;
   const edge = await edgeFigures(plan().rules);
   ctx.log(
     `  edge CPU per 100-event batch: ${edge.noPlanMsPerBatch.toFixed(2)} ms without a plan, ` +
@@ -79,49 +78,22 @@ export async function benchGovernance(ctx) {
   ctx.log('starting Tessera (wrangler dev, loopback) with two sources, one with a 50-rule plan…');
   const tessera = await startBenchTessera();
   try {
-    const admin = (path, body) =>
-      fetch(`${tessera.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tessera.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then(async (r) => {
-        if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
-        return r.json();
-      });
+    const admin = adminPoster(tessera);
     const governed = await admin('/api/sources', { name: 'Governed' });
     const created = await admin('/api/tracking-plans', plan());
     await admin(`/api/tracking-plans/${created.id}/sources`, { sourceId: governed.id });
-    const targets = [
+    const results = await compareWriteKeys(ctx, tessera, [
       { name: 'none', writeKey: tessera.writeKey },
       { name: 'plan', writeKey: governed.writeKey },
-    ];
-    const run = (target, durationMs) =>
-      loadTest({
-        url: `${tessera.url}/v1/batch`,
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Basic ${Buffer.from(`${target.writeKey}:`).toString('base64')}`,
-        },
-        makeBody: (seq) => batchBody(batch, seq),
-        countAccepted: acceptedEvents(batch),
-        concurrency,
-        durationMs,
-      });
-    for (const target of targets) await run(target, warmup * 1000);
-    const results = { none: [], plan: [] };
-    for (let r = 0; r < rounds; r++) {
-      for (const target of r % 2 ? [...targets].reverse() : targets) {
-        const res = await run(target, duration * 1000);
-        results[target.name].push(res.eventsPerSecond);
-        ctx.log(
-          `  round ${r + 1} ${target.name.padEnd(5)} ${Math.round(res.eventsPerSecond)} events/s  p50 ${res.p50Ms.toFixed(1)} ms`,
-        );
-      }
-    }
-    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const ratio = mean(results.plan) / mean(results.none);
+    ]);
+    const ratio = mean(results.plan.eventsPerSecond) / mean(results.none.eventsPerSecond);
     ctx.log(`  ratio          : ${ratio.toFixed(3)} (50-rule plan / no plan; goal ≥ 0.8)`);
-    return { noPlanEventsPerSecond: mean(results.none), planEventsPerSecond: mean(results.plan), ratio, edge };
+    return {
+      noPlanEventsPerSecond: mean(results.none.eventsPerSecond),
+      planEventsPerSecond: mean(results.plan.eventsPerSecond),
+      ratio,
+      edge,
+    };
   } finally {
     await tessera.stop();
   }

@@ -200,6 +200,56 @@ export function batchBody(size, seq, writeKey) {
   }}`;
 }
 
+/** The admin API of a bench Tessera: POSTs JSON, answers the parsed body, throws on a non-2xx answer. */
+export function adminPoster(tessera) {
+  return (path, body) =>
+    fetch(`${tessera.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tessera.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json();
+    });
+}
+
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * An A/B run in one process tree: loads `/v1/batch` with each target's write key (`{ name,
+ * writeKey }`), a warm-up each, then `rounds` rounds in alternating order, so drift on a shared
+ * machine hits both sides alike. Answers each target's events/s and p50 per round.
+ */
+export async function compareWriteKeys(ctx, tessera, targets) {
+  const { duration, warmup, concurrency, rounds, batch } = ctx.options;
+  const run = (target, durationMs) =>
+    loadTest({
+      url: `${tessera.url}/v1/batch`,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${target.writeKey}:`).toString('base64')}`,
+      },
+      makeBody: (seq) => batchBody(batch, seq),
+      countAccepted: acceptedEvents(batch),
+      concurrency,
+      durationMs,
+    });
+  for (const target of targets) await run(target, warmup * 1000);
+  const results = Object.fromEntries(targets.map((t) => [t.name, { eventsPerSecond: [], p50Ms: [] }]));
+  const width = Math.max(...targets.map((t) => t.name.length)) + 1;
+  for (let r = 0; r < rounds; r++) {
+    for (const target of r % 2 ? [...targets].reverse() : targets) {
+      const res = await run(target, duration * 1000);
+      results[target.name].eventsPerSecond.push(res.eventsPerSecond);
+      results[target.name].p50Ms.push(res.p50Ms);
+      ctx.log(
+        `  round ${r + 1} ${target.name.padEnd(width)} ${Math.round(res.eventsPerSecond)} events/s  p50 ${res.p50Ms.toFixed(1)} ms`,
+      );
+    }
+  }
+  return results;
+}
+
 /** Accepted events of a Tracking API answer: all of them on `{"success":true}`, else `accepted`. */
 export function acceptedEvents(size) {
   return (res) => {
