@@ -381,6 +381,37 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await shot('xss-debugger');
   });
 
+  it('shows a read-only token only its pages, without the forms that change things', async () => {
+    const { token } = await t.admin<{ token: string }>('/api/tokens', {
+      method: 'POST',
+      body: { name: 'read-only console', scopes: ['functions:read', 'archive:read'] },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => problems.push(`pageerror (read-only): ${e.message}`));
+    try {
+      await p.goto(`${t.url}/`);
+      await p.fill('#token', token);
+      await p.click('#login button');
+      await p.locator('#page-functions').waitFor();
+      expect(await p.locator('nav a').allTextContents()).toEqual(['Functions', 'Archive and replays']);
+      expect(await p.locator('#new-function').count()).toBe(0);
+      await p.locator('#functions a').first().click();
+      await p.locator('#fn-invocations').waitFor();
+      expect(await p.locator('#fn-test-panel').count()).toBe(0);
+      expect(await p.locator('#fn-save').isDisabled()).toBe(true);
+      await p.goto(`${t.url}/#/archive?source=${t.sourceId}`);
+      await p.locator('#replays').waitFor();
+      expect(await p.locator('#replay-form').count()).toBe(0);
+      // A page the token cannot open sends it to the first one it can.
+      await p.goto(`${t.url}/#/privacy`);
+      await p.locator('#page-functions').waitFor();
+      await p.screenshot({ path: `${SHOTS}/read-only-token.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('loaded every page without a console error or dialog', () => {
     expect(problems).toEqual([]);
   });

@@ -12,8 +12,15 @@ const hourOf = (key) => {
   return m ? `${m[1]} ${m[2]}:00 UTC` : key;
 };
 
+/** Sources to pick from: by name with sources:read, else the ids the archive holds files of. */
+async function sourcesOf() {
+  if (can('sources:read')) return (await api('/api/sources')).data;
+  const { data } = await api('/api/archive?limit=1000');
+  return [...new Set(data.map((f) => f.sourceId))].map((id) => ({ id, name: id }));
+}
+
 export async function render(root, ctx) {
-  const { data: sources } = await api('/api/sources');
+  const sources = await sourcesOf();
   const sourceId = ctx.query.get('source') ?? sources[0]?.id;
   const pick = h('select', { id: 'archive-source' }, sources.map((s) => h('option', { value: s.id, selected: s.id === sourceId }, s.name)));
   pick.addEventListener('change', () => ctx.go(`archive?source=${encodeURIComponent(pick.value)}`));
@@ -23,11 +30,13 @@ export async function render(root, ctx) {
     return;
   }
   const q = encodeURIComponent(sourceId);
-  const [files, settings, replays] = await Promise.all([
+  const [files, settings, replays, dests] = await Promise.all([
     api(`/api/archive?sourceId=${q}&limit=500`),
     api(`/api/archive/settings/${q}`),
     api(`/api/replays?sourceId=${q}&limit=50`),
+    can('destinations:read') ? api('/api/destinations').catch(() => ({ data: [] })) : { data: [] },
   ]);
+  const names = new Map(dests.data.map((d) => [d.id, d.name]));
   const hours = new Map();
   for (const f of files.data) {
     const hour = hourOf(f.key);
@@ -58,14 +67,13 @@ export async function render(root, ctx) {
       files.next ? h('p', { class: 'muted' }, 'More files exist; the newest 500 are shown.') : null,
     ),
   );
-  if (can('archive:write')) add(root, await replayForm(sourceId, ctx));
+  if (can('archive:write')) add(root, replayForm(sourceId, dests.data, ctx));
   const list = h('div');
   add(root, h('section', { class: 'card', id: 'replays' }, h('h3', null, 'Replays'), list));
-  return followReplays(list, sourceId, replays.data);
+  return followReplays(list, sourceId, replays.data, names);
 }
 
-async function replayForm(sourceId, ctx) {
-  const { data: dests } = await api('/api/destinations').catch(() => ({ data: [] }));
+function replayForm(sourceId, dests, ctx) {
   const live = dests.filter((d) => d.enabled);
   const now = Date.now();
   const from = h('input', { id: 'replay-from', size: 26, value: new Date(now - 24 * HOUR).toISOString() });
@@ -110,7 +118,7 @@ async function replayForm(sourceId, ctx) {
 }
 
 /** Draws the replays and refreshes them every second while one is running. */
-function followReplays(list, sourceId, initial) {
+function followReplays(list, sourceId, initial, names) {
   const draw = (rows) =>
     fill(
       list,
@@ -121,7 +129,7 @@ function followReplays(list, sourceId, initial) {
               cells: [
                 when(r.createdAt),
                 `${when(r.from)} – ${when(r.to)}`,
-                r.destinationIds.join(', '),
+                r.destinationIds.map((id) => names.get(id) ?? id).join(', '),
                 h('span', { class: r.status === 'failed' ? 'error' : r.status === 'done' ? 'ok' : '' }, r.status, r.error ? `: ${r.error}` : ''),
                 h('div', null, progress(r.percent), ` ${r.percent} % (${r.scanned} / ${r.total} rows)`),
                 r.sent,
