@@ -2,7 +2,7 @@
 // and sign-out, and security headers on the console's responses.
 import { describe, expect, it } from 'vitest';
 import { CSRF_HEADER, SESSION_COOKIE } from '../src/admin/session';
-import { ADMIN, env, SELF } from './helpers';
+import { ADMIN, env, SELF } from './kit/workers';
 
 const URL0 = 'https://tessera.test';
 

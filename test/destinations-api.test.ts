@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDeep } from '../src/privacy/pii';
 import { piiKeyring } from '../src/privacy/pii-guard';
-import { env } from './delivery-helpers';
-import { ADMIN, makeSource, post, SELF } from './helpers';
+import { ADMIN, env, makeSource, post, SELF } from './kit/workers';
 
 const api = (path: string, init: RequestInit = {}) =>
   SELF.fetch(`http://tessera.test/api/destinations${path}`, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, makeSource, SELF } from './helpers';
+import { ADMIN, makeSource, SELF } from './kit/workers';
 
 const api = async <T = Record<string, unknown>>(path: string, method = 'GET', body?: unknown) => {
   const res = await SELF.fetch(`http://tessera.test${path}`, {

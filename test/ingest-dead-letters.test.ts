@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { describe, expect, it } from 'vitest';
 import { consumeIngestDlq } from '../src/ingest/dead-letters';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
-import { ADMIN, env, makeSource, SELF, uniq, waitForEvents } from './identity-helpers';
+import { ADMIN, env, makeSource, SELF, uniq, waitForEvents } from './kit/workers';
 
 function deadLetter(sourceId: string, userId: string, messageId: string): IngestMessage {
   const now = new Date().toISOString();

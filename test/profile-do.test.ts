@@ -7,9 +7,8 @@ import type { IngestMessage } from '../src/ingest/spec';
 import { EventLog } from '../src/profiles/event-log';
 import { mintProfileId, type ProfileRpc, profileStub } from '../src/profiles/protocol';
 import { ProfileStore } from '../src/profiles/store';
-import { ingestMessage, profileObject } from './helpers';
-import { uniq } from './identity-helpers';
 import type { ProfileHooks, TestProfile } from './kit/test-profile';
+import { ingestMessage, profileObject, uniq } from './kit/workers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/lib/ids';
-import { env, SELF } from './helpers';
+import { env, SELF } from './kit/workers';
 
 const call = (
   path: string,

@@ -2,8 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { isPacked } from '../src/ingest/packed';
-import { debuggerUntil as debuggerUntil_, type Entry, find } from './debugger-helpers';
-import { basic, env, makeSource, post, SELF } from './helpers';
+import { basic, debuggerUntil as debuggerUntil_, type Entry, env, find, makeSource, post, SELF } from './kit/workers';
 
 let source: { id: string; writeKey: string };
 let auth: Record<string, string>;

@@ -3,10 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { consumeEngageWork, type EngageWorkMessage } from '../src/audiences/backfill-consumer';
 import { consumeWorkDlq } from '../src/audiences/work-failures';
-import { define, eventually } from './audience-helpers';
-import { ADMIN, env, SELF } from './helpers';
-import { uniq } from './identity-helpers';
-import { rows, testBatch } from './queue-helpers';
+import { rows, testBatch } from './kit/queue';
+import { ADMIN, define, env, eventually, SELF, uniq } from './kit/workers';
 
 interface WorkRow {
   message_id: string;
