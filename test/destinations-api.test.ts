@@ -168,9 +168,19 @@ describe('/api/destinations', () => {
   });
 
   it('requires a token with the destinations scopes', async () => {
-    expect((await SELF.fetch('http://tessera.test/api/destinations')).status).toBe(401);
+    const anonymous = await SELF.fetch('http://tessera.test/api/destinations');
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+    });
+    const before = (await (await api('')).json<{ data: unknown[] }>()).data.length;
     const res = await post('/api/destinations', { type: 'webhook' }, { authorization: 'Bearer wrong' });
     expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+    });
+    // Refused, not half-done: nothing was created.
+    expect((await (await api('')).json<{ data: unknown[] }>()).data).toHaveLength(before);
   });
 
   it("test sends a sample event and returns the vendor's answer (here: nobody listens)", async () => {

@@ -116,5 +116,6 @@ describe('/api/functions', () => {
   it('answers an unknown source function URL 404 without running anything', async () => {
     const res = await SELF.fetch('http://tessera.test/v1/functions/fi_nope', { method: 'POST', body: '{}' });
     expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'Source function not found' } });
   });
 });

@@ -55,7 +55,14 @@ describe('ingest dead letters', () => {
   });
 
   it('requires a token', async () => {
-    expect((await SELF.fetch('http://x/api/ingest/failures')).status).toBe(401);
-    expect((await SELF.fetch('http://x/api/ingest/failures/replay', { method: 'POST' })).status).toBe(401);
+    for (const res of [
+      await SELF.fetch('http://x/api/ingest/failures'),
+      await SELF.fetch('http://x/api/ingest/failures/replay', { method: 'POST' }),
+    ]) {
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({
+        error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+      });
+    }
   });
 });

@@ -118,7 +118,14 @@ describe('work dead-letter consumer', () => {
   });
 
   it('requires a token with the audience scopes', async () => {
-    expect((await SELF.fetch('http://x/api/work/failures')).status).toBe(401);
-    expect((await SELF.fetch('http://x/api/work/failures/replay', { method: 'POST' })).status).toBe(401);
+    for (const res of [
+      await SELF.fetch('http://x/api/work/failures'),
+      await SELF.fetch('http://x/api/work/failures/replay', { method: 'POST' }),
+    ]) {
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({
+        error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+      });
+    }
   });
 });
