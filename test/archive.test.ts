@@ -6,8 +6,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { eraseSubjects } from '../src/archive/erase';
 import { applyRetention, pruneBatches } from '../src/archive/retention';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import { listArchive, readArchive, runArchiveBatch } from './archive-helpers';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import { listArchive, readArchive, runArchiveBatch } from './kit/archive';
+import { ADMIN, basic, makeSource, post, SELF } from './kit/workers';
 
 const N = 60;
 const at = (ms: number) => new Date(Date.UTC(2026, 10, 3, 10, 0, 0) + ms).toISOString();

@@ -3,8 +3,8 @@
 // and a later batch that mixes redelivered events with new ones counts only the new ones.
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
-import { ADMIN, env, makeSource, SELF, uniq } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
+import { ADMIN, env, makeSource, SELF, uniq } from './kit/workers';
 
 const T0 = Date.parse('2026-06-01T10:00:00.000Z');
 

@@ -9,9 +9,10 @@ import { mkdirSync } from 'node:fs';
 import { Analytics } from '@segment/analytics-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
 
 guardBrowser('console e2e');
 
@@ -115,7 +116,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       });
       a.track({ userId: 'graph-user', event: 'Bought', properties: { total: 30 } });
     });
-    await waitFor(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=graph-user')).data.length > 0, {
+    await eventually(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=graph-user')).data.length > 0, {
       timeout: 20_000,
       message: 'profile in the directory',
     });
@@ -146,7 +147,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await shot('audience-builder');
     await page.click('#aud-save');
     await page.locator('#aud-size').waitFor();
-    await waitFor(
+    await eventually(
       async () => {
         await page.reload();
         await page.locator('#members').waitFor();
@@ -163,7 +164,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       body: { type: 'webhook', name: 'Failing hook', sourceIds: [t.sourceId], settings: { url: `${vendor.url}/hook` } },
     });
     await send(t.writeKey, (a) => a.track({ userId: 'graph-user', event: 'Will Fail' }));
-    await waitFor(
+    await eventually(
       async () => (await t.admin<{ data: unknown[] }>(`/api/destinations/${dest.id}/failures`)).data.length > 0,
       {
         timeout: 30_000,
@@ -178,7 +179,10 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     const before = vendor.acked().length;
     await page.click('#replay-all');
     await page.locator('#replay-progress .progress').waitFor();
-    await waitFor(() => vendor.acked().length > before, { timeout: 30_000, message: 'the replayed event delivered' });
+    await eventually(() => vendor.acked().length > before, {
+      timeout: 30_000,
+      message: 'the replayed event delivered',
+    });
     await expect.poll(() => page.locator('#replay-count').textContent(), { timeout: 30_000 }).toContain('1 / 1');
     await shot('destination-replayed');
   });
@@ -187,7 +191,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
     const to = new Date(Date.now() + 86_400_000).toISOString();
     const funnel = { steps: [{ event: 'Viewed' }, { event: 'Bought' }], within: '7d', from, to };
-    await waitFor(
+    await eventually(
       async () => {
         const r = await t.adminFetch('/api/insights/funnel', { method: 'POST', body: funnel });
         const body = (await r.json()) as { steps: { users: number }[] };
@@ -258,7 +262,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
   });
 
   it('starts a replay of archived events to a destination and shows its progress to the end', async () => {
-    await waitFor(
+    await eventually(
       async () => (await t.admin<{ data: { rows: number }[] }>(`/api/archive?sourceId=${t.sourceId}`)).data.length > 0,
       { timeout: 90_000, interval: 1000, message: 'archived events' },
     );
@@ -320,7 +324,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       a.track({ userId: 'xss-user', event: XSS_NAME, properties: { note: XSS_PROP, [XSS_NAME]: XSS_PROP } });
       a.identify({ userId: 'xss-user', traits: { name: XSS_PROP, plan: XSS_NAME } });
     });
-    await waitFor(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=xss-user')).data.length > 0, {
+    await eventually(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=xss-user')).data.length > 0, {
       timeout: 20_000,
       message: 'hostile profile',
     });
