@@ -9,13 +9,13 @@ import type { DeliveryAttempt } from '../delivery/messages';
 import type { EnrichedEvent } from '../ingest/spec';
 import { batchInChunks } from '../lib/d1';
 import { ApiError, badRequest } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { sendJson } from '../lib/queue';
 import { piiReader, protectEvent } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
-import { parseJson } from './validate';
 
 interface StatRow {
   minute: number;
