@@ -1,9 +1,9 @@
+import { type DeliveryError, RetryableError } from '../destinations/errors';
 import { runDestinationInserts } from '../functions/delivery-inserts';
 import { QUEUES, sendMessages } from '../lib/queue';
 import { openBodies } from '../privacy/pii-guard';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
-import { type DeliveryError, RetryableError } from './errors';
 import { DeliveryLog } from './log';
 import type { DeliveryAttempt, DeliveryFailure, DeliveryMessage } from './messages';
 import { resolvedProblem } from './resolve';

@@ -1,9 +1,9 @@
+import { type DeliveryError, PermanentError, RetryableError } from '../destinations/errors';
 import { batchSizeOf, type RequestDescription } from '../destinations/types';
 import type { EnrichedEvent } from '../ingest/spec';
 import { forEachLimited } from '../lib/pool';
 import { isSuspect, isTrusted, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
 import type { DeliveryConfig } from './config';
-import { type DeliveryError, PermanentError, RetryableError } from './errors';
 import { perform } from './perform';
 import type { LiveDestination } from './routing';
 
