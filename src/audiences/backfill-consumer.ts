@@ -5,7 +5,7 @@ import { profileDirectory } from '../db/profiles-schema';
 import { forEachLimited } from '../lib/pool';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { profileStub } from '../profiles/protocol';
-import { type BackfillMessage, reportBackfillProgress } from './backfill';
+import { reportBackfillProgress } from './backfill';
 import { type MembershipChange, recordMembershipChanges } from './membership';
 import type { MembershipMessage } from './profile-engage';
 import { findBackfill } from './store';
@@ -16,15 +16,9 @@ import {
   workFailureOf,
   workMessageProblem,
 } from './work-failures';
+import type { BackfillPage, EngageWorkMessage } from './work-messages';
 
-/** A back-fill message, on its first page (no cursor) or a later one. */
-export interface BackfillPage extends BackfillMessage {
-  /** Last profile id of the previous page. */
-  cursor?: string;
-}
-
-/** Every `work` queue message this area handles. */
-export type EngageWorkMessage = BackfillPage | MembershipMessage;
+export type { BackfillPage, EngageWorkMessage } from './work-messages';
 
 /** Profiles visited per page (one progress report), and at once. */
 export const BACKFILL_PAGE = 100;

@@ -13,7 +13,7 @@ import {
   type Unreadable,
   writeFailureRows,
 } from '../lib/queue-bodies';
-import type { EngageWorkMessage } from './backfill-consumer';
+import type { EngageWorkMessage } from './work-messages';
 
 /** One `work_failures` row, ready to write. */
 export interface WorkFailure {
