@@ -7,6 +7,7 @@ import { type InsightsReportRow, insightsReports } from '../db/insights-schema';
 import { badRequest, notFound } from '../lib/errors';
 import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { ulid } from '../lib/ids';
 import { funnel, retention, trends, unifier } from './compute';
 import { loadMerges, loadRows } from './load';
@@ -80,9 +81,7 @@ export const insightsApi = new Hono<AdminEnv>()
     return c.json(retention(rows, q, unify));
   })
   .get('/overview', doc.overview, requireScope('insights:read'), async (c) => {
-    const hours = Number(c.req.query('hours') ?? '24');
-    if (!Number.isInteger(hours) || hours < 1 || hours > 168)
-      throw badRequest('`hours` must be a whole number from 1 to 168');
+    const hours = queryInt(c.req.query('hours'), 'hours', { fallback: 24, min: 1, max: 168 });
     return c.json(await overview(c.env.DB, hours));
   })
   .get('/reports', doc.reports, requireScope('insights:read'), async (c) => {
