@@ -1,8 +1,9 @@
 // The `work` queue (audience membership changes, back-fill pages): one bad message fails only
 // itself, and what fails every retry is kept in D1 (`work_failures`) and can be replayed.
 import { describe, expect, it } from 'vitest';
-import { consumeEngageWork, type EngageWorkMessage } from '../src/audiences/backfill-consumer';
+import { consumeEngageWork } from '../src/audiences/backfill-consumer';
 import { consumeWorkDlq } from '../src/audiences/work-failures';
+import type { EngageWorkMessage } from '../src/audiences/work-messages';
 import { rows, testBatch } from './kit/queue';
 import { ADMIN, define, env, eventually, SELF, uniq } from './kit/workers';
 

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { loadLiveDestinations } from '../delivery/store';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { compileFql } from '../lib/fql';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { ulid } from '../lib/ids';

@@ -1,5 +1,5 @@
 import { loadLiveDestinations } from '../delivery/store';
-import { chunkForQueue } from '../ingest/enqueue';
+import { sendJson } from '../lib/queue';
 import { errorText } from '../lib/queue-bodies';
 import type { ReplayStep } from './messages';
 import { isReplayAllowed } from './replay-gate';
@@ -60,9 +60,7 @@ export async function replayStep(env: Cloudflare.Env, id: string): Promise<boole
   const events = selected.filter((_, i) => allowed[i]);
   const now = new Date().toISOString();
   const attempts = attemptsFor(events, r.sourceId, r.destinationIds, await loadLiveDestinations(env), now);
-  for (const chunk of chunkForQueue(attempts)) {
-    await env.DELIVERY_RETRY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
-  }
+  await sendJson(env.DELIVERY_RETRY_QUEUE, attempts);
   // Advances only from the cursor it read: a step redelivered after a crash sends its file again
   // (at least once, like every queue), but two copies of one step never both advance.
   const res = await env.DB.prepare(

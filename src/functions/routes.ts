@@ -2,7 +2,6 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { destinations } from '../db/destinations-schema';
 import {
@@ -17,6 +16,7 @@ import {
   sources,
 } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
 import { FunctionSyntaxError, instrument } from './instrument';

@@ -2,13 +2,14 @@ import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { ComputedTrait } from '../audiences/definitions';
 import { parseWindow } from '../audiences/window';
 import { db } from '../db/client';
 import { type InsightsReportRow, insightsReports } from '../db/insights-schema';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { ulid } from '../lib/ids';
 import { funnel, retention, trends, unifier } from './compute';
 import { loadMerges, loadRows } from './load';
@@ -103,9 +104,7 @@ export const insightsApi = new Hono<AdminEnv>()
     return c.json(previewTrait(trait, rows, unify, now));
   })
   .get('/overview', doc.overview, requireScope('insights:read'), async (c) => {
-    const hours = Number(c.req.query('hours') ?? '24');
-    if (!Number.isInteger(hours) || hours < 1 || hours > 168)
-      throw badRequest('`hours` must be a whole number from 1 to 168');
+    const hours = queryInt(c.req.query('hours'), 'hours', { fallback: 24, min: 1, max: 168 });
     return c.json(await overview(c.env.DB, hours));
   })
   .get('/reports', doc.reports, requireScope('insights:read'), async (c) => {

@@ -1,8 +1,9 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import { type AdminEnv, clientIp } from '../admin/auth';
+import type { AdminEnv } from '../admin/auth';
 import { PRIVILEGED } from '../admin/scopes';
+import { clientIp } from '../lib/http/auth';
 import { maskSecrets } from './audit';
 import { appendAudit } from './audit-store';
 

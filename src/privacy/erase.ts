@@ -1,6 +1,7 @@
 import { parseKey } from '../identity/identifiers';
 import { forgetKeys, lookupKeys } from '../identity/index-do';
 import { liveTap } from '../ingest/live-tap';
+import { forEachLimited } from '../lib/pool';
 import { readProfile } from '../profiles/lookup';
 import { profileStub } from '../profiles/protocol';
 import { indexKey, loadPii } from './pii-guard';
@@ -17,13 +18,7 @@ export interface StageOutcome {
 
 const CONCURRENCY = 8;
 
-async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-}
+const pool = <T>(items: readonly T[], fn: (item: T) => Promise<void>) => forEachLimited(items, CONCURRENCY, fn);
 
 /**
  * Resolves the named identifier keys to their profiles (following merges) and collects every

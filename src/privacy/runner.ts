@@ -1,4 +1,4 @@
-import type { EngageWorkMessage } from '../audiences/backfill-consumer';
+import type { EngageWorkMessage } from '../audiences/work-messages';
 import { errorText } from '../lib/queue-bodies';
 import { eraseArchive } from './archive-stage';
 import { eraseD1, eraseDebugger, eraseIdentity, eraseProfiles, resolveSubjects, type StageOutcome } from './erase';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../delivery/errors';
 import type { EnrichedEvent } from '../../ingest/spec';
+import { PermanentError } from '../errors';
 import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { customerio } from './index';
 

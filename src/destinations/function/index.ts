@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { z } from 'zod';
-import { type DeliveryError, PermanentError, RetryableError } from '../../delivery/errors';
 import { type Ran, recordInvocations } from '../../functions/invocations';
 import { handlerFor, type Invocation, invoke } from '../../functions/sandbox';
 import { functionsConfig } from '../../functions/store';
+import { type DeliveryError, PermanentError, RetryableError } from '../errors';
 import { defineDestination } from '../types';
 
 const FunctionSettings = z.object({

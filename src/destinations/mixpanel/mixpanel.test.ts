@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../delivery/errors';
+import { PermanentError } from '../errors';
 import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { mixpanel } from './index';
 import { mixpanelBodyError } from './mapping';
