@@ -8,7 +8,6 @@ import { CSRF_HEADER, csrfFor, isChange, sessionToken } from './session';
 import { findToken, touchToken } from './token-store';
 
 // `src/profiles/api.ts` reads tokens through here; it may import `src/lib/http/auth.ts` directly.
-export { tokenFrom } from '../lib/http/auth';
 export type { Scope } from './scopes';
 
 /** Who is calling, as later middleware and the audit log see it. */
