@@ -150,4 +150,32 @@ describe('ingest dead letters keep PII sealed', () => {
     expect(byEmail.status).toBe(200);
     expect(byEmail.body.id).toBe(byUser.body.id);
   });
+
+  it('a regulation naming only the email still erases a sealed dead letter no profile links to them', async () => {
+    const source = await makeSource('pii dlq erase');
+    const email = `${uniq('erasemail')}@example.com`;
+    // A fresh anonymous id: nothing but the (sealed) email ties this dead letter to the person.
+    const body = deadLetter(source.id, '', email);
+    const { userId: _none, ...event } = body.event as unknown as Record<string, unknown>;
+    const lone = { sourceId: source.id, event: { ...event, anonymousId: uniq('lone') } as unknown as EnrichedEvent };
+    const batch = createMessageBatch<IngestMessage>('tessera-ingest-dlq', [
+      { id: uniq('q'), timestamp: new Date(), attempts: 101, body: lone },
+    ]);
+    await consumeIngestDlq(batch, env);
+    const stored = () =>
+      env.DB.prepare('SELECT body FROM ingest_failures WHERE message_id = ?').bind(lone.event.messageId).first();
+    expect(await stored()).not.toBeNull();
+    const res = await post(
+      '/api/regulations',
+      { regulationType: 'SUPPRESS_WITH_DELETE_INTERNAL', subjectType: 'EMAIL', subjectIds: [email.toUpperCase()] },
+      ADMIN,
+    );
+    expect(res.status).toBe(201);
+    const id = (await res.json<{ data: { regulateId: string } }>()).data.regulateId;
+    await eventually(async () => {
+      const r = await getJson<{ data: { regulation: { overallStatus: string } } }>(`/api/regulations/${id}`);
+      return r.body.data.regulation.overallStatus === 'FINISHED' ? true : undefined;
+    }, 30_000);
+    expect(await stored()).toBeNull();
+  });
 });
