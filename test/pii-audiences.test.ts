@@ -76,6 +76,10 @@ describe('audiences on sealed PII traits', () => {
     expect(JSON.stringify(rows.results)).not.toContain(email);
     expect(JSON.stringify(rows.results).toLowerCase()).not.toContain(email.toLowerCase());
     expect(JSON.stringify(rows.results)).toContain('pii1.');
+    // Nor the append-only audit log: requests and before/after states have the literal masked.
+    const audit = await env.DB.prepare('SELECT changes FROM audit_log').all();
+    expect(JSON.stringify(audit.results)).toContain('pa_is_jane');
+    expect(JSON.stringify(audit.results).toLowerCase()).not.toContain(email.toLowerCase());
   });
 
   it('a profile written after the definition enters in its apply', async () => {

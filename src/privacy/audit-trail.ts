@@ -4,8 +4,11 @@ import { routePath } from 'hono/route';
 import { type AdminEnv, clientIp } from '../admin/auth';
 import { PRIVILEGED } from '../admin/scopes';
 import { destinationType } from '../destinations/registry';
-import { declaredSecrets, maskSecrets } from './audit';
+import { declaredSecrets, maskPiiLiterals, maskSecrets } from './audit';
 import { appendAudit } from './audit-store';
+import { DEFAULT_PII_KEYS, loadPiiKeys } from './pii-settings';
+
+const DEFAULT_KEYS: ReadonlySet<string> = new Set(DEFAULT_PII_KEYS);
 
 type SelfFetch = (req: Request, env: Cloudflare.Env, ctx: Context['executionCtx']) => Response | Promise<Response>;
 
@@ -37,9 +40,9 @@ function parsed(text: string | null): unknown {
   }
 }
 
-function capped(value: unknown, declared: ReadonlySet<string>): unknown {
+function capped(value: unknown, declared: ReadonlySet<string>, piiKeys: ReadonlySet<string>): unknown {
   if (value === null) return null;
-  const masked = maskSecrets(value, declared);
+  const masked = maskPiiLiterals(maskSecrets(value, declared), piiKeys);
   const json = JSON.stringify(masked) ?? '';
   return json.length > MAX_STATE_CHARS ? { truncated: true, chars: json.length } : masked;
 }
@@ -83,10 +86,11 @@ export const auditTrail = (fetchSelf: SelfFetch) =>
       const response = parsed(await c.res.clone().text());
       // Secret by schema: what the destination type or the function's settings declare secret.
       const declared = declaredSecrets([request, before, after, response], secretsOfType);
-      changes.request = capped(request ?? null, declared);
-      changes.before = capped(before, declared);
-      changes.after = capped(after, declared);
-      changes.response = capped(response, declared);
+      const piiKeys = await loadPiiKeys(c.env.DB).catch(() => DEFAULT_KEYS);
+      changes.request = capped(request ?? null, declared, piiKeys);
+      changes.before = capped(before, declared, piiKeys);
+      changes.after = capped(after, declared, piiKeys);
+      changes.response = capped(response, declared, piiKeys);
     }
     await appendAudit(c.env.DB, {
       actorId: principal.id,

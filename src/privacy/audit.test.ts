@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { declaredSecrets, maskSecrets } from './audit';
+import { declaredSecrets, maskPiiLiterals, maskSecrets } from './audit';
 
 const types: Record<string, string[]> = { webhook: ['sharedSecret', 'headers'] };
 const secretsOf = (t: string) => types[t];
@@ -40,5 +40,33 @@ describe('audit masking', () => {
       token: '****',
     });
     expect(maskSecrets({ settings: { shopPin: 'x' } })).toEqual({ settings: { shopPin: 'x' } }); // by name only
+  });
+
+  it('masks PII literals of audience conditions and PII keys of sample traits', () => {
+    const keys = new Set(['email']);
+    expect(
+      maskPiiLiterals(
+        {
+          definition: {
+            and: [
+              { trait: 'email', op: '=', value: 'j@x.io' },
+              { trait: 'plan', op: '=', value: 'pro' },
+            ],
+          },
+          profiles: [{ traits: { email: 'j@x.io', plan: 'pro' } }],
+          email: 'not in traits: kept',
+        },
+        keys,
+      ),
+    ).toEqual({
+      definition: {
+        and: [
+          { trait: 'email', op: '=', value: '****' },
+          { trait: 'plan', op: '=', value: 'pro' },
+        ],
+      },
+      profiles: [{ traits: { email: '****', plan: 'pro' } }],
+      email: 'not in traits: kept',
+    });
   });
 });

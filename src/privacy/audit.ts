@@ -80,6 +80,27 @@ export function maskSecrets(
 }
 
 /**
+ * A copy of a JSON value with PII masked: the literals of audience conditions on PII traits
+ * (`{ trait, value }` with `trait` one of `piiKeys`) and PII keys of any `traits` object (a
+ * preview's or a test run's sample). The audit log is append-only and no regulation can erase it,
+ * so the email an audience or a sample names is never written into it.
+ */
+export function maskPiiLiterals(value: unknown, piiKeys: ReadonlySet<string>, depth = 0, inTraits = false): unknown {
+  if (depth > 40 || !value || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => maskPiiLiterals(v, piiKeys, depth + 1));
+  const o = value as Record<string, unknown>;
+  const literal = typeof o.trait === 'string' && piiKeys.has(o.trait.split('.')[0]) && 'value' in o;
+  return Object.fromEntries(
+    Object.entries(o).map(([k, v]) => [
+      k,
+      (literal && k === 'value') || (inTraits && piiKeys.has(k) && v !== null)
+        ? '****'
+        : maskPiiLiterals(v, piiKeys, depth + 1, k === 'traits'),
+    ]),
+  );
+}
+
+/**
  * The setting names declared secret anywhere in these JSON values: a destination's (an object
  * whose `type` names a destination type, `secretsOf` answering its `secrets`) and a function's (a
  * settings declaration `{ name, secret: true }`).

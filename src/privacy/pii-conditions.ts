@@ -42,7 +42,8 @@ export async function sealDefinitionLiterals(
       });
       return node;
     }
-    if (node.op === 'exists') return node;
+    // `= null` asks for an absent value: a plain comparison answers it, nothing to seal.
+    if (node.op === 'exists' || node.value === null) return node;
     const value =
       node.op === 'in' && Array.isArray(node.value)
         ? await Promise.all(node.value.map((v) => sealTrait(ring, key, v)))
