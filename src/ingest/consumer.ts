@@ -198,8 +198,13 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
     const archived = archiveAccepted(env, [
-      ...resolved.map(({ item, out }) => ({ body: item.body, profileId: out.profileId, attempts: item.msg.attempts })),
-      ...unresolved.map((item) => ({ body: item.body, attempts: item.msg.attempts })),
+      // As profiles store them: PII trait values sealed (README, Privacy).
+      ...resolved.map(({ item, out }) => ({
+        body: pii.message(item.body),
+        profileId: out.profileId,
+        attempts: item.msg.attempts,
+      })),
+      ...unresolved.map((item) => ({ body: pii.message(item.body), attempts: item.msg.attempts })),
     ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
@@ -211,7 +216,7 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
   }
 
   const written = await recordIngestFailures(
-    env.DB,
+    env,
     poison.map((p) => p.row),
   );
   poison.forEach((p, i) => {

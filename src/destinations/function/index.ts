@@ -44,7 +44,7 @@ export const functionDestination = defineDestination({
     throw new PermanentError('A destination function delivers by running its code');
   },
   async deliver(events, settings) {
-    const instance = (await functionsConfig(env.DB)).byId.get(settings.instanceId);
+    const instance = (await functionsConfig(env)).byId.get(settings.instanceId);
     if (!instance || instance.fn.kind !== 'destination') {
       return events.map(() => new PermanentError(`Destination function instance ${settings.instanceId} is gone`));
     }
