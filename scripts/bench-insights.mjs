@@ -57,7 +57,7 @@ export async function benchInsights(ctx) {
     figures.rowsWrittenPerEvent = Math.round(rowsPerEvent * 1000) / 1000;
     figures.usdPerMillionEvents = Math.round(rowsPerEvent * 100) / 100; // D1: $1 per million rows written
     ctx.log(
-      `  rollups: ${figures.cpuMicrosPerEvent} µs CPU per event; ${figures.rollupRowsWrittenPerEvent} rollup + ${figures.volumeRowsWrittenPerEvent} volume + ${figures.dedupeRowsWrittenPerEvent} redelivery-key rows written per event (key stored, then expired), ${figures.dedupeRowsReadPerEvent} key rows read; a key lookup and ${figures.statementsPerBatch} statements per queue batch of 100`,
+      `  rollups: ${figures.cpuMicrosPerEvent} µs CPU per event; ${figures.rollupRowsWrittenPerEvent} rollup + ${figures.volumeRowsWrittenPerEvent} volume + ${figures.dedupeRowsWrittenPerEvent} redelivery rows written per event (a row per queue message of 20 events, stored then expired), ${figures.dedupeRowsReadPerEvent} key rows read; a key lookup and ${figures.statementsPerBatch} statements per queue batch of 100`,
     );
     ctx.log(
       `  D1 cost: ${figures.rowsWrittenPerEvent} rows written per event = $${figures.usdPerMillionEvents} per million events at $1 per million rows written`,

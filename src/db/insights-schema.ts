@@ -44,12 +44,13 @@ export const insightsReports = sqliteTable('insights_reports', {
 });
 export type InsightsReportRow = typeof insightsReports.$inferSelect;
 
-/** Events already counted by the rollups, by received day and hash of source and messageId (migrations/0017). */
+/** Which events of each ingest queue message the rollups counted, by queue day and message id (migrations/0017). */
 export const insightsSeen = sqliteTable(
   'insights_seen',
   {
     day: integer('day').notNull(),
-    key: text('key').notNull(),
+    messageId: text('message_id').notNull(),
+    counted: text('counted').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.day, t.key] })],
+  (t) => [primaryKey({ columns: [t.day, t.messageId] })],
 );

@@ -4,6 +4,7 @@ import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
+import { markHandedOver } from '../insights/seen';
 import { forEachLimited } from '../lib/pool';
 import { chunkForQueue } from '../lib/queue';
 import { errorText, isPoison, type QueueMessageLike, type Readable, readBodies } from '../lib/queue-bodies';
@@ -24,6 +25,7 @@ import type { IngestMessage } from './spec';
 const PARALLEL_GROUPS = 16;
 
 type Item = Readable<QueueMessageLike, IngestMessage>;
+type Resolved = { item: Item; out: Outcome };
 
 const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 
@@ -73,9 +75,15 @@ function chunksOf(items: Item[]): Item[][] {
 
 /**
  * Hands events without a profile to delivery. A chunk that fails is sent message by message, so
- * only the message that cannot be sent is retried (or recorded, if no retry can help).
+ * only the message that cannot be sent is retried (or recorded, if no retry can help). Returns
+ * the items acked.
  */
-async function sendUnresolved(env: Cloudflare.Env, items: Item[], onPoison: (item: Item, err: unknown) => void) {
+async function sendUnresolved(
+  env: Cloudflare.Env,
+  items: Item[],
+  onPoison: (item: Item, err: unknown) => void,
+): Promise<Item[]> {
+  const acked: Item[] = [];
   const send = (chunk: Item[]) =>
     env.DELIVERY_QUEUE.sendBatch(
       chunk.map((m) => ({
@@ -87,6 +95,7 @@ async function sendUnresolved(env: Cloudflare.Env, items: Item[], onPoison: (ite
     try {
       await send(chunk);
       for (const m of chunk) m.msg.ack();
+      acked.push(...chunk);
       continue;
     } catch (err) {
       console.error('delivery enqueue failed; sending one by one', errorText(err));
@@ -95,6 +104,7 @@ async function sendUnresolved(env: Cloudflare.Env, items: Item[], onPoison: (ite
       try {
         await send([m]);
         m.msg.ack();
+        acked.push(m);
       } catch (err) {
         if (isPoison(err)) {
           onPoison(m, err);
@@ -105,15 +115,16 @@ async function sendUnresolved(env: Cloudflare.Env, items: Item[], onPoison: (ite
       }
     }
   }
+  return acked;
 }
 
 /**
  * Writes the touched profiles to the directory in a few batches. One bad row (D1 refuses rows over
  * 2 MB) fails its whole batch: then each message's own rows are written alone, and only the
  * messages whose rows fail are retried. Replaying is safe: profiles dedupe and answer with their
- * snapshot again.
+ * snapshot again. Returns the entries whose messages were acked.
  */
-async function flushDirectory(env: Cloudflare.Env, resolved: { item: Item; out: Outcome }[]): Promise<void> {
+async function flushDirectory(env: Cloudflare.Env, resolved: Resolved[]): Promise<Resolved[]> {
   const all = new DirectoryBatch();
   for (const { out } of resolved) {
     for (const s of out.snapshots) all.add(s);
@@ -122,22 +133,26 @@ async function flushDirectory(env: Cloudflare.Env, resolved: { item: Item; out: 
   try {
     await all.flush(env.DB);
     for (const { item } of resolved) item.msg.ack();
-    return;
+    return resolved;
   } catch (err) {
     console.error('profile directory write failed; writing message by message', errorText(err));
   }
-  for (const { item, out } of resolved) {
+  const acked: Resolved[] = [];
+  for (const entry of resolved) {
+    const { item, out } = entry;
     const own = new DirectoryBatch();
     for (const s of out.snapshots) own.add(s);
     for (const m of out.merges) own.addMerge(m);
     try {
       if (own.size) await own.flush(env.DB);
       item.msg.ack();
+      acked.push(entry);
     } catch (err) {
       console.error('profile directory write failed; message will be retried', errorText(err));
       item.msg.retry({ delaySeconds: 5 });
     }
   }
+  return acked;
 }
 
 /**
@@ -171,7 +186,7 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       readable.map((r) => r.body),
     );
     const resolver = new Resolver(env, rules, pii);
-    const resolved: { item: Item; out: Outcome }[] = [];
+    const resolved: Resolved[] = [];
     const unresolved: Item[] = [];
     const onPoison = (item: Item, err: unknown) => {
       console.error('ingest message cannot be processed; recording it', item.msg.id, errorText(err));
@@ -206,11 +221,18 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       })),
       ...unresolved.map((item) => ({ body: pii.message(item.body), attempts: item.msg.attempts })),
     ]);
-    if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
-    await flushDirectory(env, resolved);
-    // Events without a profile count in the volume only.
-    const applied = resolved.map(({ item, out }) => ({ ...item.body, profileId: out.profileId }));
-    await recordRollups(env, [...applied, ...unresolved.map((m) => m.body)]);
+    const sent = unresolved.length ? await sendUnresolved(env, unresolved, onPoison) : [];
+    const stored = await flushDirectory(env, resolved);
+    // Insights count only what this delivery acked: a retried event counts when a later one acks
+    // it (in its pack again, or re-sent as a new message by `packs.finish`). Events without a
+    // profile count in the volume only.
+    await recordRollups(env, [
+      ...stored.map(({ item, out }) => ({
+        origin: item.msg.origin,
+        input: { ...item.body, profileId: out.profileId },
+      })),
+      ...sent.map((item) => ({ origin: item.msg.origin, input: item.body })),
+    ]);
     await resolver.flush().catch((err) => console.warn('index repoint failed', err));
     await archived;
   }
@@ -226,5 +248,6 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
   await packs.finish({
     again: (body, delaySeconds) => env.INGEST_QUEUE.send(body, { contentType: 'json', delaySeconds }),
     deadLetter: (body) => env.INGEST_DLQ.send(body, { contentType: 'json' }),
+    handedOver: (origin, indexes) => markHandedOver(env.DB, origin, indexes),
   });
 }

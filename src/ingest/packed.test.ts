@@ -89,6 +89,22 @@ describe('Packs', () => {
     expect(new Packs().expand([next.msg])[0].attempts).toBe(4);
   });
 
+  it('gives every part its queue message and index, and names the events handed over to a new message', async () => {
+    const sentAt = Date.parse('2026-12-02T03:00:00Z');
+    const { msg } = message(body);
+    const packs = new Packs();
+    const parts = packs.expand([{ ...msg, timestamp: new Date(sentAt) }]);
+    expect(parts.map((p) => p.origin)).toEqual([0, 1, 2].map((index) => ({ id: 'q1', index, sentAt })));
+    const lone = message(event(9));
+    expect(new Packs().expand([lone.msg])[0].origin).toEqual({ id: 'q1', index: 0, sentAt: Number.NaN });
+    parts[0].ack();
+    parts[1].retry();
+    parts[2].ack();
+    const handed: unknown[] = [];
+    await packs.finish({ ...sends().s, handedOver: async (origin, indexes) => handed.push({ origin, indexes }) });
+    expect(handed).toEqual([{ origin: { id: 'q1', index: 0, sentAt }, indexes: [1] }]);
+  });
+
   it('retries the whole message when every event failed, or when sending the failed ones fails', async () => {
     const all = message(body);
     const packs = new Packs();

@@ -1,5 +1,5 @@
 import { jsonBytes } from '../lib/json';
-import type { QueueMessageLike } from '../lib/queue-bodies';
+import type { QueueMessageLike, QueueOrigin } from '../lib/queue-bodies';
 import type { IngestMessage } from './spec';
 
 /**
@@ -42,10 +42,20 @@ export function packIngest(messages: IngestMessage[], limit = PACK_BYTES): (Inge
   return bodies;
 }
 
+/** A queue message as Queues hands it over: `timestamp` is when the queue accepted it. */
+type Delivered = QueueMessageLike & { readonly timestamp?: Date };
+
+const originOf = (msg: Delivered, index: number): QueueOrigin => ({
+  id: msg.id,
+  index,
+  sentAt: msg.timestamp instanceof Date ? msg.timestamp.getTime() : Number.NaN,
+});
+
 /** The message with its body already read (or its read error), settled through the message itself. */
-const asRead = (msg: QueueMessageLike, body: () => unknown): QueueMessageLike => ({
+const asRead = (msg: Delivered, body: () => unknown): QueueMessageLike => ({
   id: msg.id,
   attempts: msg.attempts,
+  origin: originOf(msg, 0),
   get body() {
     return body();
   },
@@ -54,7 +64,7 @@ const asRead = (msg: QueueMessageLike, body: () => unknown): QueueMessageLike =>
 });
 
 interface Pack {
-  msg: QueueMessageLike;
+  msg: Delivered;
   body: PackedIngest;
   acked: Set<number>;
   retried: Map<number, number>;
@@ -64,6 +74,8 @@ interface Pack {
 export interface PackSends {
   again(body: PackedIngest, delaySeconds: number): Promise<unknown>;
   deadLetter?(body: unknown): Promise<unknown>;
+  /** The events at `indexes` of the message `origin` now travel elsewhere (before it is acked). */
+  handedOver?(origin: QueueOrigin, indexes: number[]): Promise<unknown>;
 }
 
 /**
@@ -77,7 +89,7 @@ export interface PackSends {
 export class Packs {
   private readonly packs: Pack[] = [];
 
-  expand<M extends QueueMessageLike>(messages: readonly M[]): QueueMessageLike[] {
+  expand<M extends Delivered>(messages: readonly M[]): QueueMessageLike[] {
     const out: QueueMessageLike[] = [];
     for (const msg of messages) {
       // Each body is read once (workerd deserialises it on read); what the read gave is handed on.
@@ -104,6 +116,7 @@ export class Packs {
           id: `${msg.id}#${i}`,
           attempts,
           body: event,
+          origin: originOf(msg, i),
           ack: () => {
             if (!pack.retried.has(i)) pack.acked.add(i);
           },
@@ -135,6 +148,10 @@ export class Packs {
       } else {
         await sends.again({ packed: again, priorAttempts: prior }, delay);
       }
+      // If this ack were lost, a redelivery must not count these events again (src/insights/seen.ts).
+      await sends.handedOver?.(originOf(p.msg, 0), [...p.retried.keys()]).catch((err) => {
+        console.error('could not record the events handed over to a new message', err);
+      });
       p.msg.ack();
     } catch (err) {
       console.error('could not send the failed events of a packed message again; retrying it whole', err);

@@ -1,5 +1,5 @@
 import { buildRollups, MAX_TIMES, type RollupInput, type RollupRow, type VolumeRow } from './rollup';
-import { type SeenKey, seenStatements, unseen } from './seen';
+import { type Countable, type SeenRow, seenStatements, unseen } from './seen';
 
 /** JSON characters per statement parameter: D1 takes ~1 MB statements; rows are split well below. */
 const CHUNK_CHARS = 400_000;
@@ -48,34 +48,37 @@ export function rollupStatements(d1: D1Database, volume: VolumeRow[], rollup: Ro
   ];
 }
 
-const seenChunks = (keys: SeenKey[]) => chunks(keys, (k) => [k.day, k.key]);
+const keyChunks = (keys: { day: number; id: string }[]) => chunks(keys, (k) => [k.day, k.id]);
+const rowChunks = (rows: SeenRow[]) => chunks(rows, (r) => [r.day, r.id, r.counted]);
 
-/** One attempt: read which events were counted, then keys and rollups in one transaction. */
-async function recordOnce(env: Cloudflare.Env, inputs: readonly RollupInput[]): Promise<void> {
-  const { fresh, keys } = await unseen(env.DB, inputs, seenChunks);
-  if (!fresh.length) return;
+/** One attempt: read which events were counted, then message rows and rollups in one transaction. */
+async function recordOnce(env: Cloudflare.Env, entries: readonly Countable[]): Promise<void> {
+  const { fresh, rows } = await unseen(env.DB, entries, keyChunks);
+  if (!fresh.length && !rows.length) return;
   const { volume, rollup } = buildRollups(fresh);
-  const statements = [...seenStatements(env.DB, keys, seenChunks(keys)), ...rollupStatements(env.DB, volume, rollup)];
+  const statements = [...seenStatements(env.DB, rows, rowChunks), ...rollupStatements(env.DB, volume, rollup)];
   await env.DB.batch(statements);
 }
 
 /**
- * Adds one ingest batch's applied events to the insights rollups, in one D1 `batch()` (a key
- * lookup, then about three statements per queue batch), counting each event once: an event whose
- * key `seen.ts` holds was counted by an earlier delivery and is left out. A transaction that fails
- * because a concurrent delivery stored a key first is tried once more. Insights are a derived view:
- * a failure is logged and the batch goes on (its events are then missing from charts, never from
+ * Adds one ingest batch's acked events to the insights rollups, in one D1 `batch()` (a lookup of
+ * the batch's message rows, then about four statements per queue batch), counting each event
+ * once: an event whose index its queue message's row (`seen.ts`) holds was counted by an earlier
+ * delivery and is left out. Pass only events settled for good in this delivery (acked, never
+ * retried): a retried event is counted when a later delivery acks it. A transaction that fails
+ * because a concurrent delivery stored first is tried once more. Insights are a derived view: a
+ * failure is logged and the batch goes on (its events are then missing from charts, never from
  * profiles or destinations).
  */
-export async function recordRollups(env: Cloudflare.Env, inputs: readonly RollupInput[]): Promise<void> {
-  if (!inputs.length) return;
+export async function recordRollups(env: Cloudflare.Env, entries: readonly Countable[]): Promise<void> {
+  if (!entries.length) return;
   for (let attempt = 1; ; attempt++) {
     try {
-      await recordOnce(env, inputs);
+      await recordOnce(env, entries);
       return;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (attempt < 2 && /UNIQUE constraint/i.test(message)) continue;
+      if (attempt < 2 && /constraint/i.test(message)) continue;
       console.error('insights rollups not recorded', message);
       return;
     }

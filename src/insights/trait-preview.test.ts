@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ComputedTrait } from '../audiences/definitions';
 import { buildRollups, type RollupRow } from './rollup';
-import { seenKey } from './seen';
+import { messageKey } from './seen';
 import { previewTrait } from './trait-preview';
 
 const T = Date.parse('2026-12-01T10:00:00Z');
@@ -55,11 +55,13 @@ describe('computed-trait preview from rollups', () => {
 });
 
 describe('redelivery keys', () => {
-  it('are stable for one event and differ by source and messageId', () => {
-    const e = { sourceId: 's1', event: { type: 'track', messageId: 'm1', receivedAt: '2026-12-02T01:00:00Z' } };
-    expect(seenKey(e)).toEqual(seenKey(structuredClone(e)));
-    expect(seenKey(e)?.day).toBe(Math.floor(Date.parse('2026-12-02T01:00:00Z') / 86_400_000));
-    expect(seenKey({ ...e, sourceId: 's2' })?.key).not.toBe(seenKey(e)?.key);
-    expect(seenKey({ sourceId: 's1', event: { type: 'track', receivedAt: e.event.receivedAt } })).toBeNull();
+  it('are one per queue message, by the day the queue accepted it', () => {
+    const sentAt = Date.parse('2026-12-02T01:00:00Z');
+    const origin = { id: 'q1', index: 3, sentAt };
+    expect(messageKey(origin)).toEqual({ day: Math.floor(sentAt / 86_400_000), id: 'q1' });
+    // Every part of one message has the same key: the row holds which indexes were counted.
+    expect(messageKey({ ...origin, index: 0 })).toEqual(messageKey(origin));
+    expect(messageKey({ ...origin, sentAt: Number.NaN })).toBeNull();
+    expect(messageKey(undefined)).toBeNull();
   });
 });

@@ -5,11 +5,24 @@
  * message, so consumers read each body once, inside its own `try`, and handle only what they got.
  */
 
+/**
+ * Where a message-like part came from: its queue message's id (Queues keeps it across
+ * redeliveries), its index in a packed body (0 for a lone event), and when the queue accepted that
+ * message (ms; NaN when unknown). Set by `Packs.expand` on every part it hands on.
+ */
+export interface QueueOrigin {
+  readonly id: string;
+  readonly index: number;
+  readonly sentAt: number;
+}
+
 /** The parts of a queue message a consumer needs: the lazily read body is what may throw. */
 export interface QueueMessageLike<T = unknown> {
   readonly id: string;
   readonly attempts: number;
   readonly body: T;
+  /** The queue message and index this part came from (set for parts of `Packs.expand`). */
+  readonly origin?: QueueOrigin;
   ack(): void;
   retry(options?: QueueRetryOptions): void;
 }
