@@ -18,13 +18,14 @@ export const TAP_CHARS = 1_000_000;
 /** How long an isolate gathers debugger entries before handing them to the source's tap. */
 export const TAP_HANDOVER_MS = 500;
 
-const TAP_SCHEMA = [
+export const TAP_SCHEMA = [
   'CREATE TABLE entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)',
   // One row holds the whole ring (a JSON array, oldest first): a handover writes one row, where a
   // row per entry wrote two (the entry and the AUTOINCREMENT sequence) plus the trim's deletes.
   'CREATE TABLE ring (id INTEGER PRIMARY KEY, entries TEXT NOT NULL)',
   `INSERT INTO ring (id, entries) SELECT 1, '[' || coalesce(group_concat(entry, ','), '') || ']'
-     FROM (SELECT seq, entry FROM (SELECT seq, entry FROM entries ORDER BY seq DESC LIMIT ${TAP_SIZE}) ORDER BY seq)`,
+     FROM (SELECT seq, entry FROM (SELECT seq, entry, row_number() OVER newest AS n, sum(length(entry) + 1) OVER newest AS chars
+       FROM entries WINDOW newest AS (ORDER BY seq DESC)) WHERE n <= ${TAP_SIZE} AND chars <= ${TAP_CHARS} ORDER BY seq)`,
   'DROP TABLE entries',
 ];
 
