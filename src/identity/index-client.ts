@@ -2,17 +2,19 @@ import { byShard, type Entry, indexShard, shardOf, type Transfer, type Want } fr
 import { ShardBatch } from './shard-batch';
 
 /**
- * How long the resolver relies on a reservation it made (a key claimed for a profile that does not
- * hold it yet): it hands it to the profile within this time or leaves it alone.
+ * How long the resolver relies on a reservation it made (a key claimed for a new profile id that
+ * does not hold it yet): within this time it hands it to the profile; after it, only gives it back.
  */
-export const RESERVE_TRUST_MS = 15_000;
+export const RESERVE_TRUST_MS = 30_000;
 /**
  * How long other resolvers wait on an entry whose live owner does not hold the key yet (someone's
- * reservation, or a profile mid-claim) before treating the owner as its holder. Longer than
- * RESERVE_TRUST_MS, so nobody adopts a reservation its maker may still hand over; after it, a
- * reservation whose maker died is used like any entry (the profile it names holds nothing of it).
+ * reservation, or a profile mid-claim) before treating the owner as its holder. Longer than the
+ * trust, so nobody adopts a reservation its maker may still hand over; after it, a reservation
+ * whose maker died is used like any entry (the id it names holds nothing).
  */
 export const RESERVE_HOLD_MS = 60_000;
+/** The latest a maker gives a reservation back (well before others may adopt it). */
+const RELEASE_BEFORE_MS = RESERVE_HOLD_MS - 10_000;
 
 /** The index as the resolver uses it: lookup-and-claim gathered per shard over concurrent callers. */
 export class IndexClient {
@@ -55,10 +57,14 @@ export class Reservations {
     return true;
   }
 
-  /** Whether `e` is still this event's reservation (same owner and stamp, within the trust time). */
+  /**
+   * Whether `e` is this event's reservation to use (same owner and stamp, within the trust time).
+   * One that is too old stays held, to be given back, but counts as someone's: the caller waits
+   * and gives back what it holds (`releaseAll`), then claims afresh.
+   */
   owns(key: string, e: Entry, now: number): boolean {
     const r = this.held.get(key);
-    if (r && r.profile === e.profile && r.at === e.at && now - r.since < RESERVE_TRUST_MS) return true;
+    if (r && r.profile === e.profile && r.at === e.at) return now - r.since < RESERVE_TRUST_MS;
     this.held.delete(key);
     return false;
   }
@@ -67,14 +73,15 @@ export class Reservations {
   moves(ids: string[], target: string, now: number): Transfer[] {
     const out: Transfer[] = [];
     for (const [key, r] of this.held) {
-      if (now - r.since >= RESERVE_TRUST_MS) this.held.delete(key);
-      else if (!ids.includes(key)) out.push({ key, from: r.profile, at: r.at });
+      const age = now - r.since;
+      if (age >= RELEASE_BEFORE_MS) this.held.delete(key);
+      else if (age >= RESERVE_TRUST_MS || !ids.includes(key)) out.push({ key, from: r.profile, at: r.at });
       else if (r.profile !== target) out.push({ key, from: r.profile, at: r.at, to: target });
     }
     return out;
   }
 
-  /** Applies the outcome of `moves`: what moved is now the target's, what failed is nobody's business of ours. */
+  /** Applies the outcome of `moves`: what moved is now the target's; the rest is no longer held. */
   moved(moves: Transfer[], done: Set<string>): void {
     for (const m of moves) {
       const r = this.held.get(m.key);
@@ -84,11 +91,11 @@ export class Reservations {
   }
 
   /** The held keys `target` may add without claiming them. */
-  of(target: string): string[] {
-    return [...this.held].filter(([, r]) => r.profile === target).map(([k]) => k);
+  of(target: string, now: number): string[] {
+    return [...this.held].filter(([, r]) => r.profile === target && now - r.since < RESERVE_TRUST_MS).map(([k]) => k);
   }
 
-  /** Releases (compare-and-set) what is still held and trusted; then holds nothing. */
+  /** Gives back (compare-and-set) what is still held; then holds nothing. */
   async releaseAll(index: IndexClient, now: number): Promise<void> {
     const moves = this.moves([], '', now);
     this.held.clear();

@@ -261,14 +261,15 @@ export class Resolver {
         plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
       }
       const target = plan.target ?? claimFor;
-      // Reservations go to the target (or back, for keys dropped): a compare-and-set per key.
-      const moves = held.moves(ids, target, Date.now());
-      if (moves.length) held.moved(moves, await this.index.transfer(moves));
       if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {
         await backoff(attempt);
         continue;
       }
-      const res = await profileStub(this.env, target).apply(input(target, ids, held.of(target)));
+      // Reservations go to the target (or back, for keys dropped) by compare-and-set, just before
+      // its apply: a lookup finds the target by a key it does not hold yet only that briefly.
+      const moves = held.moves(ids, target, Date.now());
+      if (moves.length) held.moved(moves, await this.index.transfer(moves));
+      const res = await profileStub(this.env, target).apply(input(target, ids, held.of(target, Date.now())));
       if (res.status === 'ok') {
         held.clear();
         return applied(target, res);
