@@ -261,6 +261,8 @@ export class Resolver {
         plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
       }
       const target = plan.target ?? claimFor;
+      // A merge can take a while: the keys go back meanwhile, and the target claims them itself.
+      if (plan.losers.length) await held.releaseAll(this.index, Date.now());
       if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {
         await backoff(attempt);
         continue;
