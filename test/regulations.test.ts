@@ -59,7 +59,7 @@ async function person(writeKey: string, marker: string) {
 
 const debuggerText = async (sourceId: string) => JSON.stringify(await liveTap(env, sourceId).list());
 
-describe('regulations', () => {
+describe('regulations', { timeout: 20_000 }, () => {
   it('validates the request (types, ≤ 5000 subjects) and needs privacy:write', async () => {
     const bad = await post(
       '/api/regulations',

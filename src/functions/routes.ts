@@ -19,7 +19,7 @@ import { badRequest, notFound } from '../lib/errors';
 import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
-import { sealSecretValues } from '../privacy/secrets';
+import { sealSecretValues } from '../privacy/secret-values';
 import { FunctionSyntaxError, instrument } from './instrument';
 import { bumpFunctions, clearFunctionsCache, findFunction, settingsProblems, splitSettings } from './store';
 import { runTest, TestInput } from './test-run';

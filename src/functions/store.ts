@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { type DeclaredSetting, type FunctionRow, functionInstances, functions, functionsMeta } from '../db/schema';
-import { openSecretValues } from '../privacy/secrets';
+import { openSecretValues } from '../privacy/secret-values';
 import type { FunctionKind } from './instrument';
 import type { LoadableFunction } from './sandbox';
 

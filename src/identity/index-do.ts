@@ -12,6 +12,27 @@ export const REWRITE_MAX_ENTRIES = 200_000;
 
 type IndexRow = { key: string; profile: string; at: number };
 
+/** One key of a lookup-and-claim: looked up, and claimed for `claimFor` when nobody owns it. */
+export interface Want {
+  key: string;
+  claimFor?: string;
+}
+
+/** A key's entry: its owner and when it was claimed; `claimed` when this very call claimed it. */
+export interface Entry {
+  profile: string;
+  at: number;
+  claimed?: true;
+}
+
+/** A reservation to move to another profile (`to`) or to release (no `to`), if still as claimed. */
+export interface Transfer {
+  key: string;
+  from: string;
+  at: number;
+  to?: string;
+}
+
 const INDEX_SCHEMA = [
   'CREATE TABLE ids (key TEXT PRIMARY KEY, profile TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID',
 ];
@@ -64,6 +85,59 @@ export class IdentityIndex extends DurableObject<Env> {
       );
       return this.lookup(keys);
     });
+  }
+
+  /**
+   * Lookup and claim in one call (the resolver's, batched per shard over a whole queue batch):
+   * every key's entry, after claiming each absent key that names a profile for it. One
+   * transaction, so two callers claiming one key agree on its single owner (claimIfAbsent).
+   */
+  resolve(wants: Want[]): Record<string, Entry> {
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      const out: Record<string, Entry> = {};
+      for (const r of sql.exec<IndexRow>(
+        'SELECT key, profile, at FROM ids WHERE key IN (SELECT value FROM json_each(?))',
+        JSON.stringify(wants.map((w) => w.key)),
+      )) {
+        out[r.key] = { profile: r.profile, at: r.at };
+      }
+      const at = Date.now();
+      const fresh: [string, string][] = [];
+      for (const w of wants) {
+        if (w.claimFor === undefined || out[w.key]) continue; // the first want of a key wins
+        out[w.key] = { profile: w.claimFor, at, claimed: true };
+        fresh.push([w.key, w.claimFor]);
+      }
+      if (fresh.length) {
+        sql.exec(
+          "INSERT INTO ids (key, profile, at) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
+          at,
+          JSON.stringify(fresh),
+        );
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Moves or releases reservations that are still exactly as claimed (owner and stamp: a
+   * compare-and-set); returns the keys it changed.
+   */
+  transfer(moves: Transfer[]): string[] {
+    const sql = this.ctx.storage.sql;
+    const done: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const m of moves) {
+        const n =
+          m.to === undefined
+            ? sql.exec('DELETE FROM ids WHERE key = ? AND profile = ? AND at = ?', m.key, m.from, m.at).rowsWritten
+            : sql.exec('UPDATE ids SET profile = ? WHERE key = ? AND profile = ? AND at = ?', m.to, m.key, m.from, m.at)
+                .rowsWritten;
+        if (n) done.push(m.key);
+      }
+    });
+    return done;
   }
 
   /** Moves keys from `from` to `to` where they still point at `from` (compare-and-set). */
@@ -139,7 +213,7 @@ export function indexShard(env: Env, shard: number) {
   return env.IDENTITY.get(env.IDENTITY.idFromName(`shard-${shard}`));
 }
 
-function byShard(keys: string[]): Map<number, string[]> {
+export function byShard(keys: string[]): Map<number, string[]> {
   const groups = new Map<number, string[]>();
   for (const key of new Set(keys)) {
     const s = shardOf(key);
@@ -162,9 +236,18 @@ async function perShard<T>(
 /** Looks keys up, one call per shard. */
 export const lookupKeys = (env: Env, keys: string[]) => perShard(env, keys, (s, ks) => s.lookup(ks));
 
-/** Claims keys for a profile, one call per shard; returns each key's owner. */
-export const claimKeys = (env: Env, keys: string[], profile: string) =>
-  perShard(env, keys, (s, ks) => s.claim(ks, profile));
+/**
+ * Claims keys for a profile, one call per shard; returns each key's owner. Keys in `reserved` were
+ * claimed for it by the resolver's lookup-and-claim moments before (`resolve`): they are its own
+ * without another call.
+ */
+export async function claimKeys(env: Env, keys: string[], profile: string, reserved: string[] = []) {
+  const mine = new Set(reserved);
+  const rest = keys.filter((k) => !mine.has(k));
+  const owners = rest.length ? await perShard(env, rest, (s, ks) => s.claim(ks, profile)) : {};
+  for (const k of keys) if (mine.has(k)) owners[k] = profile;
+  return owners;
+}
 
 /** Releases keys still held by `profile`. */
 export async function releaseKeys(env: Env, keys: string[], profile: string): Promise<void> {

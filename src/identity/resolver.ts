@@ -23,7 +23,8 @@ import type { MergeRecord } from '../profiles/directory';
 import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
 import type { ApplyInput, ApplyResult, Describe, LinkRow, ProfileSnapshot } from '../profiles/rpc';
 import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
-import { lookupKeys, repointKeys } from './index-do';
+import { IndexClient, RESERVE_HOLD_MS, Reservations } from './index-client';
+import { type Entry, repointKeys } from './index-do';
 import { capIdentifiers, type ProfileView, planResolution } from './resolve';
 import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
 import { recordResolution } from './stats';
@@ -70,6 +71,8 @@ export class Resolver {
   private readonly spec: LimitSpec;
   /** Index entries seen pointing at merged profiles, repointed in one go by `flush()`. */
   private readonly repoints = new Map<string, { key: string; from: string; to: string }>();
+  /** Lookup-and-claim, gathered per shard over the groups this batch resolves at once. */
+  private readonly index: IndexClient;
 
   constructor(
     private readonly env: Env,
@@ -78,6 +81,7 @@ export class Resolver {
     private readonly pii: IngestPii = IngestPii.none,
   ) {
     this.spec = limitSpec(rules);
+    this.index = new IndexClient(env);
   }
 
   /** The usable identifier keys of an event for one collection, in reading order, capped (alias aside). */
@@ -95,7 +99,7 @@ export class Resolver {
     if (prev !== undefined && !this.rules.isBlocked(prev)) {
       // previousId is a userId or an anonymousId: whichever the index knows, else an anonymousId.
       const asUser = `user_id:${prev}`;
-      const found = await lookupKeys(this.env, [asUser]);
+      const found = await this.index.resolve([asUser]);
       const key = found[asUser] ? asUser : `anonymous_id:${prev}`;
       if (!keys.includes(key)) keys.push(key);
     }
@@ -194,10 +198,11 @@ export class Resolver {
     emit: boolean,
     out: Outcome,
   ): Promise<string | undefined> {
-    const input = (profileId: string, ids: string[]): ApplyInput => ({
+    const input = (profileId: string, ids: string[], reserved: string[] = []): ApplyInput => ({
       profileId,
       collection,
       keys: ids,
+      reserved,
       identifierValues: this.pii.values(ids),
       messages: [this.pii.message(msg)],
       links,
@@ -216,12 +221,37 @@ export class Resolver {
       if (res.status === 'ok') return applied(known, res);
       for (const k of keys) holder.delete(k);
     }
+    const held = new Reservations();
+    try {
+      return await this.resolveLoop(collection, keys, msg, out, held, input, applied);
+    } finally {
+      // Landed: the profile holds its keys. Otherwise what this event reserved goes back.
+      await held.releaseAll(this.index, Date.now()).catch((err) => console.warn('releasing reservations failed', err));
+    }
+  }
+
+  private async resolveLoop(
+    collection: Collection,
+    keys: string[],
+    msg: IngestMessage,
+    out: Outcome,
+    held: Reservations,
+    input: (profileId: string, ids: string[], reserved?: string[]) => ApplyInput,
+    applied: (target: string, res: Extract<ApplyResult, { status: 'ok' }>) => string,
+  ): Promise<string | undefined> {
     const dropped = new Set<string>();
+    // Absent keys are claimed in the same call that looks the others up, for a new id: a new
+    // user's keys are then its own at once. Never for an existing profile, which the Profile
+    // API or a deletion could meanwhile find by a key that is not its own yet.
+    const claimFor = mintProfileId(collection);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let ids = keys.filter((k) => !dropped.has(k));
       if (!ids.length) return undefined;
-      const seen = await this.owners(ids);
+      const seen = await this.owners(ids, claimFor, held);
       if (!seen) {
+        // Waiting on another event's reservation (or a merge): give ours back first, or two
+        // events each holding a key the other needs would wait on each other.
+        await held.releaseAll(this.index, Date.now());
         await backoff(attempt);
         continue;
       }
@@ -241,13 +271,22 @@ export class Resolver {
         if (!ids.length) return undefined;
         plan = planResolution({ identifiers: ids, ...seen }, this.rules, this.spec);
       }
-      const target = plan.target ?? mintProfileId(collection);
+      const target = plan.target ?? claimFor;
+      // A merge can take a while: the keys go back meanwhile, and the target claims them itself.
+      if (plan.losers.length) await held.releaseAll(this.index, Date.now());
       if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {
         await backoff(attempt);
         continue;
       }
-      const res = await profileStub(this.env, target).apply(input(target, ids));
-      if (res.status === 'ok') return applied(target, res);
+      // Reservations go to the target (or back, for keys dropped) by compare-and-set, just before
+      // its apply: a lookup finds the target by a key it does not hold yet only that briefly.
+      const moves = held.moves(ids, target, Date.now());
+      if (moves.length) held.moved(moves, await this.index.transfer(moves));
+      const res = await profileStub(this.env, target).apply(input(target, ids, held.of(target, Date.now())));
+      if (res.status === 'ok') {
+        held.clear();
+        return applied(target, res);
+      }
       if (res.status === 'busy') await profileStub(this.env, target).settle(target);
       if (res.status === 'busy' || res.status === 'lost') await backoff(attempt);
     }
@@ -283,19 +322,35 @@ export class Resolver {
     return true;
   }
 
-  /** Live owners of the keys and what they hold; undefined while one of them is mid-merge. */
+  /**
+   * Live owners of the keys and what they hold, claiming the absent ones for `claimFor` in the
+   * same call: those (and earlier ones of this event) are `held`, not owners, so the plan sees
+   * exactly what a plain lookup would have. Undefined while an owner is mid-merge, or holds a key
+   * it was only just given (someone's reservation: left to its maker for RESERVE_HOLD_MS).
+   */
   private async owners(
     keys: string[],
+    claimFor: string,
+    held: Reservations,
   ): Promise<{ owners: Record<string, string>; profiles: Record<string, ProfileView> } | undefined> {
-    const index = await lookupKeys(this.env, keys);
-    const distinct = [...new Set(Object.values(index))];
+    const entries = await this.index.resolve(keys, claimFor);
+    const now = Date.now();
+    const index: Record<string, Entry> = {};
+    for (const key of keys) {
+      const e = entries[key];
+      if (!e) continue;
+      const mine = e.claimed && e.profile === claimFor ? held.add(key, e, now) : held.owns(key, e, now);
+      if (!mine) index[key] = e;
+    }
+    const distinct = [...new Set(Object.values(index).map((e) => e.profile))];
     const live = await Promise.all(distinct.map((id) => this.follow(id)));
     if (live.some((v) => v === undefined)) return undefined;
     const rootOf = new Map(distinct.map((id, i) => [id, live[i]!]));
     const owners: Record<string, string> = {};
     const profiles: Record<string, ProfileView> = {};
-    for (const [key, id] of Object.entries(index)) {
+    for (const [key, { profile: id, at }] of Object.entries(index)) {
       const root = rootOf.get(id)!;
+      if (root.id === id && !root.identifiers.includes(key) && now - at < RESERVE_HOLD_MS) return undefined;
       owners[key] = root.id;
       profiles[root.id] = root;
       if (root.id !== id) this.repoints.set(key, { key, from: id, to: root.id });

@@ -11,7 +11,7 @@ import { dropSuppressed } from '../privacy/suppression';
 import { collect } from './collect';
 import { enqueueIngest } from './enqueue';
 import { pixelFromDevice } from './enrich';
-import { liveTap } from './live-tap';
+import { tapLater } from './live-tap';
 import { countRejected } from './rejected-keys';
 import { type KeyLookup, lookupWriteKey } from './sources';
 import type { EventType, IngestMessage } from './spec';
@@ -77,11 +77,9 @@ export async function acceptForSource(
   // The source's tracking plan: blocked events are dropped here, before anything is stored; the
   // answer to the client does not change (Segment's SDKs must not retry over governance).
   const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);
-  c.executionCtx.waitUntil(
-    liveTap(c.env, source.id)
-      .record(previousKey ? result.debug.map((e) => ({ ...e, writeKey: 'previous' as const })) : result.debug)
-      .catch((err) => console.warn('debugger write failed', err)),
-  );
+  // The debugger gets the entries in a per-isolate batch after the answer (src/ingest/live-tap.ts).
+  const debug = previousKey ? result.debug.map((e) => ({ ...e, writeKey: 'previous' as const })) : result.debug;
+  tapLater(c.env, c.executionCtx, source.id, debug);
   c.executionCtx.waitUntil(recordGovernance(c.env.DB, source.id, result.accepted, governed));
   // The source's insert functions, after governance (src/functions/insert.ts).
   const inserts = (await functionsConfig(c.env)).insertsOfSource.get(source.id);

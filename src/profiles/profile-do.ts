@@ -283,7 +283,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       const view = this.store.view(input.profileId);
       const excess = measureExcess(new Set([...view.identifiers, ...fresh]), view.merges, [view], input.limits);
       if (excess.amount > 0) return { status: 'conflict', breaks: [...excess.kinds] };
-      const owners = await claimKeys(this.env, fresh, input.profileId);
+      const owners = await claimKeys(this.env, fresh, input.profileId, input.reserved);
       const mine = fresh.filter((k) => owners[k] === input.profileId);
       // A key still pointing at a profile merged into this one is ours (the index is repointed lazily).
       const inherited = fresh.filter(

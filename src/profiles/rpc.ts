@@ -61,6 +61,8 @@ export interface ApplyInput {
   collection: Collection;
   /** Identifier keys the events bring; new ones are claimed in the index before they are added. */
   keys: string[];
+  /** Keys of `keys` the resolver's lookup-and-claim already gave this profile in the index: not claimed again. */
+  reserved?: string[];
   /** Sealed clear values of blind-indexed keys (`email:bi1.…`), kept as the identifier's value. */
   identifierValues?: Record<string, string>;
   messages: IngestMessage[];

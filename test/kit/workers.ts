@@ -4,6 +4,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { vi } from 'vitest';
 import { INDEX_SHARDS, indexShard } from '../../src/identity/index-do';
+import { profileStub } from '../../src/profiles/protocol';
 import { basic, userPath } from './fixtures';
 import { jsonApi } from './http';
 import { eventually } from './wait';
@@ -65,6 +66,17 @@ export function waitForEvents(ref: string, count: number, timeout = 20_000): Pro
 
 /** The raw stub of a Profile object, for `runInDurableObject`. */
 export const profileObject = (profileId: string) => env.PROFILE.get(env.PROFILE.idFromName(profileId));
+
+/** The live profile a (possibly merged) profile id ends in, following merge pointers. */
+export async function liveProfile(id: string): Promise<string> {
+  let cur = id;
+  for (;;) {
+    const d = await profileStub(env, cur).describe(cur);
+    if (d.status === 'live') return cur;
+    if (d.status === 'moved') cur = d.to;
+    else throw new Error(`profile ${cur} is ${d.status}`);
+  }
+}
 
 /** Every identity index entry, across shards. */
 export async function indexEntries(): Promise<Record<string, string>> {

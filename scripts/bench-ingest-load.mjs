@@ -1,0 +1,105 @@
+// Ingest under pipeline load (part of `npm run bench -- --only ingest`): `/v1/batch` latency while
+// the pipeline (ingest consumer, identity, profiles, delivery to a webhook) is saturated in the
+// same workerd. A backlog of new users' events is queued first; then two clients send 20-event
+// batches with a 100 ms pause each for `--duration` seconds. Only requests answered while the
+// backlog had not all reached the webhook count, so the figure is "while saturated".
+import { randomBytes } from 'node:crypto';
+import { pct, startReceiver } from './bench-common.mjs';
+
+const BACKLOG_USERS = 500; // identify + 5 tracks each: 3,000 events
+const BATCH = 20;
+
+function backlog(tag) {
+  const events = [];
+  for (let i = 0; i < BACKLOG_USERS; i++) {
+    const userId = `load-${tag}-${i}`;
+    const id = () => `ld-${randomBytes(8).toString('hex')}`;
+    events.push({
+      type: 'identify',
+      userId,
+      anonymousId: `anon-${userId}`,
+      messageId: id(),
+      traits: { email: `${userId}@example.com` },
+    });
+    for (let t = 0; t < 5; t++)
+      events.push({ type: 'track', userId, event: 'Seen', messageId: id(), properties: { t } });
+  }
+  return events;
+}
+
+/** Measures; `tessera` is a running bench Tessera (`startBenchTessera`). */
+export async function ingestUnderLoad(ctx, tessera) {
+  const arrivals = new Set();
+  const receiver = await startReceiver((e) => e?.messageId && arrivals.add(e.messageId));
+  try {
+    const auth = {
+      authorization: `Basic ${Buffer.from(`${tessera.writeKey}:`).toString('base64')}`,
+      'content-type': 'application/json',
+    };
+    const made = await fetch(`${tessera.url}/api/destinations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tessera.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'webhook',
+        name: 'Load receiver',
+        sourceIds: [tessera.sourceId],
+        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
+      }),
+    });
+    if (made.status !== 201) throw new Error(`destination creation failed: ${made.status}`);
+    const post = async (batch) => {
+      const t0 = performance.now();
+      const res = await fetch(`${tessera.url}/v1/batch`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ batch }),
+      });
+      await res.text();
+      return { ok: res.status === 200, ms: performance.now() - t0 };
+    };
+    const events = backlog(randomBytes(3).toString('hex'));
+    for (let i = 0; i < events.length; i += 100) {
+      const r = await post(events.slice(i, i + 100));
+      if (!r.ok) throw new Error('backlog request refused');
+    }
+    const ids = events.map((e) => e.messageId);
+    const busy = () => ids.some((id) => !arrivals.has(id));
+    const latencies = [];
+    let failed = 0;
+    let seq = 0;
+    const deadline = performance.now() + ctx.options.duration * 1000;
+    const client = async () => {
+      while (performance.now() < deadline && busy()) {
+        const batch = Array.from({ length: BATCH }, (_, i) => ({
+          type: 'track',
+          userId: `load-probe-${(seq * BATCH + i) % 200}`,
+          event: 'Probe',
+          messageId: `probe-${seq}-${i}-${randomBytes(4).toString('hex')}`,
+        }));
+        seq++;
+        const r = await post(batch);
+        if (!r.ok) failed++;
+        else if (busy()) latencies.push(r.ms);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    await Promise.all([client(), client()]);
+    const arrived = ids.filter((id) => arrivals.has(id)).length;
+    const out = {
+      requests: latencies.length,
+      failed,
+      p50Ms: pct(latencies, 0.5),
+      p99Ms: pct(latencies, 0.99),
+      maxMs: Math.max(0, ...latencies),
+      backlogArrived: `${arrived}/${ids.length}`,
+    };
+    ctx.log(
+      `  under pipeline load: ${out.requests} requests of ${BATCH} events while saturated: p50 ${out.p50Ms.toFixed(1)} ms  ` +
+        `p99 ${out.p99Ms.toFixed(1)} ms  max ${out.maxMs.toFixed(0)} ms` +
+        `${failed ? `  FAILED ${failed}` : ''} (backlog at the webhook by the end: ${out.backlogArrived})`,
+    );
+    return out;
+  } finally {
+    await receiver.stop();
+  }
+}
