@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { migrateAndRestore, rewriteFromScratch } from '../lib/do-rewrite';
+import { fnv1a32 } from '../lib/hash';
 
 /**
  * Number of `IdentityIndex` shards. Identifiers are placed by a hash of `kind:value`, so this
@@ -198,14 +199,9 @@ export class IdentityIndex extends DurableObject<Env> {
   }
 }
 
-/** FNV-1a, 32 bit: a stable, cheap spread of keys over shards. */
+/** The shard of a key: FNV-1a, a stable, cheap spread (never change it: keys live where it put them). */
 export function shardOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % INDEX_SHARDS;
+  return fnv1a32(key) % INDEX_SHARDS;
 }
 
 /** The stub of one shard. */

@@ -17,7 +17,9 @@
  * The index is read first and written last: a key is a profile's only once the index says so
  * (claim), and entries left pointing at a tombstone are repointed lazily.
  */
+
 import type { IngestMessage } from '../ingest/spec';
+import { followMerges } from '../lib/merge-pointers';
 import { IngestPii } from '../privacy/pii-guard';
 import type { MergeRecord } from '../profiles/directory';
 import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
@@ -44,7 +46,6 @@ export class ResolveError extends Error {}
 const MAX_ATTEMPTS = 30;
 /** Most events applied to one profile in one call. */
 const RUN_EVENTS = 50;
-const MAX_HOPS = 64;
 const movedTo = new Map<string, string>(); // tombstones never change: safe to remember per isolate
 /**
  * Key → profile that held it at its last answer. Only a hint: a profile that holds every key of
@@ -359,22 +360,23 @@ export class Resolver {
   }
 
   /** Follows forward pointers to the live profile; undefined if one is mid-merge. */
-  private async follow(start: string): Promise<ProfileView | undefined> {
-    let id = start;
-    for (let hop = 0; hop < MAX_HOPS; hop++) {
-      const cached = movedTo.get(id);
-      if (cached) {
-        id = cached;
-        continue;
-      }
-      const stub = profileStub(this.env, id);
-      let d: Describe = await stub.describe(id);
-      if (d.status === 'busy') d = await stub.settle(id);
-      if (d.status === 'live') return d;
-      if (d.status === 'busy') return undefined;
-      remember(movedTo, id, d.to);
-      id = d.to;
-    }
-    throw new ResolveError(`forward pointers from ${start} are too long`);
+  private follow(start: string): Promise<ProfileView | undefined> {
+    return followMerges<ProfileView | undefined>(
+      start,
+      async (id) => {
+        const cached = movedTo.get(id);
+        if (cached) return { next: cached };
+        const stub = profileStub(this.env, id);
+        let d: Describe = await stub.describe(id);
+        if (d.status === 'busy') d = await stub.settle(id);
+        if (d.status === 'live') return { done: d };
+        if (d.status === 'busy') return { done: undefined };
+        remember(movedTo, id, d.to);
+        return { next: d.to };
+      },
+      () => {
+        throw new ResolveError(`forward pointers from ${start} are too long`);
+      },
+    );
   }
 }
