@@ -142,7 +142,7 @@ export class AggregateStore {
     for (;;) {
       const page = this.sql
         .exec<{ message_id: string; ts: number; body: string }>(
-          `SELECT message_id, ts, body FROM events WHERE (ts, message_id) > (?, ?)
+          `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
            ${names ? "AND type = 'track' AND name IN (SELECT value FROM json_each(?))" : ''}
            ORDER BY ts, message_id LIMIT ?`,
           after.ts,

@@ -1,7 +1,7 @@
 import type { AggregatesExport } from '../audiences/aggregate-merge';
 import { AGGREGATE_PROFILE_SCHEMA } from '../audiences/aggregate-store';
 import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
-import type { DeliveryMessage } from '../delivery/messages';
+import { type DeliveryMessage, type OutboundEvent, packOutbound } from '../delivery/messages';
 import { type Collection, parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
@@ -32,7 +32,18 @@ export const PROFILE_SCHEMA = [
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_at INTEGER NOT NULL);`,
   ENGAGE_PROFILE_SCHEMA,
   AGGREGATE_PROFILE_SCHEMA,
+  // One row per event instead of three (rowid table, its messageId index, the time index) plus
+  // two for `seen`: the log keyed by messageId alone, and `seen` only for what left the log
+  // (src/profiles/event-log.ts). Existing events are copied once; `seen` rows expire as before.
+  `CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+   INSERT INTO event_log SELECT message_id, ts, type, name, source_id, body FROM events;
+   DROP TABLE events;
+   DROP INDEX seen_at;`,
 ];
+
+/** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
+const OUTBOX_ROW_BYTES = 512 * 1024;
 
 /** The profile row: who it is, whether it was merged away, and Segment's metadata fields. */
 export interface Meta {
@@ -115,6 +126,17 @@ export class ProfileStore {
   /** Counts a change: the directory keeps the snapshot with the highest version. */
   bump(now: string): void {
     this.sql.exec('UPDATE meta SET version = version + 1, updated_at = ?', now);
+  }
+
+  /** `bump`, `patch` and `added` more logged events in one write of the meta row (once per apply). */
+  bumpWith(now: string, patch: Partial<Meta>, added: number): void {
+    const entries = Object.entries(patch);
+    this.sql.exec(
+      `UPDATE meta SET version = version + 1, updated_at = ?, event_count = event_count + ?${entries.map(([k]) => `, ${k} = ?`).join('')}`,
+      now,
+      added,
+      ...entries.map(([, v]) => v as SqlStorageValue),
+    );
   }
 
   identifierKeys(): string[] {
@@ -254,6 +276,11 @@ export class ProfileStore {
     this.sql.exec('INSERT INTO outbox (body, created_at) VALUES (?, ?)', JSON.stringify(msg), now);
   }
 
+  /** An apply's deliveries as one outbox row (a packed `events` body; more rows only past `OUTBOX_ROW_BYTES`). */
+  enqueueAll(events: OutboundEvent[], now: number): void {
+    for (const body of packOutbound(events, OUTBOX_ROW_BYTES)) this.enqueue(body, now);
+  }
+
   outbox(limit = 100): { seq: number; body: DeliveryMessage }[] {
     return this.sql
       .exec<{ seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', limit)
@@ -338,7 +365,7 @@ export class ProfileStore {
 
   /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
   clearData(): void {
-    for (const t of ['identifiers', 'traits', 'events', 'seen', 'links', 'merged_from'])
+    for (const t of ['identifiers', 'traits', 'event_log', 'seen', 'links', 'merged_from'])
       this.sql.exec(`DELETE FROM ${t}`);
     this.sql.exec('UPDATE meta SET event_count = 0');
   }
