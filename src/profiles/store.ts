@@ -35,11 +35,17 @@ export const PROFILE_SCHEMA = [
   // One row per event instead of three (rowid table, its messageId index, the time index) plus
   // two for `seen`: the log keyed by messageId alone, and `seen` only for what left the log
   // (src/profiles/event-log.ts). Existing events are copied once; `seen` rows expire as before.
+  // The outbox loses AUTOINCREMENT, whose sequence row cost a second write per outbox row: a
+  // reused seq is harmless, since a flush deletes only the rows it read and sent.
   `CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
      name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
    INSERT INTO event_log SELECT message_id, ts, type, name, source_id, body FROM events;
    DROP TABLE events;
-   DROP INDEX seen_at;`,
+   DROP INDEX seen_at;
+   CREATE TABLE outbox_next (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+   INSERT INTO outbox_next SELECT seq, body, created_at FROM outbox;
+   DROP TABLE outbox;
+   ALTER TABLE outbox_next RENAME TO outbox;`,
 ];
 
 /** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
