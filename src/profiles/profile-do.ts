@@ -23,7 +23,7 @@ import type {
 } from './protocol';
 import { profileStub } from './protocol';
 import { SqlMeter, type WorkCost } from './sql-meter';
-import { PROFILE_SCHEMA, ProfileStore } from './store';
+import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from './store';
 
 const ALARM_DELAY_MS = 30_000;
 
@@ -60,7 +60,7 @@ export class Profile extends DurableObject<Env> {
       },
       this.sql,
     );
-    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA));
+    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH));
   }
 
   /** How resolution sees this profile: its identifiers, or where it went. */
@@ -239,7 +239,7 @@ export class Profile extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       this.alarmAt = undefined;
       // An empty schema again: a late call reads a missing profile instead of failing.
-      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA);
+      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
       return { identifiers, mergedFrom };
     });
   }

@@ -48,6 +48,31 @@ export const PROFILE_SCHEMA = [
    ALTER TABLE outbox_next RENAME TO outbox;`,
 ];
 
+/**
+ * What every step of `PROFILE_SCHEMA` results in, for a new object to create at once (see
+ * `migrateSqlite`); test/profile-schema.test.ts holds it equal to the upgraded layout. A new step
+ * changes this too. (`"outbox"` is quoted as SQLite writes a renamed table.)
+ */
+export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
+     pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
+     last_message_id TEXT, last_source_id TEXT);
+   INSERT INTO meta (one) VALUES (1);
+   CREATE TABLE identifiers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, source_id TEXT,
+     first_message_id TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
+     source_id TEXT) WITHOUT ROWID;
+   CREATE TABLE seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT, created_at TEXT NOT NULL,
+     PRIMARY KEY (collection, key)) WITHOUT ROWID;
+   CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
+     complete INTEGER NOT NULL) WITHOUT ROWID;
+   ${ENGAGE_PROFILE_SCHEMA};
+   ${AGGREGATE_PROFILE_SCHEMA};
+   CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);`;
+
 /** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
 const OUTBOX_ROW_BYTES = 512 * 1024;
 
