@@ -2,12 +2,12 @@
 // aggregates beyond the event log's retention, bounded reads on a large profile.
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { AggregateStore } from '../src/audiences/aggregate-store';
 import { parseSpecKey, specKey } from '../src/audiences/specs';
 import { currentRevision } from '../src/audiences/store';
-import { WindowResults } from '../src/audiences/window-results';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
+import { AggregateStore } from '../src/profiles/engage/aggregate-store';
+import { WindowResults } from '../src/profiles/engage/window-results';
 import type { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { define } from './audience-helpers';

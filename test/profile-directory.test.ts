@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent } from '../src/ingest/spec';
 import { DIRECTORY_TRAITS, DirectoryBatch } from '../src/profiles/directory';
-import type { ProfileSnapshot } from '../src/profiles/protocol';
+import type { ProfileSnapshot } from '../src/profiles/rpc';
 import { env, getJson, makeSource, uniq, userPath } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
 

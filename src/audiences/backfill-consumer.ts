@@ -5,8 +5,7 @@ import { profileDirectory } from '../db/profiles-schema';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { profileStub } from '../profiles/protocol';
 import { type BackfillMessage, reportBackfillProgress } from './backfill';
-import { type MembershipChange, recordMembershipChanges } from './membership';
-import type { MembershipMessage } from './profile-engage';
+import { type MembershipChange, type MembershipMessage, recordMembershipChanges } from './membership';
 import { findBackfill } from './store';
 import {
   recordWorkFailures,

@@ -53,7 +53,7 @@ interface TimedEvent {
 /**
  * What evaluation asks of a profile's history: a computed trait's value over its window, and how
  * many events match a condition's matcher in its window. The Profile object answers from its
- * running aggregates and match rows (`aggregate-store.ts`); `evaluateProfile` from a list of events.
+ * running aggregates and match rows (`profiles/engage/aggregate-store.ts`); `evaluateProfile` from a list of events.
  */
 export interface Facts {
   trait(t: CompiledTrait): unknown;

@@ -7,6 +7,12 @@ export interface MembershipChange {
   at: number;
 }
 
+/** The `work` queue message carrying one profile's membership changes to D1 (profiles/engage sends it). */
+export interface MembershipMessage {
+  type: 'engage.membership';
+  changes: MembershipChange[];
+}
+
 /** Changes for a deleted audience (still draining from profiles) are ignored. */
 const DEFINED = 'EXISTS (SELECT 1 FROM engage_definitions WHERE id = ?1)';
 

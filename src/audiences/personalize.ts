@@ -4,9 +4,9 @@ import { writeKeyOf } from '../ingest/routes';
 import { sourceForWriteKey } from '../ingest/sources';
 import { badRequest, forbidden, unauthorized } from '../lib/errors';
 import { findProfileId, readProfile } from '../profiles/lookup';
+import type { EngageValue } from '../profiles/rpc';
 import { getDefinitions } from './cache';
 import { verifyPersonalizeToken } from './personalize-token';
-import type { EngageValue } from './profile-store';
 import { publicKeys, publicValues, readAudienceValues } from './profile-values';
 
 type Env = { Bindings: Cloudflare.Env };

@@ -1,9 +1,9 @@
 import { profileStub } from '../profiles/protocol';
+import type { EngageValue } from '../profiles/rpc';
 import { emptyValue } from './aggregate';
 import { getDefinitions } from './cache';
 import type { DefinitionSet } from './compile';
 import { servableAudienceKeys } from './graph';
-import type { EngageValue } from './profile-store';
 
 /**
  * A profile's stored audience and computed-trait results (all, or only `keys`), following merges

@@ -1,21 +1,32 @@
+/*
+ * One event's resolution, drawn once because the code doubles back by design. Each arrow is an
+ * RPC; any refusal (moved, busy, conflict, lost) sends the resolver back to the first one.
+ *
+ *  Resolver              Index                Loser profile           Survivor profile
+ *     │── lookupKeys ───────▶│ key → owner
+ *     │── describe / settle each owner, following `moved` pointers to the live profile
+ *     │   planResolution (resolve.ts): the smallest id survives, the other owners are losers
+ *     │── mergeInto ────────────────────────────────▶│ pending: frozen, its alarm retries
+ *     │                      │                       │── absorb(head, page 1) ──▶│ limits checked
+ *     │                      │                       │◀── historyPage(next) … ───│ pulls the rest
+ *     │                      │                       │ tombstone (merged_into)   │
+ *     │── apply(events, keys) ────────────────────────────────────────────────────▶│
+ *     │                      │◀── claimKeys(new) / repointKeys(inherited) ─────────│ then commits
+ *     │── flush: repointKeys ▶│ entries seen pointing at tombstones
+ *
+ * The index is read first and written last: a key is a profile's only once the index says so
+ * (claim), and entries left pointing at a tombstone are repointed lazily.
+ */
 import type { IngestMessage } from '../ingest/spec';
 import { IngestPii } from '../privacy/pii-guard';
-import type { ApplyInput, ApplyResult, Describe, ProfileSnapshot } from '../profiles/protocol';
+import type { MergeRecord } from '../profiles/directory';
 import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
-import type { LinkRow } from '../profiles/store';
+import type { ApplyInput, ApplyResult, Describe, LinkRow, ProfileSnapshot } from '../profiles/rpc';
 import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
 import { lookupKeys, repointKeys } from './index-do';
 import { capIdentifiers, type ProfileView, planResolution } from './resolve';
 import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
 import { recordResolution } from './stats';
-
-/** A merge performed while resolving, for the directory's merge history. */
-export interface MergeRecord {
-  loser: string;
-  survivor: string;
-  reason: string;
-  mergedAt: string;
-}
 
 /** Where one event landed. */
 export interface Outcome {

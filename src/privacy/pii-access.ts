@@ -3,7 +3,7 @@ import { routePath } from 'hono/route';
 import { type AdminEnv, clientIp } from '../admin/auth';
 import { grants } from '../admin/scopes';
 import { normalizeValue } from '../identity/identifiers';
-import type { ReadResult } from '../profiles/protocol';
+import type { ReadResult } from '../profiles/rpc';
 import { appendAudit } from './audit-store';
 import { blindValue, isBlind, isSealed, maskValue, openDeep } from './pii';
 import { loadPii, maskEvent, type Pii } from './pii-guard';

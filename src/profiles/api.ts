@@ -9,7 +9,7 @@ import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { protectRead } from '../privacy/pii-access';
 import { findProfileId, readProfile } from './lookup';
-import type { ReadQuery } from './protocol';
+import type { ReadQuery } from './rpc';
 import {
   type Cursor,
   decodeEventCursor,

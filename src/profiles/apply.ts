@@ -3,20 +3,8 @@ import type { Collection } from '../identity/identifiers';
 import type { IngestMessage } from '../ingest/spec';
 import { isObject } from '../lib/json';
 import { consentTrait } from '../privacy/consent';
+import type { EventRow } from './rpc';
 import { type StampedValue, stampTraits } from './traits';
-
-/** One entry of a profile's event log, as stored. */
-export interface EventRow {
-  messageId: string;
-  /** Event timestamp, ms since the epoch. */
-  ts: number;
-  type: string;
-  /** `event` of a track call, `name` of a page or screen, the type otherwise. */
-  name: string;
-  sourceId: string;
-  /** The event as JSON. */
-  body: string;
-}
 
 /** What applying one event to a profile changes. */
 export interface Effects {

@@ -1,8 +1,8 @@
-import type { FoldEvent } from '../audiences/aggregate-store';
 import type { OutboundEvent } from '../delivery/messages';
 import { effectsOf } from './apply';
+import type { FoldEvent } from './engage/aggregate-store';
 import type { EventLog } from './event-log';
-import type { ApplyInput, ReadQuery, ReadResult } from './protocol';
+import type { ApplyInput, ReadQuery, ReadResult } from './rpc';
 import { ProfileStore } from './store';
 
 /**

@@ -1,9 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { profileDirectory, profileMerges } from '../db/profiles-schema';
-import type { MergeRecord } from '../identity/resolver';
 import { isSealed } from '../privacy/pii';
-import type { ProfileSnapshot } from './protocol';
+import type { ProfileSnapshot } from './rpc';
+
+/** A merge performed while resolving, for the directory's merge history (`profile_merges`). */
+export interface MergeRecord {
+  loser: string;
+  survivor: string;
+  reason: string;
+  mergedAt: string;
+}
 
 const SEARCH_CHARS = 8_000;
 const MAX_LISTED_IDENTIFIERS = 200;

@@ -1,5 +1,4 @@
-import type { MatchExport } from '../audiences/aggregate-store';
-import type { EventRow } from './apply';
+import type { EventQuery, EventRow, HistoryChunk, HistoryCursor, HistoryPage } from './rpc';
 import type { Sql } from './sql-meter';
 
 /** Event history kept per profile (DESIGN.md §3) and how long applied messageIds are remembered. */
@@ -23,34 +22,6 @@ export function retentionFrom(vars: { PROFILE_EVENT_RETENTION_DAYS?: string; PRO
     maxAgeMs: days === undefined ? RETENTION.maxAgeMs : days * 86_400_000,
     maxEvents: count === undefined ? RETENTION.maxEvents : Math.floor(count),
   };
-}
-
-/** One page of a merged profile's event log or dedupe set. */
-export interface HistoryChunk {
-  events: EventRow[];
-  seen: { message_id: string; at: number }[];
-  /** Audience match rows (after the log and dedupe set): see audiences/aggregate-merge.ts. */
-  matches?: MatchExport[];
-}
-
-/** Where a history transfer stands: the last row sent of the current phase. */
-export interface HistoryCursor {
-  phase: 'events' | 'seen' | 'matches';
-  /** Event timestamp (events), or the loser's spec id (matches). */
-  ts: number;
-  id: string;
-}
-
-/** Filters and paging of the Profile API's `/events`. */
-export interface EventQuery {
-  limit: number;
-  asc: boolean;
-  /** Last row of the previous page. */
-  after?: { ts: number; messageId: string };
-  start?: number;
-  end?: number;
-  include?: string[];
-  exclude?: string[];
 }
 
 // Pages stay far below the RPC size limit: at most 500 events of at most 32 KB each.
@@ -166,10 +137,32 @@ export class EventLog {
   }
 
   /**
+   * Events after (ts, messageId) in log order, with their JSON: the back-fill of a new audience
+   * aggregate. With `names`, only track events of those names.
+   */
+  bodiesAfter(
+    after: { ts: number; id: string },
+    names: readonly string[] | null,
+    limit: number,
+  ): { message_id: string; ts: number; body: string }[] {
+    return this.sql
+      .exec<{ message_id: string; ts: number; body: string }>(
+        `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
+         ${names ? "AND type = 'track' AND name IN (SELECT value FROM json_each(?))" : ''}
+         ORDER BY ts, message_id LIMIT ?`,
+        after.ts,
+        after.id,
+        ...(names ? [JSON.stringify(names)] : []),
+        limit,
+      )
+      .toArray();
+  }
+
+  /**
    * One page of the log, then of the dedupe set, for the survivor of a merge to pull. A small
    * profile fits in one page (log and dedupe set together), so most merges need no extra call.
    */
-  historyPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+  historyPage(cursor?: HistoryCursor): HistoryPage {
     const c = cursor ?? { phase: 'events', ts: Number.MIN_SAFE_INTEGER, id: '' };
     const chunk: HistoryChunk = { events: [], seen: [] };
     if (c.phase === 'events') {

@@ -1,7 +1,8 @@
 import { type Collection, normalizeValue, parseKey } from '../identity/identifiers';
 import { lookupKeys } from '../identity/index-do';
 import { indexKey, loadPii } from '../privacy/pii-guard';
-import { isOf, isProfileId, profileStub, type ReadQuery, type ReadResult } from './protocol';
+import { isOf, isProfileId, profileStub } from './protocol';
+import type { ReadQuery, ReadResult } from './rpc';
 
 type Live = Extract<ReadResult, { status: 'live' }>;
 

@@ -1,39 +1,61 @@
 import { DurableObject } from 'cloudflare:workers';
-import { type AudienceValues, type EngageSet, ProfileEngage, type RefreshStatus } from '../audiences/profile-engage';
 import type { DeliveryMessage } from '../delivery/messages';
 import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
 import { chunkForQueue } from '../ingest/enqueue';
 import { migrateSqlite } from '../lib/do-schema';
 import { readParts, writeMessages } from './commit';
-import { EventLog, type HistoryChunk, type HistoryCursor, retentionFrom } from './event-log';
+import { type EngageSet, ProfileEngage } from './engage/engage';
+import { EventLog, retentionFrom } from './event-log';
 import { OutboxSender } from './outbox';
+import { profileStub } from './protocol';
 import type {
   AbsorbInput,
   AbsorbResult,
   ApplyInput,
   ApplyResult,
+  AudienceValues,
   Describe,
+  HistoryCursor,
+  HistoryPage,
   MergeInput,
   MergeResult,
   PendingMerge,
+  ProfileRpc,
   ReadQuery,
   ReadResult,
   Redirect,
-} from './protocol';
-import { profileStub } from './protocol';
+  RefreshStatus,
+} from './rpc';
 import { SqlMeter, type WorkCost } from './sql-meter';
 import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from './store';
 
+/** Retry delay of the outbox and of an interrupted merge. */
 const ALARM_DELAY_MS = 30_000;
+
+/** What a committed transaction leaves to do; `afterCommit` does it. */
+interface Committed {
+  /** Outbox rows to send now. */
+  flushOutbox?: boolean;
+  /** The commit wrote outbox rows that the 30 s retry alarm must guard should this object die first. */
+  outboxWritten?: boolean;
+  /** Audience state changed: membership rows to send to D1. */
+  engage?: boolean;
+  /** Events were applied: retention housekeeping is owed, first due when their dedupe rows expire. */
+  housekeeping?: boolean;
+  /** A merge was left pending: retry it should this object die midway. */
+  merge?: boolean;
+}
 
 /**
  * One unified customer (or account). Events are applied in one SQLite transaction each (dedupe,
- * traits, log, outbox row); the outbox is flushed to the `delivery` queue afterwards and an alarm
- * retries what could not be sent. Changes to the identifier set (new keys, merges) run one at a
- * time under an in-memory lock, because they wait on the index or on another profile.
+ * traits, log, outbox row, audience evaluation); `afterCommit` then sends the outbox to the
+ * `delivery` queue and membership changes to the `work` queue, and arms the one alarm that retries
+ * what could not be sent, finishes an interrupted merge, passes audience window edges and applies
+ * retention. Changes to the identifier set (new keys, merges) run one at a time under an in-memory
+ * lock, because they wait on the index or on another profile.
  */
-export class Profile extends DurableObject<Env> {
+export class Profile extends DurableObject<Env> implements ProfileRpc {
   private readonly store: ProfileStore;
   private readonly log: EventLog;
   private lock: Promise<unknown> = Promise.resolve();
@@ -50,16 +72,7 @@ export class Profile extends DurableObject<Env> {
     this.store = new ProfileStore(this.sql);
     this.log = new EventLog(this.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
-    this.engage = new ProfileEngage(
-      ctx,
-      env,
-      {
-        enqueue: (m, at) => this.store.enqueue(m, at),
-        flushOutbox: () => this.outbox.flush(),
-        arm: (at) => this.armAlarm(at),
-      },
-      this.sql,
-    );
+    this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
     ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH));
   }
 
@@ -73,14 +86,9 @@ export class Profile extends DurableObject<Env> {
     const early = this.redirect();
     if (early) return early;
     const set = await this.definitions(input.collection);
-    const result = this.store.missing(input.keys).length
+    return this.store.missing(input.keys).length
       ? await this.exclusive(() => this.applyWithNewKeys(input, set))
       : this.commit(input, [], set);
-    // The outbox row is durable already: send it without holding up the caller (the alarm retries).
-    if (result.status === 'ok' && input.emit) {
-      this.ctx.waitUntil(this.outbox.flush().catch((err) => console.warn('outbox flush failed', err)));
-    }
-    return result;
   }
 
   /** Merges this profile into a smaller one; it keeps only a tombstone. */
@@ -93,7 +101,7 @@ export class Profile extends DurableObject<Env> {
         if (input.survivorId >= input.profileId) return { status: 'conflict', breaks: ['*order'] };
         pending = { to: input.survivorId, reason: input.reason, limits: input.limits };
         this.store.setMeta({ pending: JSON.stringify(pending), id: m.id ?? input.profileId });
-        this.armAlarm(Date.now() + ALARM_DELAY_MS); // finishes the merge if this object dies midway
+        this.afterCommit({ merge: true }); // finishes the merge if this object dies midway
       }
       return this.drive(input.profileId, pending);
     });
@@ -144,19 +152,20 @@ export class Profile extends DurableObject<Env> {
         this.store.markComplete(input.loserId);
         this.store.bump(new Date().toISOString());
       });
-      await this.engage.refreshOrDefer(); // the merged history may change results
+      const refreshed = await this.engage.refreshOrDefer(); // the merged history may change results
+      this.afterCommit({ flushOutbox: refreshed.outboxWritten, engage: true });
       return { status: 'ok' };
     });
   }
 
   /** A page of this (frozen) profile's history, for the survivor of its merge. */
-  historyPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+  historyPage(cursor?: HistoryCursor): HistoryPage {
     if (!this.store.meta().pending) throw new Error('history is only handed over during a merge');
     return this.exportPage(cursor);
   }
 
   /** The log and dedupe set, then the audience match rows, page by page. */
-  private exportPage(cursor?: HistoryCursor): { chunk: HistoryChunk; next?: HistoryCursor } {
+  private exportPage(cursor?: HistoryCursor): HistoryPage {
     if (cursor?.phase === 'matches') {
       const m = this.engage.matchPage({ spec: cursor.ts, id: cursor.id });
       const next = m.next && { phase: 'matches' as const, ts: m.next.spec, id: m.next.id };
@@ -187,16 +196,14 @@ export class Profile extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
     const m = this.store.meta();
-    if (m.pending && m.id) {
-      await this.settle(m.id);
-      if (this.store.meta().pending) this.armAlarm(Date.now() + ALARM_DELAY_MS);
-    }
-    await this.engage.onAlarm(); // window edges: re-evaluates, so exits go out with this flush
+    if (m.pending && m.id) await this.settle(m.id);
+    await this.engage.onAlarm(); // window edges: re-evaluates (and sends membership), so exits go out with this flush
+    let unsent = false;
     try {
       await this.outbox.flush();
     } catch (err) {
       console.warn('outbox flush failed; retrying later', err);
-      this.armAlarm(Date.now() + ALARM_DELAY_MS);
+      unsent = true;
     }
     if (!this.store.meta().merged_into) {
       const retention = retentionFrom(this.env);
@@ -205,12 +212,15 @@ export class Profile extends DurableObject<Env> {
         this.engage.aggregates.prune(Date.now(), retention.seenMs);
       });
     }
-    this.armAlarm(this.engage.nextAlarm() ?? Number.POSITIVE_INFINITY);
+    // Everything was awaited above: only the next alarm is left to arm (retention waits for an apply).
+    this.armAlarm(this.nextAlarm({ outboxWritten: unsent, merge: true }));
   }
 
   /** Re-evaluates audiences for a back-fill (at least at `minRevision`). */
-  refreshAudiences(minRevision: number): Promise<RefreshStatus> {
-    return this.engage.refresh({ minRevision });
+  async refreshAudiences(minRevision: number): Promise<RefreshStatus> {
+    const done = await this.engage.refresh({ minRevision });
+    if (done.status === 'evaluated') this.afterCommit({ flushOutbox: done.outboxWritten, engage: true });
+    return done.status;
   }
 
   /** Stored audience and computed-trait results (all, or only `keys`). */
@@ -308,21 +318,25 @@ export class Profile extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         this.init(input.profileId, input.collection, now.toISOString());
         const written = writeMessages(this.store, this.log, input, fresh, now);
-        if (written.applied)
-          this.engage.evaluate(set, input.profileId, input.collection, now.getTime(), written.events);
-        return written;
+        const evaluated = written.applied
+          ? this.engage.evaluate(set, input.profileId, input.collection, now.getTime(), written.events)
+          : undefined;
+        return { ...written, evaluated };
       }),
     );
     this.lastApplyCost = cost;
-    const { applied, duplicates } = result;
-    if (applied) this.engage.afterCommit();
-    // An outbox row needs the retry alarm in case this object dies before its flush; without one
-    // (accounts, or nothing to emit) only retention is owed, first due when the dedupe rows expire.
-    // Arming 30 s after every apply cost each sparse event a second object start and a row.
-    if (applied) {
-      const due = input.emit ? ALARM_DELAY_MS : retentionFrom(this.env).seenMs;
-      this.armAlarm(now.getTime() + due);
-    }
+    const { applied, duplicates, evaluated } = result;
+    this.afterCommit({
+      // Users: rows are durable already; send them without holding up the caller (also what an
+      // earlier flush left, when this apply was only duplicates).
+      flushOutbox: input.emit || evaluated?.outboxWritten,
+      // An outbox row of the apply needs the retry alarm in case this object dies before its
+      // flush; without one (accounts, or nothing to emit) only retention is owed. Arming 30 s
+      // after every apply cost each sparse event a second object start and a row.
+      outboxWritten: applied > 0 && input.emit,
+      engage: applied > 0,
+      housekeeping: applied > 0,
+    });
     return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
   }
 
@@ -346,7 +360,7 @@ export class Profile extends DurableObject<Env> {
           this.store.setMeta({ merged_into: to, pending: null });
           this.store.bump(new Date().toISOString());
         });
-        this.engage.afterCommit(); // D1 learns that this profile left its audiences
+        this.afterCommit({ engage: true }); // D1 learns that this profile left its audiences
         return { status: 'merged', into: to, snapshot: this.store.snapshot() };
       }
       if (res.status === 'moved') {
@@ -360,9 +374,34 @@ export class Profile extends DurableObject<Env> {
     return { status: 'busy', absorbed: true };
   }
 
-  /** Sets the alarm no later than `at`, nor than the next audience window edge. */
-  private armAlarm(at: number): void {
-    const when = Math.min(at, this.engage.nextAlarm() ?? at);
+  /**
+   * After a transaction that changed this profile: sends what it left (outbox to `delivery`,
+   * membership to `work`) without holding up the caller, then arms the one alarm for what is owed.
+   */
+  private afterCommit(done: Committed): void {
+    if (done.flushOutbox)
+      this.ctx.waitUntil(this.outbox.flush().catch((err) => console.warn('outbox flush failed', err)));
+    if (done.engage)
+      this.ctx.waitUntil(this.engage.flush().catch((err) => console.warn('membership flush failed', err)));
+    // Nothing changed (an apply of duplicates only): nothing new is owed.
+    if (done.outboxWritten || done.engage || done.housekeeping || done.merge) this.armAlarm(this.nextAlarm(done));
+  }
+
+  /**
+   * When the alarm must fire: the earliest of the outbox retry (only after writing outbox rows),
+   * the merge retry (while one is pending), the audiences' window edge or retry, and retention
+   * housekeeping (after applying events). Infinity when nothing is owed.
+   */
+  private nextAlarm(done: Committed, now = Date.now()): number {
+    const due = [this.engage.nextAlarm(now) ?? Number.POSITIVE_INFINITY];
+    if (done.outboxWritten) due.push(now + ALARM_DELAY_MS);
+    if (done.merge && this.store.meta().pending) due.push(now + ALARM_DELAY_MS);
+    if (done.housekeeping) due.push(now + retentionFrom(this.env).seenMs);
+    return Math.min(...due);
+  }
+
+  /** Sets the alarm no later than `when` (an earlier one already set stays). */
+  private armAlarm(when: number): void {
     if (when === Number.POSITIVE_INFINITY || (this.alarmAt !== undefined && this.alarmAt <= when)) return;
     this.alarmAt = when;
     this.ctx.storage.setAlarm(when).catch((err) => {

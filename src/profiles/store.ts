@@ -1,11 +1,10 @@
-import type { AggregatesExport } from '../audiences/aggregate-merge';
-import { AGGREGATE_PROFILE_SCHEMA } from '../audiences/aggregate-store';
-import { ENGAGE_PROFILE_SCHEMA } from '../audiences/profile-store';
 import { type DeliveryMessage, type OutboundEvent, packOutbound } from '../delivery/messages';
-import { type Collection, parseKey } from '../identity/identifiers';
+import { parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
-import type { ProfileSnapshot } from './protocol';
+import { AGGREGATE_PROFILE_SCHEMA } from './engage/aggregate-store';
+import { ENGAGE_PROFILE_SCHEMA } from './engage/state-store';
+import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
 import { type StampedValue, wins } from './traits';
 
@@ -76,65 +75,6 @@ export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (
 /** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
 const OUTBOX_ROW_BYTES = 512 * 1024;
 
-/** The profile row: who it is, whether it was merged away, and Segment's metadata fields. */
-export interface Meta {
-  id: string | null;
-  collection: Collection | null;
-  /** Tombstone: the profile this one was merged into. */
-  merged_into: string | null;
-  /** JSON `PendingMerge` while this profile is being merged into another (it is frozen). */
-  pending: string | null;
-  version: number;
-  event_count: number;
-  created_at: string | null;
-  updated_at: string | null;
-  last_seen_at: string | null;
-  first_message_id: string | null;
-  first_source_id: string | null;
-  last_message_id: string | null;
-  last_source_id: string | null;
-}
-
-export interface IdentifierRow {
-  key: string;
-  kind: string;
-  value: string;
-  source_id: string | null;
-  first_message_id: string | null;
-  created_at: string;
-}
-export interface TraitRow {
-  key: string;
-  value: string;
-  ts: number;
-  message_id: string;
-  source_id: string | null;
-}
-export interface LinkRow {
-  collection: Collection;
-  key: string;
-  source_id: string | null;
-  created_at: string;
-}
-export interface MergedRow {
-  profile_id: string;
-  reason: string;
-  merged_at: string;
-  /** 0 while the merged profile's event log is still being copied in. */
-  complete: number;
-}
-
-/** What a merged profile hands to its survivor; its event log is pulled after, page by page. */
-export interface ProfileExport {
-  meta: Meta;
-  identifiers: IdentifierRow[];
-  traits: TraitRow[];
-  links: LinkRow[];
-  mergedFrom: MergedRow[];
-  /** Running audience aggregates (absent from objects that predate them). */
-  engage?: AggregatesExport;
-}
-
 type Row<T> = T & Record<string, SqlStorageValue>;
 
 /** SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. */
@@ -179,6 +119,16 @@ export class ProfileStore {
 
   identifierRows(): IdentifierRow[] {
     return this.sql.exec<Row<IdentifierRow>>('SELECT * FROM identifiers ORDER BY created_at, key').toArray();
+  }
+
+  /** The identifiers audience events name a person by (user, anonymous, email, group), newest first. */
+  personIdentifiers(): { kind: string; value: string }[] {
+    return this.sql
+      .exec<{ kind: string; value: string }>(
+        `SELECT kind, value FROM identifiers WHERE kind IN ('user_id', 'anonymous_id', 'email', 'group_id')
+         ORDER BY created_at DESC, key`,
+      )
+      .toArray();
   }
 
   /** The keys of `keys` this profile does not hold yet. */
@@ -289,6 +239,14 @@ export class ProfileStore {
 
   links(): LinkRow[] {
     return this.sql.exec<Row<LinkRow>>('SELECT * FROM links ORDER BY created_at, key').toArray();
+  }
+
+  /** Users linked to this account (`user_id:…` / `anonymous_id:…` keys), oldest first. */
+  linkedUserKeys(limit: number): string[] {
+    return this.sql
+      .exec<{ key: string }>("SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?", limit)
+      .toArray()
+      .map((r) => r.key);
   }
 
   addLinks(rows: LinkRow[]): void {

@@ -1,7 +1,6 @@
 import { type Collection, extractIdentifiers } from '../identity/identifiers';
 import type { EnrichedEvent } from '../ingest/spec';
-import type { EventRow } from './apply';
-import type { IdentifierRow, LinkRow, Meta } from './store';
+import type { EventRow, IdentifierRow, LinkRow, Meta } from './rpc';
 
 /**
  * Segment Profile API shapes, built from what a Profile object stores. Pure functions, so the

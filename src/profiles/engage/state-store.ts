@@ -1,6 +1,6 @@
-import type { Collection } from '../identity/identifiers';
-import type { Sql } from '../profiles/sql-meter';
-import type { Change } from './evaluate';
+import type { Change } from '../../audiences/evaluate';
+import type { EngageValue } from '../rpc';
+import type { Sql } from '../sql-meter';
 
 /**
  * The Profile object's audience tables, one migration step of its SQLite schema (appended to
@@ -16,19 +16,6 @@ export const ENGAGE_PROFILE_SCHEMA = `
   CREATE TABLE engage_membership (seq INTEGER PRIMARY KEY AUTOINCREMENT, audience_id TEXT NOT NULL,
     member INTEGER NOT NULL, at INTEGER NOT NULL);`;
 
-/** A stored result: an audience membership (boolean) or a computed trait value. */
-export interface EngageValue {
-  key: string;
-  kind: Change['kind'];
-  /** Definition id (Segment's computation_id) and the version that computed it. */
-  defId: string;
-  version: number;
-  value: unknown;
-  /** Number of changes so far: makes each change's messageId unique and stable. */
-  seq: number;
-  updatedAt: number;
-}
-
 export interface EngageState {
   /** Definitions revision of the last evaluation. */
   revision: number;
@@ -38,71 +25,16 @@ export interface EngageState {
   stale: boolean;
 }
 
-/** Who the profile is, as Engage events name them. */
-export interface ProfileIdentity {
-  userId?: string;
-  anonymousId?: string;
-  email?: string;
-  groupId?: string;
-  /** Users linked to an account (`user_id:…` / `anonymous_id:…` keys), for account audience events. */
-  linkedUsers: string[];
-}
-
-/** Most linked users an account audience event is sent for. */
-export const MAX_LINKED_USERS = 100;
-
 type Row<T> = T & Record<string, SqlStorageValue>;
 type ValueRow = { key: string; kind: string; def_id: string; version: number; value: string; seq: number; at: number };
 
 /**
- * SQL access for audience evaluation inside a Profile object: reads its traits, identifiers, links
- * and event log, and reads/writes the engage tables. Synchronous, so it runs inside the apply
- * transaction.
+ * SQL of the engage tables (results, evaluation state, membership changes waiting for D1). The
+ * profile's traits, identifiers and events are read through `ProfileStore` and `EventLog`, never
+ * here. Synchronous, so it runs inside the apply transaction.
  */
 export class EngageStore {
   constructor(private readonly sql: Sql) {}
-
-  traits(): Record<string, unknown> {
-    const rows = this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM traits').toArray();
-    return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value)]));
-  }
-
-  /** userId, the latest anonymousId, email (trait, else identifier), groupId and linked users. */
-  identity(traits: Record<string, unknown>): ProfileIdentity {
-    const ids = this.sql
-      .exec<{ kind: string; value: string }>(
-        `SELECT kind, value FROM identifiers WHERE kind IN ('user_id', 'anonymous_id', 'email', 'group_id')
-         ORDER BY created_at DESC, key`,
-      )
-      .toArray();
-    const first = (kind: string) => ids.find((r) => r.kind === kind)?.value;
-    const email = typeof traits.email === 'string' && traits.email.trim() ? traits.email.trim() : first('email');
-    const linkedUsers = this.sql
-      .exec<{ key: string }>(
-        "SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?",
-        MAX_LINKED_USERS,
-      )
-      .toArray()
-      .map((r) => r.key);
-    return {
-      userId: first('user_id'),
-      anonymousId: first('anonymous_id'),
-      email,
-      groupId: first('group_id'),
-      linkedUsers,
-    };
-  }
-
-  /** Profile id, collection and merge state, or null before the first event. */
-  profile(): { id: string; collection: Collection; mergedInto: string | null; pending: boolean } | null {
-    const m = this.sql
-      .exec<{ id: string | null; collection: Collection | null; merged_into: string | null; pending: string | null }>(
-        'SELECT id, collection, merged_into, pending FROM meta',
-      )
-      .one();
-    if (!m.id) return null;
-    return { id: m.id, collection: m.collection ?? 'users', mergedInto: m.merged_into, pending: m.pending !== null };
-  }
 
   values(keys?: readonly string[]): EngageValue[] {
     const rows = this.sql

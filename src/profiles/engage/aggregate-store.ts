@@ -1,5 +1,4 @@
-import type { Sql } from '../profiles/sql-meter';
-import { pickMostFrequent, UNIQUE_LIST_LIMIT } from './aggregate';
+import { pickMostFrequent, UNIQUE_LIST_LIMIT } from '../../audiences/aggregate';
 import {
   type AggregateSpec,
   emptyState,
@@ -9,8 +8,10 @@ import {
   type RunningState,
   specMatches,
   specValue,
-} from './specs';
-import { valueKey } from './values';
+} from '../../audiences/specs';
+import { valueKey } from '../../audiences/values';
+import { EventLog } from '../event-log';
+import type { Sql } from '../sql-meter';
 
 /**
  * The Profile object's aggregate tables (a step of `PROFILE_SCHEMA`):
@@ -55,25 +56,6 @@ export interface FoldEvent {
   raw: RawEvent;
 }
 
-/** A spec's aggregate as a merged profile hands it over. */
-export interface SpecExport {
-  key: string;
-  keepMs: number;
-  state: RunningState;
-  values: { vkey: string; n: number; firstTs: number; firstId: string }[];
-}
-
-/** A match row as a merged profile hands it over. */
-export interface MatchExport {
-  key: string;
-  messageId: string;
-  ts: number;
-  value: string | null;
-  num: number | null;
-  at: number;
-  folded: number;
-}
-
 /** SQL of the aggregate tables; synchronous, runs inside the apply (or alarm, or merge) transaction. */
 export class AggregateStore {
   constructor(
@@ -81,6 +63,8 @@ export class AggregateStore {
     private readonly noteParsed: (bytes: number) => void = () => {},
     /** Told of every new match row (the incremental window counts). */
     private readonly onMatch: (spec: number, ts: number) => void = () => {},
+    /** The profile's event log, read to back-fill a new spec. */
+    private readonly log: EventLog = new EventLog(sql),
   ) {}
 
   specs(): Map<string, SpecRow> {
@@ -137,20 +121,10 @@ export class AggregateStore {
       return { id, spec, state };
     });
     // Only the events some spec can match: named specs read track events of their names.
-    const names = specs.some((s) => s.name === '*') ? null : JSON.stringify([...new Set(specs.map((s) => s.name))]);
+    const names = specs.some((s) => s.name === '*') ? null : [...new Set(specs.map((s) => s.name))];
     let after = { ts: Number.MIN_SAFE_INTEGER, id: '' };
     for (;;) {
-      const page = this.sql
-        .exec<{ message_id: string; ts: number; body: string }>(
-          `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
-           ${names ? "AND type = 'track' AND name IN (SELECT value FROM json_each(?))" : ''}
-           ORDER BY ts, message_id LIMIT ?`,
-          after.ts,
-          after.id,
-          ...(names ? [names] : []),
-          BACKFILL_PAGE,
-        )
-        .toArray();
+      const page = this.log.bodiesAfter(after, names, BACKFILL_PAGE);
       for (const e of page) {
         this.noteParsed(e.body.length);
         const raw = { ...JSON.parse(e.body), timestamp: e.ts };

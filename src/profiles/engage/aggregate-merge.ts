@@ -1,12 +1,7 @@
-import type { EventRow } from '../profiles/apply';
-import type { Sql } from '../profiles/sql-meter';
-import type { AggregateStore, MatchExport, SpecExport } from './aggregate-store';
-import { combineStates, parseSpecKey, subtractState } from './specs';
-
-/** The aggregates a merged profile hands over with its head. */
-export interface AggregatesExport {
-  specs: SpecExport[];
-}
+import { combineStates, parseSpecKey, subtractState } from '../../audiences/specs';
+import type { AggregatesExport, EventRow, MatchExport, SpecExport } from '../rpc';
+import type { Sql } from '../sql-meter';
+import type { AggregateStore } from './aggregate-store';
 
 /** Where a transfer of match rows stands: the loser's last (spec id, messageId) sent. */
 export interface MatchCursor {

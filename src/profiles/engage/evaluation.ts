@@ -1,32 +1,36 @@
-import type { OutboundEvent } from '../delivery/messages';
-import type { Collection } from '../identity/identifiers';
-import type { EnrichedEvent } from '../ingest/spec';
-import { withProfileConsent } from '../privacy/consent';
-import { emptyValue } from './aggregate';
+import { emptyValue } from '../../audiences/aggregate';
+import type { DefinitionSet } from '../../audiences/compile';
+import { evaluateWith, type Facts } from '../../audiences/evaluate';
+import { countSpecKey, planSpecs, stateResult, traitSpecKey } from '../../audiences/specs';
+import type { Collection } from '../../identity/identifiers';
+import { withProfileConsent } from '../../privacy/consent';
+import type { ProfileStore } from '../store';
 import type { AggregateStore, FoldEvent, SpecRow } from './aggregate-store';
-import type { DefinitionSet } from './compile';
-import { changeToEvent, personasContext } from './emit';
-import { type Change, evaluateWith, type Facts } from './evaluate';
-import { type EngageStore, MAX_LINKED_USERS, type ProfileIdentity } from './profile-store';
-import { countSpecKey, planSpecs, stateResult, traitSpecKey } from './specs';
+import { engageEvents, identityOf, MAX_LINKED_USERS, type ProfileIdentity, SPACE_ID } from './engage-events';
+import type { EngageStore } from './state-store';
 import type { WindowResults } from './window-results';
 
-/** Engage space id sent in `context.personas`: one deployment is one space (the Profile API's `default`). */
-export const SPACE_ID = 'default';
+/** The stores an evaluation reads and writes, all in the Profile object's SQLite. */
+export interface EvaluationStores {
+  /** Traits, identifiers and links are read here; outbox rows are written here. */
+  profile: ProfileStore;
+  engage: EngageStore;
+  aggregates: AggregateStore;
+  windows: WindowResults;
+}
 
-export interface HookInput {
+export interface EvaluationInput {
   profileId: string;
   collection: Collection;
   /** Evaluation instant (epoch ms): the apply's, or the alarm's. */
   now: number;
-  /** Writes one outbox row (same transaction). */
-  enqueue(message: OutboundEvent): void;
 }
 
-export interface HookResult {
-  changes: Change[];
-  /** Outbox rows written. */
-  outbound: number;
+/** What an evaluation did, for the Profile object to act on after the commit. */
+export interface Evaluation {
+  /** It wrote outbox rows (destinations' audience and computed-trait events) to send. */
+  outboxWritten: boolean;
+  /** When a window edge can next change a result (epoch ms), or null. */
   nextChangeAt: number | null;
 }
 
@@ -35,16 +39,15 @@ export interface HookResult {
  * that applied its events (`applied`, folded into the running aggregates here, so a rollback undoes
  * both). Never reads event bodies: all-time results come from the aggregates, windowed ones from
  * SQL over the window's match rows. Stores the new values, writes one outbox row per change and
- * destination set, and one membership row per audience change (drained to D1 later). Returns when a
- * window edge can next change a result (the profile's alarm).
+ * destination set, and one membership row per audience change (drained to D1 later).
  */
 export function evaluateInTransaction(
-  store: EngageStore,
-  { aggregates, windows }: { aggregates: AggregateStore; windows: WindowResults },
+  stores: EvaluationStores,
   set: DefinitionSet,
-  input: HookInput,
+  input: EvaluationInput,
   applied: readonly FoldEvent[] = [],
-): HookResult {
+): Evaluation {
+  const { engage: store, aggregates, windows } = stores;
   const { now } = input;
   const plan = planSpecs(set);
   const specs = aggregates.sync(plan.specs, now);
@@ -57,7 +60,7 @@ export function evaluateInTransaction(
     if (v.kind === 'audience') audiences[v.key] = v.value === true;
     else computed[v.key] = v.value;
   }
-  const traits = store.traits();
+  const traits = stores.profile.traits();
   const result = {
     ...evaluateWith(set, { traits, computed, audiences }, aggregateFacts(aggregates, windows, specs, now)),
     nextChangeAt: nextChange(windows, specs, plan.windows, now),
@@ -69,16 +72,22 @@ export function evaluateInTransaction(
     const seq = store.saveChange(change, now);
     if (change.kind === 'audience') store.addMembership(change.id, change.value === true, now);
     if (!change.destinationIds.length) continue;
-    who ??= store.identity(traits);
+    who ??= identityOf(stores.profile.personIdentifiers(), traits, stores.profile.linkedUserKeys(MAX_LINKED_USERS));
     const id = `${change.id}_${input.profileId}_${seq}`;
     for (const made of engageEvents(change, who, input.collection, { spaceId: SPACE_ID, id, at: now })) {
       const event = withProfileConsent(made, traits); // withheld categories keep it from destinations
-      input.enqueue({ kind: 'event', profileId: input.profileId, event, destinationIds: change.destinationIds });
+      const message = {
+        kind: 'event' as const,
+        profileId: input.profileId,
+        event,
+        destinationIds: change.destinationIds,
+      };
+      stores.profile.enqueue(message, now);
       outbound++;
     }
   }
   store.setState({ revision: set.revision, nextChangeAt: result.nextChangeAt, stale: false });
-  return { changes: result.changes, outbound, nextChangeAt: result.nextChangeAt };
+  return { outboxWritten: outbound > 0, nextChangeAt: result.nextChangeAt };
 }
 
 /** Results read from the aggregates: all-time from the running state, windowed from the match rows. */
@@ -140,46 +149,4 @@ function current(store: EngageStore, set: DefinitionSet) {
   const stale = stored.filter((v) => defined.get(v.key) !== v.defId);
   if (stale.length) store.deleteValues(stale.map((v) => v.key));
   return stale.length ? stored.filter((v) => defined.get(v.key) === v.defId) : stored;
-}
-
-/**
- * The events destinations receive for one change. A user profile: one `identify` or `track`, as
- * Segment Engage sends it (none when the profile has neither userId nor anonymousId). An account:
- * per linked user, a `group` call with trait `<key>` (identify mode) or the `track` event with
- * `context.groupId`, since Segment sends account-level results as group calls for its users.
- */
-export function engageEvents(
-  change: Change,
-  who: ProfileIdentity,
-  collection: Collection,
-  opts: { spaceId: string; id: string; at: number },
-): EnrichedEvent[] {
-  if (collection === 'users') {
-    if (!who.userId && !who.anonymousId) return [];
-    return [changeToEvent(change, who, opts)];
-  }
-  if (!who.groupId) return [];
-  const out: EnrichedEvent[] = [];
-  for (const [i, key] of who.linkedUsers.slice(0, MAX_LINKED_USERS).entries()) {
-    const user = key.startsWith('user_id:')
-      ? { userId: key.slice('user_id:'.length) }
-      : key.startsWith('anonymous_id:')
-        ? { anonymousId: key.slice('anonymous_id:'.length) }
-        : undefined;
-    if (!user) continue;
-    const event = changeToEvent(change, user, { ...opts, id: `${opts.id}_${i}` });
-    if (event.type === 'identify') {
-      const { traits: _traits, ...rest } = event;
-      out.push({
-        ...rest,
-        type: 'group',
-        groupId: who.groupId,
-        traits: { [change.key]: change.value },
-        context: { ...event.context, personas: personasContext(change, opts.spaceId) },
-      } as EnrichedEvent);
-    } else {
-      out.push({ ...event, context: { ...event.context, groupId: who.groupId } } as EnrichedEvent);
-    }
-  }
-  return out;
 }

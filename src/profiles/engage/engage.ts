@@ -1,50 +1,36 @@
-import type { OutboundEvent } from '../delivery/messages';
-import type { Collection } from '../identity/identifiers';
-import type { SqlMeter } from '../profiles/sql-meter';
-import { AggregateMerge, type AggregatesExport, type MatchCursor } from './aggregate-merge';
-import { AggregateStore, type FoldEvent, type MatchExport } from './aggregate-store';
-import { getDefinitions } from './cache';
-import type { DefinitionSet } from './compile';
-import type { MembershipChange } from './membership';
-import { evaluateInTransaction, type HookResult } from './profile-hook';
-import { type EngageState, EngageStore, type EngageValue } from './profile-store';
+import { getDefinitions } from '../../audiences/cache';
+import type { DefinitionSet } from '../../audiences/compile';
+import type { MembershipMessage } from '../../audiences/membership';
+import type { Collection } from '../../identity/identifiers';
+import type { EventLog } from '../event-log';
+import type { AggregatesExport, AudienceValues, HistoryChunk, MatchExport, RefreshStatus } from '../rpc';
+import type { SqlMeter } from '../sql-meter';
+import type { ProfileStore } from '../store';
+import { AggregateMerge, type MatchCursor } from './aggregate-merge';
+import { AggregateStore, type FoldEvent } from './aggregate-store';
+import { type Evaluation, evaluateInTransaction } from './evaluation';
+import { EngageStore } from './state-store';
 import { WindowResults } from './window-results';
-
-/** The `work` queue message carrying one profile's membership changes to D1. */
-export interface MembershipMessage {
-  type: 'engage.membership';
-  changes: MembershipChange[];
-}
-
-/** What the Profile object lends its audience evaluation. */
-export interface ProfileSeams {
-  /** Writes an outbox row in the current transaction. */
-  enqueue(message: OutboundEvent, now: number): void;
-  /** Sends the outbox (joins a flush in progress). */
-  flushOutbox(): Promise<void>;
-  /** Arms the object's alarm no later than `at`. */
-  arm(at: number): void;
-}
 
 /** Definitions as the Profile object loads them before applying: undefined when D1 could not be read. */
 export type EngageSet = DefinitionSet | undefined;
 
-export type RefreshStatus = 'evaluated' | 'current' | 'missing' | 'moved' | 'busy';
-
-/** A profile's stored audience and computed-trait results, or where it went. */
-export type AudienceValues =
-  | { status: 'live'; values: EngageValue[] }
-  | { status: 'moved'; to: string }
-  | { status: 'missing' };
+/** What a re-evaluation did: its status, and (when it evaluated) whether it wrote outbox rows. */
+export interface Refresh {
+  status: RefreshStatus;
+  outboxWritten: boolean;
+}
 
 /** Retry delay for membership rows that could not be sent and evaluations that could not run. */
 export const ENGAGE_RETRY_MS = 30_000;
 const MEMBERSHIP_PER_MESSAGE = 500;
+const NOTHING: Evaluation = { outboxWritten: false, nextChangeAt: null };
 
 /**
  * Audiences and computed traits inside one Profile object (DESIGN.md §4): evaluation in the apply
  * transaction, re-evaluation on the window-edge alarm and for back-fills, and the drain of
- * membership changes to D1 through the `work` queue. The object only calls in here.
+ * membership changes to D1 through the `work` queue. It reads the profile through `ProfileStore`
+ * and `EventLog`, keeps its own tables, and returns what it did; the object sends and arms alarms.
  */
 export class ProfileEngage {
   readonly store: EngageStore;
@@ -53,13 +39,12 @@ export class ProfileEngage {
   readonly windows: WindowResults;
   private readonly merging: AggregateMerge;
   private flushing: Promise<void> | undefined;
-  /** Set when an evaluation wrote outbox rows that `afterCommit` must send. */
-  private wroteOutbox = false;
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
-    private readonly seams: ProfileSeams,
+    private readonly profile: ProfileStore,
+    log: EventLog,
     sql: SqlMeter,
   ) {
     this.store = new EngageStore(sql);
@@ -68,6 +53,7 @@ export class ProfileEngage {
       sql,
       (bytes) => sql.noteParsed(bytes),
       (spec, ts) => this.windows.onMatch(spec, ts),
+      log,
     );
     this.merging = new AggregateMerge(sql, this.aggregates);
   }
@@ -97,35 +83,32 @@ export class ProfileEngage {
     collection: Collection,
     now: number,
     applied: readonly FoldEvent[] = [],
-  ): HookResult | null {
+  ): Evaluation {
     if (!set) {
       this.foldOnly(applied, now);
       this.store.markStale();
-      return null;
+      return NOTHING;
     }
     if (!set.audiences.length && !set.computedTraits.length && !this.store.values().length) {
       this.aggregates.sync(new Map(), now); // definitions deleted: their aggregates go too
       const s = this.store.state(); // nothing defined: the common case, kept to reads
       if (s.revision !== set.revision || s.nextChangeAt !== null || s.stale)
         this.store.setState({ revision: set.revision, nextChangeAt: null, stale: false });
-      return null;
+      return NOTHING;
     }
-    const enqueue = (m: OutboundEvent) => this.seams.enqueue(m, now);
     try {
-      const input = { profileId, collection, now, enqueue };
+      const stores = { profile: this.profile, engage: this.store, aggregates: this.aggregates, windows: this.windows };
       // A nested transactionSync is a savepoint: a failure undoes a half-done back-fill or fold.
-      const result = this.ctx.storage.transactionSync(() =>
-        evaluateInTransaction(this.store, this, set, input, applied),
+      return this.ctx.storage.transactionSync(() =>
+        evaluateInTransaction(stores, set, { profileId, collection, now }, applied),
       );
-      if (result.outbound) this.wroteOutbox = true;
-      return result;
     } catch (err) {
       // A definition that cannot be evaluated must not stop events from being applied, nor be
       // missing from the aggregates the profile already keeps.
       console.error('audience evaluation failed; retried by the alarm', err);
       this.foldOnly(applied, now);
       this.store.markStale();
-      return null;
+      return NOTHING;
     }
   }
 
@@ -143,70 +126,60 @@ export class ProfileEngage {
   }
 
   /**
-   * Re-evaluates in a transaction of its own (alarm, back-fill, after absorbing a merge), then sends
-   * what it wrote. With `minRevision`, a profile already evaluated at that revision is left alone.
+   * Re-evaluates in a transaction of its own (alarm, back-fill, after absorbing a merge). With
+   * `minRevision`, a profile already evaluated at that revision is left alone.
    */
-  async refresh(opts: { minRevision?: number; now?: number } = {}): Promise<RefreshStatus> {
-    const before = this.store.profile();
-    if (!before) return 'missing';
-    if (before.mergedInto) return 'moved';
-    if (before.pending) return 'busy';
+  async refresh(opts: { minRevision?: number; now?: number } = {}): Promise<Refresh> {
+    const early = (status: RefreshStatus): Refresh => ({ status, outboxWritten: false });
+    const before = this.who();
+    if (!before) return early('missing');
+    if (before.mergedInto) return early('moved');
+    if (before.pending) return early('busy');
     const state = this.store.state();
-    if (opts.minRevision !== undefined && state.revision >= opts.minRevision && !state.stale) return 'current';
+    if (opts.minRevision !== undefined && state.revision >= opts.minRevision && !state.stale) return early('current');
     const set = await this.definitions(before.collection, opts.minRevision);
     if (!set) throw new Error('audience definitions unavailable');
     const now = opts.now ?? Date.now();
-    const status = this.ctx.storage.transactionSync((): RefreshStatus => {
-      const p = this.store.profile();
-      if (!p) return 'missing';
-      if (p.mergedInto) return 'moved';
-      if (p.pending) return 'busy';
-      this.evaluate(set, p.id, p.collection, now);
-      return 'evaluated';
+    return this.ctx.storage.transactionSync((): Refresh => {
+      const p = this.who();
+      if (!p) return early('missing');
+      if (p.mergedInto) return early('moved');
+      if (p.pending) return early('busy');
+      const done = this.evaluate(set, p.id, p.collection, now);
+      return { status: 'evaluated', outboxWritten: done.outboxWritten };
     });
-    if (status === 'evaluated') this.afterCommit();
-    return status;
   }
 
-  /** `refresh`, or when definitions cannot be read now, an evaluation owed to the alarm. */
-  async refreshOrDefer(): Promise<void> {
+  /** `refresh`, or when definitions cannot be read now, an evaluation owed to the alarm (`nextAlarm`). */
+  async refreshOrDefer(): Promise<{ outboxWritten: boolean }> {
     try {
-      await this.refresh();
+      return await this.refresh();
     } catch (err) {
       console.warn('audience re-evaluation deferred', err);
       this.ctx.storage.transactionSync(() => this.store.markStale());
-      this.seams.arm(Date.now() + ENGAGE_RETRY_MS);
+      return { outboxWritten: false };
     }
-  }
-
-  /** After a commit that evaluated: sends the outbox and membership rows, arms the window-edge alarm. */
-  afterCommit(): void {
-    if (this.wroteOutbox) {
-      this.wroteOutbox = false;
-      this.ctx.waitUntil(this.seams.flushOutbox().catch((err) => console.warn('outbox flush failed', err)));
-    }
-    this.ctx.waitUntil(this.flush().catch((err) => console.warn('membership flush failed', err)));
-    const next = this.nextAlarm();
-    if (next !== null) this.seams.arm(next);
   }
 
   /** The alarm's part: re-evaluates when a window edge passed (or an evaluation is owed), sends membership. */
-  async onAlarm(now = Date.now()): Promise<void> {
+  async onAlarm(now = Date.now()): Promise<Refresh | undefined> {
     const s = this.store.state();
+    let done: Refresh | undefined;
     if (s.stale || (s.nextChangeAt !== null && s.nextChangeAt <= now)) {
       try {
-        await this.refresh({ now });
+        done = await this.refresh({ now });
       } catch (err) {
         console.warn('audience re-evaluation failed; retrying later', err);
         this.ctx.storage.transactionSync(() => this.store.markStale());
       }
     }
     await this.flush().catch((err) => console.warn('membership flush failed; retrying later', err));
+    return done;
   }
 
   /** When the object's alarm must fire for audiences (window edge, or a retry); null if never. */
   nextAlarm(now = Date.now()): number | null {
-    const s: EngageState = this.store.state();
+    const s = this.store.state();
     const retry = s.stale || this.store.pendingMembership(1).length ? now + ENGAGE_RETRY_MS : null;
     if (s.nextChangeAt === null) return retry;
     return retry === null ? s.nextChangeAt : Math.min(retry, s.nextChangeAt);
@@ -230,7 +203,7 @@ export class ProfileEngage {
   private async drain(): Promise<void> {
     for (;;) {
       const rows = this.store.pendingMembership(MEMBERSHIP_PER_MESSAGE);
-      const profile = this.store.profile();
+      const profile = this.who();
       if (!rows.length || !profile) return;
       const changes = rows.map((r) => ({
         audienceId: r.audienceId,
@@ -242,6 +215,13 @@ export class ProfileEngage {
       await this.env.WORK_QUEUE.send(body, { contentType: 'json' });
       this.store.deleteMembership(rows[rows.length - 1].seq);
     }
+  }
+
+  /** Profile id, collection and merge state, or null before the first event. */
+  private who(): { id: string; collection: Collection; mergedInto: string | null; pending: boolean } | null {
+    const m = this.profile.meta();
+    if (!m.id) return null;
+    return { id: m.id, collection: m.collection ?? 'users', mergedInto: m.merged_into, pending: m.pending !== null };
   }
 
   /** In the transaction that turns this profile into a tombstone: it leaves its audiences in D1. */
@@ -264,12 +244,7 @@ export class ProfileEngage {
     this.merging.start(exp, now);
   }
 
-  absorbPage(
-    loserId: string,
-    exp: AggregatesExport | undefined,
-    chunk: Parameters<AggregateMerge['page']>[2],
-    now = Date.now(),
-  ): void {
+  absorbPage(loserId: string, exp: AggregatesExport | undefined, chunk: HistoryChunk, now = Date.now()): void {
     this.merging.page(loserId, exp, chunk, now);
     this.windows.invalidate(); // rows were written without counting them in stored windows
   }
@@ -281,7 +256,7 @@ export class ProfileEngage {
 
   /** Stored results (all, or only the given keys) for the Profile API and personalization. */
   read(keys?: readonly string[]): AudienceValues {
-    const p = this.store.profile();
+    const p = this.who();
     if (!p) return { status: 'missing' };
     if (p.mergedInto) return { status: 'moved', to: p.mergedInto };
     return { status: 'live', values: this.store.values(keys) };

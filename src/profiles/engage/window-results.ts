@@ -1,5 +1,5 @@
-import type { Sql } from '../profiles/sql-meter';
-import { pickMostFrequent, UNIQUE_LIST_LIMIT } from './aggregate';
+import { pickMostFrequent, UNIQUE_LIST_LIMIT } from '../../audiences/aggregate';
+import type { Sql } from '../sql-meter';
 import { type SpecRow, topCounts } from './aggregate-store';
 
 type Window = { lo: number; hi: number };
