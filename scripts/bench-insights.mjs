@@ -52,8 +52,15 @@ export async function benchInsights(ctx) {
   try {
     const inputs = mod.generate(100_000, 5_000);
     const { rows, figures } = mod.rollupFigures(inputs);
+    const rowsPerEvent =
+      figures.rollupRowsWrittenPerEvent + figures.volumeRowsWrittenPerEvent + figures.dedupeRowsWrittenPerEvent;
+    figures.rowsWrittenPerEvent = Math.round(rowsPerEvent * 1000) / 1000;
+    figures.usdPerMillionEvents = Math.round(rowsPerEvent * 100) / 100; // D1: $1 per million rows written
     ctx.log(
-      `  rollups: ${figures.cpuMicrosPerEvent} µs CPU per event; ${figures.rollupRowsWrittenPerEvent} rollup + ${figures.volumeRowsWrittenPerEvent} volume rows written per event (2 statements per queue batch of 100)`,
+      `  rollups: ${figures.cpuMicrosPerEvent} µs CPU per event; ${figures.rollupRowsWrittenPerEvent} rollup + ${figures.volumeRowsWrittenPerEvent} volume + ${figures.dedupeRowsWrittenPerEvent} redelivery-key rows written per event (key stored, then expired), ${figures.dedupeRowsReadPerEvent} key rows read; a key lookup and ${figures.statementsPerBatch} statements per queue batch of 100`,
+    );
+    ctx.log(
+      `  D1 cost: ${figures.rowsWrittenPerEvent} rows written per event = $${figures.usdPerMillionEvents} per million events at $1 per million rows written`,
     );
     ctx.log(`  stored: ${figures.storedRollupRows} rollup rows for ${figures.events} events`);
     const compute = mod.computeFigures(rows);

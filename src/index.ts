@@ -3,8 +3,9 @@ import { consumeArchive } from './archive/consumer';
 import type { ArchiveMessage, ReplayStep } from './archive/messages';
 import { runReplayStep } from './archive/replay';
 import { archiveCron } from './archive/retention';
-import { consumeEngageWork, type EngageWorkMessage } from './audiences/backfill-consumer';
+import { consumeEngageWork } from './audiences/backfill-consumer';
 import { consumeWorkDlq } from './audiences/work-failures';
+import type { EngageWorkMessage } from './audiences/work-messages';
 import { consumeDelivery } from './delivery/consumer';
 import { consumeDeliveryDlq } from './delivery/dlq';
 import type { DeadLetterMessage, DeliveryMessage } from './delivery/messages';
@@ -13,6 +14,7 @@ import { consumeIngest } from './ingest/consumer';
 import { consumeIngestDlq } from './ingest/dead-letters';
 import { LiveTap as LiveTapObject } from './ingest/live-tap';
 import type { IngestMessage } from './ingest/spec';
+import { QUEUES } from './lib/queue';
 import { consumeRegulations, splitWork } from './privacy/runner';
 import { Profile as ProfileObject } from './profiles/profile-do';
 import { meteredDurableObject } from './usage/durable';
@@ -34,25 +36,25 @@ export default {
   scheduled: (_controller, env, ctx) => ctx.waitUntil(archiveCron(env)),
   queue: meteredQueue(async (batch, env) => {
     switch (batch.queue) {
-      case 'tessera-ingest':
+      case QUEUES.ingest:
         return consumeIngest(batch as MessageBatch<IngestMessage>, env);
-      case 'tessera-ingest-dlq':
+      case QUEUES.ingestDlq:
         return consumeIngestDlq(batch as MessageBatch<IngestMessage>, env);
-      case 'tessera-delivery':
-      case 'tessera-delivery-retry':
+      case QUEUES.delivery:
+      case QUEUES.deliveryRetry:
         return consumeDelivery(batch as MessageBatch<DeliveryMessage>, env);
-      case 'tessera-delivery-dlq':
+      case QUEUES.deliveryDlq:
         return consumeDeliveryDlq(batch as MessageBatch<DeadLetterMessage>, env);
-      case 'tessera-archive':
+      case QUEUES.archive:
         return consumeArchive(batch as MessageBatch<ArchiveMessage>, env);
-      case 'tessera-replay':
+      case QUEUES.replay:
         return runReplayStep(batch as MessageBatch<ReplayStep>, env);
-      case 'tessera-work': {
+      case QUEUES.work: {
         const { runs, rest } = splitWork(batch); // regulations (src/privacy) and audience work
         if (runs.length) await consumeRegulations(runs, env);
         return rest.messages.length ? consumeEngageWork(rest, env) : undefined;
       }
-      case 'tessera-work-dlq':
+      case QUEUES.workDlq:
         return consumeWorkDlq(batch as MessageBatch<EngageWorkMessage>, env);
       default:
         // A queue wired to this Worker that no code handles (a renamed queue, a config ahead of the

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { prng } from '../src/lib/prng';
-import { ADMIN, SELF } from './helpers';
+import { ADMIN, SELF } from './kit/workers';
 
 const routes = [
   ...new Map(

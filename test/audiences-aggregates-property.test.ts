@@ -11,9 +11,7 @@ import { compileRules, defaultSettings, limitSpec } from '../src/identity/settin
 import type { IngestMessage } from '../src/ingest/spec';
 import { prng, type Rng } from '../src/lib/prng';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
-import { define } from './audience-helpers';
-import { ingestMessage, profileObject } from './helpers';
-import { uniq } from './identity-helpers';
+import { define, ingestMessage, profileObject, uniq } from './kit/workers';
 
 const HOUR = 3_600_000;
 const NAMES = ['Order Completed', 'Page Viewed', 'Signed Up'];

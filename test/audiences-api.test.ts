@@ -4,7 +4,7 @@ import { clearDefinitionCache, getDefinitions, REVALIDATE_MS } from '../src/audi
 import { Audience } from '../src/audiences/definitions';
 import { recordMembershipChanges } from '../src/audiences/membership';
 import { findBackfill, saveDefinition } from '../src/audiences/store';
-import { ADMIN, env, post, SELF } from './helpers';
+import { ADMIN, env, post, SELF } from './kit/workers';
 
 type ErrorBody = { error: { code: string; message: string; details?: { path: string; message: string }[] } };
 const get = (path: string, headers: Record<string, string> = ADMIN) => SELF.fetch(`http://x${path}`, { headers });

@@ -6,8 +6,7 @@ import { compileRules, defaultSettings, limitSpec } from '../src/identity/settin
 import type { IngestMessage } from '../src/ingest/spec';
 import { DirectoryBatch } from '../src/profiles/directory';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
-import { define, eventually, getJson } from './audience-helpers';
-import { ingestMessage } from './helpers';
+import { define, eventually, getJson, ingestMessage } from './kit/workers';
 
 /** Existing profiles. Each costs workerd ~20 ms to create and ~15 ms to wake in this runtime, so 2000 keeps
  * the file around a minute and a half on two cores; the consumer pages the same way over any number. */

@@ -2,10 +2,22 @@
 // D1 forgets members, profiles drop the result without sending an exit, and a key can be reused.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { define, eventually, getJson, profilePath, type Received, vendor } from './audience-helpers';
-import { makeDestination } from './delivery-helpers';
-import { ADMIN, makeSource, profileObject, SELF } from './helpers';
-import { sendBatch, uniq, waitForEvents } from './identity-helpers';
+import {
+  ADMIN,
+  define,
+  eventually,
+  getJson,
+  makeDestination,
+  makeSource,
+  profileObject,
+  profilePath,
+  type Received,
+  SELF,
+  sendBatch,
+  uniq,
+  vendor,
+  waitForEvents,
+} from './kit/workers';
 
 const HOST = 'engage-delete.example';
 let hook: ReturnType<typeof vendor>;

@@ -10,9 +10,7 @@ import { AggregateStore } from '../src/profiles/engage/aggregate-store';
 import { WindowResults } from '../src/profiles/engage/window-results';
 import type { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
-import { define } from './audience-helpers';
-import { ingestMessage, profileObject } from './helpers';
-import { uniq } from './identity-helpers';
+import { define, ingestMessage, profileObject, uniq } from './kit/workers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 const message = (event: Record<string, unknown>, at?: string): IngestMessage =>

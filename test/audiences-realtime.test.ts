@@ -2,10 +2,20 @@
 // in the apply transaction) → outbox → delivery → webhook; the window-edge alarm; D1 membership.
 import { runInDurableObject } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { define, eventually, getJson, profilePath, type Received, vendor } from './audience-helpers';
-import { makeDestination } from './delivery-helpers';
-import { makeSource, profileObject } from './helpers';
-import { sendBatch, uniq, waitForEvents } from './identity-helpers';
+import {
+  define,
+  eventually,
+  getJson,
+  makeDestination,
+  makeSource,
+  profileObject,
+  profilePath,
+  type Received,
+  sendBatch,
+  uniq,
+  vendor,
+  waitForEvents,
+} from './kit/workers';
 
 const HOST = 'engage-hook.example';
 let hook: ReturnType<typeof vendor>;

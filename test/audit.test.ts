@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, env, makeSource, SELF } from './helpers';
+import { ADMIN, env, makeSource, SELF } from './kit/workers';
 
 type Entry = {
   seq: number;

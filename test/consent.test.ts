@@ -1,11 +1,19 @@
 // Consent on the profile (Segment Unify): the latest `Segment Consent Preference Updated` is the
 // profile's `consent` trait, and audience activation honours it per destination category.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { define, eventually, getJson, profilePath, vendor } from './audience-helpers';
-import { makeDestination } from './delivery-helpers';
-import { makeSource } from './helpers';
-import { sendBatch, uniq, waitForEvents } from './identity-helpers';
 import './settle';
+import {
+  define,
+  eventually,
+  getJson,
+  makeDestination,
+  makeSource,
+  profilePath,
+  sendBatch,
+  uniq,
+  vendor,
+  waitForEvents,
+} from './kit/workers';
 
 const HOST = 'consent-hook.example';
 let hook: ReturnType<typeof vendor>;

@@ -2,7 +2,7 @@
 // and sign-out, and security headers on the console's responses.
 import { describe, expect, it } from 'vitest';
 import { CSRF_HEADER, SESSION_COOKIE } from '../src/admin/session';
-import { ADMIN, env, SELF } from './helpers';
+import { ADMIN, env, SELF } from './kit/workers';
 
 const URL0 = 'https://tessera.test';
 
@@ -97,7 +97,11 @@ describe('console session', () => {
       data: { id: string }[];
     };
     const id = sources.data[0]?.id;
-    expect((await SELF.fetch(`${URL0}/api/sources/${id}/live`, { headers: ADMIN })).status).toBe(426);
-    expect((await SELF.fetch(`${URL0}/api/sources/nope/live`, { headers: ADMIN })).status).toBe(404);
+    const plain = await SELF.fetch(`${URL0}/api/sources/${id}/live`, { headers: ADMIN });
+    expect(plain.status).toBe(426);
+    expect(await plain.json()).toMatchObject({ error: { code: 'upgrade_required' } });
+    const unknown = await SELF.fetch(`${URL0}/api/sources/nope/live`, { headers: ADMIN });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'not_found', message: 'Source not found' } });
   });
 });

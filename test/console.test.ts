@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SELF } from './helpers';
+import { SELF } from './kit/workers';
 
 describe('console and health', () => {
   it('serves the console page at /', async () => {

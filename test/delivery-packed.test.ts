@@ -4,18 +4,8 @@ import { consumeDelivery } from '../src/delivery/consumer';
 import { consumeDeliveryDlq } from '../src/delivery/dlq';
 import type { DeliveryAttempts, DeliveryMessage } from '../src/delivery/messages';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import {
-  batchOf,
-  env,
-  fakeDeps,
-  makeDestination,
-  resultOf,
-  retriedEvents,
-  retryBatchOf,
-  retryDelays,
-  trackEvent,
-} from './delivery-helpers';
-import { makeSource } from './helpers';
+import { batchOf, fakeDeps, resultOf, retriedEvents, retryBatchOf, retryDelays } from './kit/delivery';
+import { env, makeDestination, makeSource, trackEvent } from './kit/workers';
 
 // Packed delivery messages: a Profile's outbox flush sends its events as one `events` message;
 // the consumer still routes, sends, retries, dead-letters and records each event on its own.

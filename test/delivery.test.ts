@@ -4,21 +4,8 @@ import { resetBreakers } from '../src/delivery/breaker';
 import { consumeDelivery } from '../src/delivery/consumer';
 import { consumeDeliveryDlq, DLQ_MAX_RETRIES, LAST_RESORT_PREFIX } from '../src/delivery/dlq';
 import type { DeadLetterMessage, DeliveryAttempt } from '../src/delivery/messages';
-import {
-  adminGet,
-  batchOf,
-  CONFIG,
-  env,
-  fakeDeps,
-  hang,
-  makeDestination,
-  resultOf,
-  retriedEvents,
-  retryBatchOf,
-  retryDelays,
-  trackEvent,
-} from './delivery-helpers';
-import { makeSource } from './helpers';
+import { batchOf, CONFIG, fakeDeps, hang, resultOf, retriedEvents, retryBatchOf, retryDelays } from './kit/delivery';
+import { admin, env, makeDestination, makeSource, trackEvent } from './kit/workers';
 
 const ok = () => new Response('{"ok":true}', { status: 200 });
 let sourceId: string;
@@ -295,7 +282,7 @@ describe('delivery consumer', () => {
     ].map((event) => ({ kind: 'event' as const, sourceId, event }));
     await consumeDelivery(batchOf(bodies), env, deps);
     expect(calls.filter((c) => c.url.includes('picky'))).toHaveLength(1);
-    const health = await adminGet<{ totals: { delivered: number; filtered: number } }>(
+    const health = await admin<{ totals: { delivered: number; filtered: number } }>(
       `/api/destinations/${picky.id}/health`,
     );
     expect(health.totals).toMatchObject({ delivered: 1, filtered: 3 });
@@ -324,7 +311,7 @@ describe('dead-letter consumer', () => {
     ]);
     await consumeDeliveryDlq(batch, env);
     expect((await resultOf(batch)).explicitAcks.sort()).toEqual(['d1', 'd2']);
-    const list = await adminGet<{
+    const list = await admin<{
       data: { messageId: string; status: number | null; response: string; error: string; attempts: number }[];
     }>(`/api/destinations/${bad.id}/failures`);
     const byId = new Map(list.data.map((f) => [f.messageId, f]));
@@ -335,7 +322,7 @@ describe('dead-letter consumer', () => {
       name: 'Order Completed',
     });
     expect(byId.get(gaveUp.event.messageId)?.error).toMatch(/max_retries/);
-    const health = await adminGet<{ totals: { failed: number } }>(`/api/destinations/${bad.id}/health`);
+    const health = await admin<{ totals: { failed: number } }>(`/api/destinations/${bad.id}/health`);
     expect(health.totals.failed).toBeGreaterThanOrEqual(2);
   });
 
@@ -368,7 +355,7 @@ describe('dead-letter consumer', () => {
     const result = await resultOf(batch);
     expect(result.explicitAcks.sort()).toEqual(['p-foreign', 'p-good', 'p-malformed', 'p-unreadable']);
     expect(result.retryMessages).toEqual([]);
-    const list = await adminGet<{ data: { messageId: string }[] }>(`/api/destinations/${bad.id}/failures`);
+    const list = await admin<{ data: { messageId: string }[] }>(`/api/destinations/${bad.id}/failures`);
     expect(list.data.map((f) => f.messageId)).toContain(good.messageId);
     const rows = await env.DB.prepare(
       "SELECT message_id, event_type, event FROM delivery_failures WHERE destination_id = '*' AND message_id LIKE 'queue:p-%' ORDER BY message_id",

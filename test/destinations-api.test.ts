@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDeep } from '../src/privacy/pii';
 import { piiKeyring } from '../src/privacy/pii-guard';
-import { env } from './delivery-helpers';
-import { ADMIN, makeSource, post, SELF } from './helpers';
+import { ADMIN, env, makeSource, post, SELF } from './kit/workers';
 
 const api = (path: string, init: RequestInit = {}) =>
   SELF.fetch(`http://tessera.test/api/destinations${path}`, {
@@ -169,9 +168,19 @@ describe('/api/destinations', () => {
   });
 
   it('requires a token with the destinations scopes', async () => {
-    expect((await SELF.fetch('http://tessera.test/api/destinations')).status).toBe(401);
+    const anonymous = await SELF.fetch('http://tessera.test/api/destinations');
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+    });
+    const before = (await (await api('')).json<{ data: unknown[] }>()).data.length;
     const res = await post('/api/destinations', { type: 'webhook' }, { authorization: 'Bearer wrong' });
     expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+    });
+    // Refused, not half-done: nothing was created.
+    expect((await (await api('')).json<{ data: unknown[] }>()).data).toHaveLength(before);
   });
 
   it("test sends a sample event and returns the vendor's answer (here: nobody listens)", async () => {

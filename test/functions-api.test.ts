@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, makeSource, SELF } from './helpers';
+import { ADMIN, makeSource, SELF } from './kit/workers';
 
 const api = async <T = Record<string, unknown>>(path: string, method = 'GET', body?: unknown) => {
   const res = await SELF.fetch(`http://tessera.test${path}`, {
@@ -116,5 +116,6 @@ describe('/api/functions', () => {
   it('answers an unknown source function URL 404 without running anything', async () => {
     const res = await SELF.fetch('http://tessera.test/v1/functions/fi_nope', { method: 'POST', body: '{}' });
     expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'Source function not found' } });
   });
 });

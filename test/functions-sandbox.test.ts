@@ -4,7 +4,7 @@ import { LIMITS } from '../src/functions/runtime';
 import { invoke, type LoadableFunction } from '../src/functions/sandbox';
 import type { LiveInstance } from '../src/functions/store';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import { env, post } from './helpers';
+import { env, post } from './kit/workers';
 
 let n = 0;
 const fn = (kind: LoadableFunction['kind'], code: string): LoadableFunction => ({

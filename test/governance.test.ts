@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { eventually, getJson, profilePath, vendor } from './audience-helpers';
-import { makeDestination } from './delivery-helpers';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import {
+  ADMIN,
+  basic,
+  eventually,
+  getJson,
+  makeDestination,
+  makeSource,
+  post,
+  profilePath,
+  SELF,
+  vendor,
+} from './kit/workers';
 
 const orderRule = {
   type: 'TRACK',

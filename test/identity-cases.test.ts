@@ -2,19 +2,19 @@ import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import { profileObject } from './helpers';
+import { consumeDirectly } from './identity-model';
 import {
   ADMIN,
   eventually,
   getJson,
   makeSource,
+  profileObject,
   SELF,
   sendBatch,
   uniq,
   userPath,
   waitForEvents,
-} from './identity-helpers';
-import { consumeDirectly } from './identity-model';
+} from './kit/workers';
 
 type Ext = { data: { type: string; id: string }[] };
 const ids = async (ref: string) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getJson, makeSource, sendBatch, uniq, userPath, waitForEvents } from './identity-helpers';
+import { getJson, makeSource, sendBatch, uniq, userPath, waitForEvents } from './kit/workers';
 
 describe('identity resolution through the ingest queue', () => {
   it('stitches anonymous activity to the user once identify links them', async () => {

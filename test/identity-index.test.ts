@@ -9,7 +9,7 @@ import {
   repointKeys,
   shardOf,
 } from '../src/identity/index-do';
-import { uniq } from './identity-helpers';
+import { uniq } from './kit/workers';
 
 describe('IdentityIndex', () => {
   it('spreads keys over every shard, stably', () => {

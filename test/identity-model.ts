@@ -4,7 +4,7 @@ import worker from '../src/index';
 import type { IngestMessage } from '../src/ingest/spec';
 import { indexKey, loadPii } from '../src/privacy/pii-guard';
 import { profileStub } from '../src/profiles/protocol';
-import { env, indexEntries, SELF } from './identity-helpers';
+import { env, indexEntries, SELF } from './kit/workers';
 
 /**
  * The model side of the identity property test: a seeded generator of people and their events,

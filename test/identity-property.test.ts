@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
-import { makeSource, sendBatch } from './identity-helpers';
 import { consumeDirectly, generate, type ModelEvent, observe, prng, unionFind } from './identity-model';
+import { makeSource, sendBatch } from './kit/workers';
 
 /**
  * The identity property test (DESIGN.md §3): thousands of events over many people, sent shuffled

@@ -2,8 +2,17 @@ import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import { ProfileStore } from '../src/profiles/store';
-import { profileObject } from './helpers';
-import { ADMIN, getJson, makeSource, SELF, sendBatch, uniq, userPath, waitForEvents } from './identity-helpers';
+import {
+  ADMIN,
+  getJson,
+  makeSource,
+  profileObject,
+  SELF,
+  sendBatch,
+  uniq,
+  userPath,
+  waitForEvents,
+} from './kit/workers';
 
 type Ext = { data: { type: string; id: string }[] };
 const ids = async (ref: string) =>

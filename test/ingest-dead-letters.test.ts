@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { describe, expect, it } from 'vitest';
 import { consumeIngestDlq } from '../src/ingest/dead-letters';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
-import { ADMIN, env, makeSource, SELF, uniq, waitForEvents } from './identity-helpers';
+import { ADMIN, env, makeSource, SELF, uniq, waitForEvents } from './kit/workers';
 
 function deadLetter(sourceId: string, userId: string, messageId: string): IngestMessage {
   const now = new Date().toISOString();
@@ -55,7 +55,14 @@ describe('ingest dead letters', () => {
   });
 
   it('requires a token', async () => {
-    expect((await SELF.fetch('http://x/api/ingest/failures')).status).toBe(401);
-    expect((await SELF.fetch('http://x/api/ingest/failures/replay', { method: 'POST' })).status).toBe(401);
+    for (const res of [
+      await SELF.fetch('http://x/api/ingest/failures'),
+      await SELF.fetch('http://x/api/ingest/failures/replay', { method: 'POST' }),
+    ]) {
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({
+        error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+      });
+    }
   });
 });

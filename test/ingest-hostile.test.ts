@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { debuggerUntil as debuggerUntil_, type Entry } from './debugger-helpers';
-import { basic, makeSource, post } from './helpers';
-import { uniq, waitForEvents } from './identity-helpers';
+import {
+  basic,
+  debuggerUntil as debuggerUntil_,
+  type Entry,
+  makeSource,
+  post,
+  uniq,
+  waitForEvents,
+} from './kit/workers';
 
 /**
  * Hostile input at the collection edge (issue 16): whatever a holder of the public write key

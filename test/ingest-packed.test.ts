@@ -4,10 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { consumeIngest } from '../src/ingest/consumer';
 import type { PackedIngest } from '../src/ingest/packed';
 import type { IngestMessage } from '../src/ingest/spec';
-import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF } from './helpers';
-import { uniq, waitForEvents } from './identity-helpers';
-import { rows, testBatch } from './queue-helpers';
+import { rows, testBatch } from './kit/queue';
 import './settle';
+import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF, uniq, waitForEvents } from './kit/workers';
 
 const track = (sourceId: string, userId: string, event = 'Packed') =>
   ingestMessage({ type: 'track', event, userId }, { messageId: uniq('m'), sourceId });

@@ -4,9 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { consumeIngest } from '../src/ingest/consumer';
 import { consumeIngestDlq } from '../src/ingest/dead-letters';
 import type { IngestMessage } from '../src/ingest/spec';
-import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF } from './helpers';
-import { eventually, uniq, waitForEvents } from './identity-helpers';
-import { rows, testBatch } from './queue-helpers';
+import { rows, testBatch } from './kit/queue';
+import {
+  ADMIN,
+  basic,
+  env,
+  eventually,
+  ingestMessage,
+  makeSource,
+  post,
+  SELF,
+  uniq,
+  waitForEvents,
+} from './kit/workers';
 
 interface FailureRow {
   message_id: string;

@@ -3,8 +3,8 @@
 // profiles, so an anonymous visitor who logs in mid-funnel is one user.
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent, IngestMessage } from '../src/ingest/spec';
-import { ADMIN, env, makeSource, SELF, uniq } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
+import { ADMIN, env, makeSource, SELF, uniq } from './kit/workers';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-05-04T00:00:00.000Z'); // a Monday

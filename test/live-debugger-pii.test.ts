@@ -1,7 +1,7 @@
 // The console's live debugger (a WebSocket on the source's LiveTap object) shows PII in clear only
 // to a subscriber holding `pii:read`; others get the entries masked, as the debugger list does.
 import { describe, expect, it } from 'vitest';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import { ADMIN, basic, eventually, makeSource, post, SELF } from './kit/workers';
 
 const URL0 = 'http://tessera.test';
 
@@ -30,12 +30,8 @@ async function subscribe(sourceId: string, headers: Record<string, string>) {
   return { ws, frames };
 }
 
-async function firstFrame(frames: Frame[]): Promise<Frame> {
-  for (let i = 0; i < 200 && !frames.length; i++) await new Promise((r) => setTimeout(r, 20));
-  const frame = frames[0];
-  if (!frame) throw new Error('no frame arrived');
-  return frame;
-}
+const firstFrame = (frames: Frame[]): Promise<Frame> =>
+  eventually(() => frames[0], { timeout: 5_000, interval: 20, message: 'a frame arrived' });
 
 describe('live debugger and PII', () => {
   it('sends the email in clear to pii:read and masked to a token without it, whatever header it sends', async () => {

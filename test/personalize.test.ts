@@ -4,9 +4,19 @@
 // listing audiences and computed traits as traits by class.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signPersonalizeToken } from '../src/audiences/personalize-token';
-import { define, eventually, getJson, profilePath } from './audience-helpers';
-import { ADMIN, basic, makeSource, SELF } from './helpers';
-import { sendBatch, uniq, waitForEvents } from './identity-helpers';
+import {
+  ADMIN,
+  basic,
+  define,
+  eventually,
+  getJson,
+  makeSource,
+  profilePath,
+  SELF,
+  sendBatch,
+  uniq,
+  waitForEvents,
+} from './kit/workers';
 
 let source: { id: string; writeKey: string };
 let writeKey: string;

@@ -6,8 +6,8 @@ import type { DeadLetterMessage, DeliveryMessage } from '../src/delivery/message
 import { hmacHex } from '../src/destinations/webhook/sign';
 import { seal } from '../src/privacy/pii';
 import { piiKeyring } from '../src/privacy/pii-guard';
-import { batchOf, env, fakeDeps, makeDestination, resultOf, trackEvent } from './delivery-helpers';
-import { makeSource } from './helpers';
+import { batchOf, fakeDeps, resultOf } from './kit/delivery';
+import { env, makeDestination, makeSource, trackEvent } from './kit/workers';
 
 const secret = 'whsec_pii_delivery_0123456789';
 let sourceId: string;

@@ -2,8 +2,8 @@ import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEX_SHARDS, indexShard } from '../src/identity/index-do';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import { ADMIN, env, getJson, makeSource, SELF, uniq } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
+import { ADMIN, env, eventually, getJson, makeSource, SELF, uniq } from './kit/workers';
 
 const now = new Date().toISOString();
 const identify = (userId: string, traits: Record<string, unknown>): EnrichedEvent =>
@@ -182,12 +182,11 @@ describe('the source debugger', () => {
     expect(res.status).toBe(200);
     type Entries = { data: { event: { traits: Record<string, unknown> } }[] };
     const events = `/api/sources/${source.id}/events`;
-    let clear: Entries | undefined;
-    for (let i = 0; i < 50 && !clear?.data.length; i++) {
-      clear = (await getJson<Entries>(events)).body;
-      if (!clear.data.length) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(clear?.data[0].event.traits).toEqual({ email, plan: 'pro' });
+    const clear = await eventually(async () => {
+      const got = (await getJson<Entries>(events)).body;
+      return got.data.length ? got : undefined;
+    });
+    expect(clear.data[0].event.traits).toEqual({ email, plan: 'pro' });
     const masked = await getJson<Entries>(events, await mint(['sources:read']));
     expect(masked.body.data[0].event.traits).toEqual({ email: `${email[0]}***@example.com`, plan: 'pro' });
     const stored = await allText(env.LIVE_TAP.get(env.LIVE_TAP.idFromName(source.id)));

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { debuggerUntil as debuggerUntil_, type Entry, find } from './debugger-helpers';
-import { makeSource, SELF } from './helpers';
+import { debuggerUntil as debuggerUntil_, type Entry, find, makeSource, SELF } from './kit/workers';
 
 /** The pixel API (`GET /v1/pixel/<type>?data=…`), as Segment documents it. */
 

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import type { EnrichedEvent } from '../src/ingest/spec';
-import { ADMIN, getJson, makeSource, SELF, uniq, userPath } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
+import { ADMIN, getJson, makeSource, SELF, uniq, userPath } from './kit/workers';
 
 const basicToken = (token: string) => ({ authorization: `Basic ${btoa(`${token}:`)}` });
 const start = Date.now() - 3_600_000;

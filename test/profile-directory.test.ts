@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent } from '../src/ingest/spec';
 import { DIRECTORY_TRAITS, DirectoryBatch } from '../src/profiles/directory';
 import type { ProfileSnapshot } from '../src/profiles/rpc';
-import { env, getJson, makeSource, uniq, userPath } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
+import { env, getJson, makeSource, uniq, userPath } from './kit/workers';
 
 const directoryRow = (id: string) =>
   env.DB.prepare('SELECT traits, event_count FROM profile_directory WHERE id = ?')

@@ -8,9 +8,8 @@ import { EventLog } from '../src/profiles/event-log';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import type { ProfileRpc } from '../src/profiles/rpc';
 import { ProfileStore } from '../src/profiles/store';
-import { ingestMessage, profileObject } from './helpers';
-import { uniq } from './identity-helpers';
 import type { ProfileHooks, TestProfile } from './kit/test-profile';
+import { ingestMessage, profileObject, uniq } from './kit/workers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 

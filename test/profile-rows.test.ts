@@ -1,12 +1,11 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { type DeliveryMessage, outboundEventsOf } from '../src/delivery/messages';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
-import { ingestMessage, profileObject } from './helpers';
-import { uniq } from './identity-helpers';
 import type { TestProfile } from './kit/test-profile';
+import { env, ingestMessage, profileObject, uniq } from './kit/workers';
 
 // What an apply costs in SQLite rows written (Cloudflare bills each row, index entries and deletes
 // included), measured by the Profile's own meter over its transaction (the cursors' rowsWritten).

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import { migrateSqlite } from '../src/lib/do-schema';
 import { PROFILE_FRESH, PROFILE_SCHEMA } from '../src/profiles/store';
-import { ingestMessage } from './helpers';
-import { uniq } from './identity-helpers';
 import { TestProfile } from './kit/test-profile';
+import { ingestMessage, uniq } from './kit/workers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
 const schemaOf = (sql: SqlStorage) =>

@@ -3,9 +3,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import main from '../src/index';
-import { env } from './helpers';
-import { uniq } from './identity-helpers';
-import { rows } from './queue-helpers';
+import { rows } from './kit/queue';
+import { env, uniq } from './kit/workers';
 
 describe('queue dispatcher', () => {
   it('retries the messages of a queue it has no consumer for', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import { ADMIN, basic, makeSource, post, SELF } from './kit/workers';
 
 const setTier = (id: string, tier: unknown) =>
   SELF.fetch(`http://tessera.test/api/sources/${id}/rate-limit`, {

@@ -5,11 +5,20 @@ import { forwardDeletion } from '../src/privacy/forward';
 import { createRegulation, findRegulation, saveProgress } from '../src/privacy/regulation-store';
 import { enqueueRegulation } from '../src/privacy/runner';
 import { profileStub } from '../src/profiles/protocol';
-import { makeDestination } from './delivery-helpers';
-import { ADMIN, basic, env, ingestMessage, makeSource, post, SELF } from './helpers';
-import { eventually, uniq } from './identity-helpers';
 import { consumeDirectly } from './identity-model';
 import './settle';
+import {
+  ADMIN,
+  basic,
+  env,
+  eventually,
+  ingestMessage,
+  makeDestination,
+  makeSource,
+  post,
+  SELF,
+  uniq,
+} from './kit/workers';
 
 type RegulationView = { overallStatus: string; stages: { name: string; status: string; done?: number }[] };
 

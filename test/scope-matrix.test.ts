@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCOPES } from '../src/admin/scopes';
 import { app } from '../src/app';
-import { SELF } from './helpers';
+import { SELF } from './kit/workers';
 
 /** Routes that are public on purpose. */
 const PUBLIC = new Set<string>([

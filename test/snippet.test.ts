@@ -1,7 +1,7 @@
 import { createExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { env, makeSource, SELF } from './helpers';
+import { env, makeSource, SELF } from './kit/workers';
 
 let writeKey: string;
 beforeAll(async () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RejectedKeyView } from '../src/ingest/rejected-keys';
-import { eventually } from './audience-helpers';
-import { ADMIN, basic, makeSource, post, SELF } from './helpers';
+import { ADMIN, basic, eventually, makeSource, post, SELF } from './kit/workers';
 
 const rotate = async (id: string, body?: unknown) => {
   const res = await SELF.fetch(`http://x/api/sources/${id}/rotate-key`, {

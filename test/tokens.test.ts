@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/lib/ids';
-import { env, SELF } from './helpers';
+import { env, SELF } from './kit/workers';
 
 const call = (
   path: string,
@@ -105,15 +105,21 @@ describe('scoped API tokens', () => {
     const t = await mint(['sources:read']);
     expect((await call('/api/sources', { token: t.token })).status).toBe(200);
     expect((await call(`/api/tokens/${t.id}`, { method: 'DELETE', token: 'test-admin-token' })).status).toBe(200);
-    expect((await call('/api/sources', { token: t.token })).status).toBe(401);
-    expect((await call(`/api/tokens/${t.id}`, { method: 'DELETE', token: 'test-admin-token' })).status).toBe(404);
+    const revoked = await call('/api/sources', { token: t.token });
+    expect(revoked.status).toBe(401);
+    expect(await revoked.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    const again = await call(`/api/tokens/${t.id}`, { method: 'DELETE', token: 'test-admin-token' });
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ error: { code: 'not_found' } });
 
     const e = await mint(['sources:read'], { expiresAt: new Date(Date.now() + 60_000).toISOString() });
     expect((await call('/api/sources', { token: e.token })).status).toBe(200);
     await env.DB.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?')
       .bind(new Date(Date.now() - 1000).toISOString(), e.id)
       .run();
-    expect((await call('/api/sources', { token: e.token })).status).toBe(401);
+    const expired = await call('/api/sources', { token: e.token });
+    expect(expired.status).toBe(401);
+    expect(await expired.json()).toMatchObject({ error: { code: 'unauthorized' } });
   });
 
   it('answers 429 with Retry-After after repeated failed attempts from one address', async () => {

@@ -2,8 +2,18 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { isPacked } from '../src/ingest/packed';
-import { debuggerUntil as debuggerUntil_, type Entry, find } from './debugger-helpers';
-import { basic, env, makeSource, post, SELF } from './helpers';
+import {
+  basic,
+  debuggerUntil as debuggerUntil_,
+  type Entry,
+  env,
+  eventually,
+  find,
+  getJson,
+  makeSource,
+  post,
+  SELF,
+} from './kit/workers';
 
 let source: { id: string; writeKey: string };
 let auth: Record<string, string>;
@@ -90,6 +100,15 @@ describe('authentication', () => {
     expect(await res.json()).toEqual({ success: true });
     const bodyKey = await post('/v1/track', { writeKey: 'wk_nope', event: 'E', userId: 'u' });
     expect(await bodyKey.json()).toEqual({ success: true });
+    // Dropped, not lost silently: both are counted against the key, none reached a source.
+    const counted = await eventually(async () => {
+      const { body } = await getJson<{ data: { keyPrefix: string; reason: string; events: number }[] }>(
+        '/api/ingest/rejected-keys',
+      );
+      // A key shows at most half of itself: `wk_nope` is listed as `wk_…`.
+      return body.data.find((k) => k.keyPrefix === 'wk_…' && k.events >= 2);
+    });
+    expect(counted).toMatchObject({ reason: 'unknown', events: 2 });
   });
 
   it('rejects malformed Basic credentials with 401', async () => {
@@ -167,6 +186,7 @@ describe('validation', () => {
   it('400 for an empty body', async () => {
     const res = await SELF.fetch('http://x/v1/track', { method: 'POST', headers: auth });
     expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'invalid_request', message: 'Request body is empty' } });
   });
 
   it('413 for an event over 32 KB', async () => {
@@ -195,11 +215,17 @@ describe('validation', () => {
     const batch = Array.from({ length: 2501 }, () => ({ type: 'track', userId: 'u', event: 'E' }));
     const res = await post('/v1/batch', { batch }, auth);
     expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: { code: 'payload_too_large', message: 'A batch holds at most 2500 events' },
+    });
   });
 
   it('400 when `batch` is not an array', async () => {
     const res = await post('/v1/batch', { batch: { type: 'track' } }, auth);
     expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'invalid_request', message: expect.stringMatching(/batch/) },
+    });
   });
 });
 
@@ -235,6 +261,9 @@ describe('gzip bodies', () => {
       body,
     });
     expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'payload_too_large', message: expect.stringMatching(/after decompression/) },
+    });
   });
 
   it('400 for a corrupt gzip body', async () => {
@@ -244,6 +273,9 @@ describe('gzip bodies', () => {
       body: new Uint8Array([31, 139, 8, 0, 1, 2, 3, 4, 5, 6, 7]),
     });
     expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'invalid_request', message: expect.stringMatching(/gzip/) },
+    });
   });
 });
 

@@ -1,12 +1,11 @@
 // The `work` queue (audience membership changes, back-fill pages): one bad message fails only
 // itself, and what fails every retry is kept in D1 (`work_failures`) and can be replayed.
 import { describe, expect, it } from 'vitest';
-import { consumeEngageWork, type EngageWorkMessage } from '../src/audiences/backfill-consumer';
+import { consumeEngageWork } from '../src/audiences/backfill-consumer';
 import { consumeWorkDlq } from '../src/audiences/work-failures';
-import { define, eventually } from './audience-helpers';
-import { ADMIN, env, SELF } from './helpers';
-import { uniq } from './identity-helpers';
-import { rows, testBatch } from './queue-helpers';
+import type { EngageWorkMessage } from '../src/audiences/work-messages';
+import { rows, testBatch } from './kit/queue';
+import { ADMIN, define, env, eventually, SELF, uniq } from './kit/workers';
 
 interface WorkRow {
   message_id: string;
@@ -120,7 +119,14 @@ describe('work dead-letter consumer', () => {
   });
 
   it('requires a token with the audience scopes', async () => {
-    expect((await SELF.fetch('http://x/api/work/failures')).status).toBe(401);
-    expect((await SELF.fetch('http://x/api/work/failures/replay', { method: 'POST' })).status).toBe(401);
+    for (const res of [
+      await SELF.fetch('http://x/api/work/failures'),
+      await SELF.fetch('http://x/api/work/failures/replay', { method: 'POST' }),
+    ]) {
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({
+        error: { code: 'unauthorized', message: expect.stringMatching(/token/) },
+      });
+    }
   });
 });

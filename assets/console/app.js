@@ -2,15 +2,19 @@
 // (`#/sources/<id>`), so every page has its own URL and the browser's back button works.
 import { can, loadSession, signIn, signOut } from './api.js';
 import { add, fill, h } from './dom.js';
+import * as archive from './pages/archive.js';
 import * as audiences from './pages/audiences.js';
 import * as destinations from './pages/destinations.js';
+import * as functions from './pages/functions.js';
 import * as insights from './pages/insights.js';
 import * as later from './pages/later.js';
 import * as overview from './pages/overview.js';
+import * as privacy from './pages/privacy.js';
 import * as profiles from './pages/profiles.js';
 import * as sources from './pages/sources.js';
+import * as traits from './pages/traits.js';
 
-/** Navigation: [section, [label, path, scope, render]]. Pages of later issues are listed already. */
+/** Navigation: [section, [label, path, scope, render]]; a page shows when the token holds its scope. */
 const NAV = [
   ['Connections', [
     ['Overview', 'overview', 'insights:read', overview.render],
@@ -20,6 +24,7 @@ const NAV = [
   ['Unify & Engage', [
     ['Profiles', 'profiles', 'profiles:read', profiles.render],
     ['Audiences', 'audiences', 'engage:read', audiences.render],
+    ['Computed traits', 'computed-traits', 'engage:read', traits.render],
   ]],
   ['Insights', [
     ['Dashboard', 'dashboard', 'insights:read', insights.dashboard],
@@ -29,11 +34,11 @@ const NAV = [
   ]],
   ['Govern', [
     ['Tracking plans', 'tracking-plans', 'governance:read', later.trackingPlans],
-    ['Privacy', 'privacy', 'privacy:write', later.placeholder('Privacy requests')],
+    ['Privacy requests', 'privacy', 'privacy:write', privacy.render],
     ['Tokens', 'tokens', 'tokens:write', later.tokens],
     ['Audit log', 'audit', 'audit:read', later.audit],
-    ['Functions', 'functions', 'functions:read', later.placeholder('Functions')],
-    ['Archive', 'archive', 'workspace:owner', later.placeholder('Archive and replays')],
+    ['Functions', 'functions', 'functions:read', functions.render],
+    ['Archive and replays', 'archive', 'archive:read', archive.render],
   ]],
 ];
 const PAGES = new Map(NAV.flatMap(([, items]) => items.map(([label, path, scope, render]) => [path, { label, scope, render }])));

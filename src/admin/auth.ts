@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
-import { createMiddleware } from 'hono/factory';
-import { ApiError, forbidden, unauthorized } from '../lib/errors';
+import { ApiError, unauthorized } from '../lib/errors';
+import { clientIp, scopeGuard, tokenFrom } from '../lib/http/auth';
+import { FailureLimiter } from '../lib/http/failure-limiter';
 import { timingSafeEqual } from '../lib/ids';
-import { FailureLimiter } from './failure-limiter';
 import { grants, type Scope } from './scopes';
 import { CSRF_HEADER, csrfFor, isChange, sessionToken } from './session';
 import { findToken, touchToken } from './token-store';
 
+// `src/profiles/api.ts` reads tokens through here; it may import `src/lib/http/auth.ts` directly.
 export type { Scope } from './scopes';
 
 /** Who is calling, as later middleware and the audit log see it. */
@@ -22,22 +23,6 @@ export type AdminEnv = {
   Bindings: Cloudflare.Env;
   Variables: { principal: Principal; requiredScope: Scope };
 };
-
-/** Extracts a token from `Authorization: Bearer …` or Basic (token as the username, Segment-style). */
-export function tokenFrom(header: string | null | undefined): string | undefined {
-  if (!header) return undefined;
-  const [scheme, value] = header.trim().split(/\s+/, 2);
-  if (!value) return undefined;
-  if (scheme.toLowerCase() === 'bearer') return value;
-  if (scheme.toLowerCase() === 'basic') {
-    try {
-      return atob(value).split(':')[0] || undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
 
 /**
  * Resolves the caller's principal: the bootstrap `ADMIN_TOKEN` (compared in constant time), or
@@ -57,9 +42,6 @@ export async function authenticate(env: Cloudflare.Env, token: string | undefine
 
 /** Failed attempts per client address, per isolate: guessing tokens gets a 429, not more tries. */
 const failures = new FailureLimiter({ max: 20, windowMs: 60_000 });
-
-/** The address a request came from, as Cloudflare reports it. */
-export const clientIp = (c: Context) => c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? 'unknown';
 
 /** The principal of a request, authenticated once per request; throws 401/429 when there is none. */
 export async function principalOf(c: Context<AdminEnv>): Promise<Principal> {
@@ -87,13 +69,10 @@ export async function principalOf(c: Context<AdminEnv>): Promise<Principal> {
 }
 
 /** Requires a token that carries `scope`. 401 without a valid token, 403 without the scope. */
-export const requireScope = (scope: Scope) =>
-  createMiddleware<AdminEnv>(async (c, next) => {
-    const principal = await principalOf(c);
-    if (!grants(principal.scopes, scope)) throw forbidden(`This token lacks the ${scope} scope`);
-    c.set('requiredScope', scope);
-    await next();
-  });
+export const requireScope = scopeGuard<Principal, Scope, AdminEnv>({
+  principalOf,
+  grants: (principal, scope) => grants(principal.scopes, scope),
+});
 
 /**
  * Checks a token offered to the console's sign-in (`POST /api/session`) under the same failure

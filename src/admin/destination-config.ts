@@ -9,8 +9,8 @@ import { resolvedProblem } from '../delivery/resolve';
 import { describeUrlProblem, urlProblem } from '../delivery/ssrf';
 import { destinationType } from '../destinations/registry';
 import type { AnyDestination } from '../destinations/types';
-import { describeIssues } from '../ingest/spec';
 import { badRequest, notFound } from '../lib/errors';
+import { describeIssues } from '../lib/http/body';
 import { isObject } from '../lib/json';
 import { openDestinationRow } from '../privacy/secrets';
 

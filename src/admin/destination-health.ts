@@ -4,17 +4,18 @@ import { z } from 'zod';
 import { db } from '../db/client';
 import { type DeliveryFailureRow, deliveryFailures } from '../db/destinations-schema';
 import { deliveryConfig } from '../delivery/config';
-import { sendAll } from '../delivery/consumer';
 import { binValue } from '../delivery/log';
 import type { DeliveryAttempt } from '../delivery/messages';
 import type { EnrichedEvent } from '../ingest/spec';
+import { batchInChunks } from '../lib/d1';
 import { ApiError, badRequest } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { sendJson } from '../lib/queue';
 import { piiReader, protectEvent } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { loadDestination } from './destination-config';
-import { parseJson } from './validate';
 
 interface StatRow {
   minute: number;
@@ -198,15 +199,12 @@ export const destinationHealthApi = new Hono<AdminEnv>()
       replay: true,
     }));
     // Replays take the retry lane: the fresh lane stays for new events.
-    await sendAll(
-      c.env.DELIVERY_RETRY_QUEUE,
-      messages.map((body) => ({ body, contentType: 'json' as const })),
-    );
+    await sendJson(c.env.DELIVERY_RETRY_QUEUE, messages);
     const statements = rows.map((f) =>
       c.env.DB.prepare(
         'UPDATE delivery_failures SET replayed_at = ?, replay_count = replay_count + 1 WHERE destination_id = ? AND message_id = ?',
       ).bind(now, row.id, f.messageId),
     );
-    for (let i = 0; i < statements.length; i += 100) await c.env.DB.batch(statements.slice(i, i + 100));
+    await batchInChunks(c.env.DB, statements);
     return c.json({ replayed: rows.length, messageIds: rows.map((f) => f.messageId) }, 202);
   });

@@ -8,8 +8,9 @@ import { perform } from '../delivery/perform';
 import { resolvedProblem } from '../delivery/resolve';
 import { DESTINATIONS, destinationType } from '../destinations/registry';
 import type { AnyDestination } from '../destinations/types';
-import { describeIssues, type EnrichedEvent, SegmentEvent } from '../ingest/spec';
+import { type EnrichedEvent, SegmentEvent } from '../ingest/spec';
 import { ApiError, badRequest } from '../lib/errors';
+import { describeIssues, parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
 import { openDestinationRow, sealDestinationRow } from '../privacy/secrets';
@@ -26,7 +27,6 @@ import {
   requireSecretsOnHostChange,
 } from './destination-config';
 import { destinationHealthApi } from './destination-health';
-import { parseJson } from './validate';
 
 function typeOrThrow(type: string): AnyDestination {
   const def = destinationType(type);

@@ -8,13 +8,13 @@ import { saveSourceSchemaSettings } from '../governance/source-settings';
 import { liveTap } from '../ingest/live-tap';
 import { forgetWriteKey } from '../ingest/sources';
 import { forbidden, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { randomToken, ulid } from '../lib/ids';
 import { protectEntries } from '../privacy/pii-access';
 import { type AdminEnv, requireScope } from './auth';
 import { grants } from './scopes';
-import { parseJson } from './validate';
 
 /** A body that may be empty (`POST` without one means all defaults). */
 async function parseOptionalJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {

@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiTokenRow } from '../db/schema';
 import { forbidden, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { type AdminEnv, requireScope } from './auth';
 import { grants, SCOPES } from './scopes';
 import { createToken, listTokens, revokeToken } from './token-store';
-import { parseJson } from './validate';
 
 export const CreateToken = z.strictObject({
   name: z.string().trim().min(1).max(200).describe('Who or what uses the token, e.g. "CI deploys"'),

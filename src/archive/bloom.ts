@@ -1,3 +1,5 @@
+import { fnv1a32 } from '../lib/hash';
+
 /**
  * A Bloom filter of the subjects (user, anonymous and profile ids) in one archive file, kept in
  * the D1 manifest: a deletion reads only the manifest to find the few files that may hold a
@@ -7,18 +9,9 @@ const HASHES = 7;
 const BITS_PER_ID = 10;
 const MIN_BITS = 1024;
 
-function fnv1a(s: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 function positions(id: string, bits: number): number[] {
-  const a = fnv1a(id, 0);
-  const b = fnv1a(id, 0x9e3779b9) | 1;
+  const a = fnv1a32(id);
+  const b = fnv1a32(id, 0x9e3779b9) | 1;
   return Array.from({ length: HASHES }, (_, i) => ((a + Math.imul(i, b)) >>> 0) % bits);
 }
 

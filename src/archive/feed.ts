@@ -1,5 +1,6 @@
 import type { IngestMessage } from '../ingest/spec';
 import { jsonBytes } from '../lib/json';
+import { asJsonMessages, chunkForQueue } from '../lib/queue';
 import { errorText } from '../lib/queue-bodies';
 import type { ArchivedEvent, ArchiveMessage } from './messages';
 
@@ -46,10 +47,10 @@ export async function archiveAccepted(
       ...(m.attempts > 1 ? { redelivered: true as const } : {}),
     }));
     const messages = pack(events).map((p) => ({ kind: 'archive', events: p }) satisfies ArchiveMessage);
-    for (let i = 0; i < messages.length; i += PACKS_PER_SEND) {
-      const chunk = messages.slice(i, i + PACKS_PER_SEND);
+    // Packs are sized already: chunk by count only, without serialising them again.
+    for (const chunk of chunkForQueue(messages, { maxMessages: PACKS_PER_SEND, maxBytes: Number.POSITIVE_INFINITY })) {
       try {
-        await env.ARCHIVE_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
+        await env.ARCHIVE_QUEUE.sendBatch(asJsonMessages(chunk));
       } catch (err) {
         console.error('archive enqueue failed; sending one by one', errorText(err));
         for (const body of chunk) await env.ARCHIVE_QUEUE.send(body, { contentType: 'json' });

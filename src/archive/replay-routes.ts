@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { loadLiveDestinations } from '../delivery/store';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { compileFql } from '../lib/fql';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { ulid } from '../lib/ids';
 import type { ReplayStep } from './messages';
 import { countRows } from './store';
@@ -37,16 +38,12 @@ interface ReplayView {
   percent: number;
 }
 
-async function view(d1: D1Database, id: string) {
-  const r = await d1
-    .prepare(
-      `SELECT id, source_id AS sourceId, from_at AS "from", to_at AS "to", destination_ids AS destinationIds,
-         event_names AS eventNames, filter, status, candidates, scanned, sent, skipped, error, created_at AS createdAt,
-         updated_at AS updatedAt FROM archive_replays WHERE id = ?`,
-    )
-    .bind(id)
-    .first<Record<string, string | number | null>>();
-  if (!r) throw notFound(`Replay ${id}`);
+const COLUMNS = `id, source_id AS sourceId, from_at AS "from", to_at AS "to", destination_ids AS destinationIds,
+  event_names AS eventNames, filter, status, candidates, scanned, sent, skipped, error, created_at AS createdAt,
+  updated_at AS updatedAt`;
+
+/** A replay row as the API shows it, with `total` and `percent` scanned. */
+function shape(r: Record<string, string | number | null>) {
   const { candidates, ...rest } = r;
   const total = Number(candidates);
   const scanned = Number(r.scanned);
@@ -60,12 +57,25 @@ async function view(d1: D1Database, id: string) {
   } as unknown as ReplayView & Record<string, unknown>;
 }
 
+async function view(d1: D1Database, id: string) {
+  const r = await d1
+    .prepare(`SELECT ${COLUMNS} FROM archive_replays WHERE id = ?`)
+    .bind(id)
+    .first<Record<string, string | number | null>>();
+  if (!r) throw notFound(`Replay ${id}`);
+  return shape(r);
+}
+
 const doc = apiDoc('Archive', {
   create: {
     summary: 'Replay archived events of a source and time range to destinations (retry lane, paced)',
     body: CreateReplay,
     status: 202,
     errors: [404],
+  },
+  list: {
+    summary: 'Replays, newest first, with their progress',
+    query: { sourceId: 'Only this source’s replays', limit: '1–200 (default 50)' },
   },
   get: {
     summary: 'A replay’s progress',
@@ -116,6 +126,17 @@ export const replaysApi = new Hono<AdminEnv>()
       .run();
     await c.env.REPLAY_QUEUE.send({ kind: 'replay', replayId: id } satisfies ReplayStep, { contentType: 'json' });
     return c.json(await view(c.env.DB, id), 202);
+  })
+  .get('/', doc.list, requireScope('archive:read'), async (c) => {
+    const limit = queryInt(c.req.query('limit'), 'limit', { fallback: 50, min: 1, max: 200 });
+    const sourceId = c.req.query('sourceId') || null;
+    if (sourceId && sourceId.length > 200) throw badRequest('sourceId is too long');
+    const { results } = await c.env.DB.prepare(
+      `SELECT ${COLUMNS} FROM archive_replays WHERE (?1 IS NULL OR source_id = ?1) ORDER BY id DESC LIMIT ?2`,
+    )
+      .bind(sourceId, limit)
+      .all<Record<string, string | number | null>>();
+    return c.json({ data: results.map(shape) });
   })
   .get('/:id', doc.get, requireScope('archive:read'), async (c) => c.json(await view(c.env.DB, c.req.param('id'))))
   .post('/:id/cancel', doc.cancel, requireScope('archive:write'), async (c) => {

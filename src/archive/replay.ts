@@ -1,10 +1,11 @@
 import { loadLiveDestinations } from '../delivery/store';
-import { chunkForQueue } from '../ingest/enqueue';
+import { sendJson } from '../lib/queue';
 import { errorText } from '../lib/queue-bodies';
 import type { ReplayStep } from './messages';
 import { isReplayAllowed } from './replay-gate';
 import { attemptsFor, type ReplaySelection, selectEvents } from './replay-plan';
 import { decodeParquet } from './schema';
+import { openRows, sealAttempts } from './sealed';
 import { listObjects } from './store';
 
 /**
@@ -54,15 +55,17 @@ export async function replayStep(env: Cloudflare.Env, id: string): Promise<boole
     return false;
   }
   const file = await env.ARCHIVE.get(object.key);
-  const rows = file ? await decodeParquet(await file.arrayBuffer()) : [];
+  // Opened: the filter, the privacy gate and destination filters see what was sent.
+  const rows = await openRows(env, file ? await decodeParquet(await file.arrayBuffer()) : []);
   const selected = selectEvents(rows, r);
   const allowed = await isReplayAllowed(env, r.sourceId, selected);
   const events = selected.filter((_, i) => allowed[i]);
   const now = new Date().toISOString();
-  const attempts = attemptsFor(events, r.sourceId, r.destinationIds, await loadLiveDestinations(env), now);
-  for (const chunk of chunkForQueue(attempts)) {
-    await env.DELIVERY_RETRY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
-  }
+  const attempts = await sealAttempts(
+    env,
+    attemptsFor(events, r.sourceId, r.destinationIds, await loadLiveDestinations(env), now),
+  );
+  await sendJson(env.DELIVERY_RETRY_QUEUE, attempts);
   // Advances only from the cursor it read: a step redelivered after a crash sends its file again
   // (at least once, like every queue), but two copies of one step never both advance.
   const res = await env.DB.prepare(

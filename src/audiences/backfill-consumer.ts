@@ -2,6 +2,7 @@ import { and, asc, count, eq, gt, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { engageDefinitions } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
+import { forEachLimited } from '../lib/pool';
 import { errorText, isPoison, type Readable, readBodies } from '../lib/queue-bodies';
 import { profileStub } from '../profiles/protocol';
 import { type BackfillMessage, reportBackfillProgress } from './backfill';
@@ -14,15 +15,7 @@ import {
   workFailureOf,
   workMessageProblem,
 } from './work-failures';
-
-/** A back-fill message, on its first page (no cursor) or a later one. */
-export interface BackfillPage extends BackfillMessage {
-  /** Last profile id of the previous page. */
-  cursor?: string;
-}
-
-/** Every `work` queue message this area handles. */
-export type EngageWorkMessage = BackfillPage | MembershipMessage;
+import type { BackfillPage, EngageWorkMessage } from './work-messages';
 
 /** Profiles visited per page (one progress report), and at once. */
 export const BACKFILL_PAGE = 100;
@@ -159,11 +152,9 @@ export async function backfillPage(msg: BackfillPage, env: Cloudflare.Env): Prom
       .all()
   ).map((r) => r.id);
 
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) await profileStub(env, ids[next++]).refreshAudiences(msg.revision);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  await forEachLimited(ids, CONCURRENCY, async (id) => {
+    await profileStub(env, id).refreshAudiences(msg.revision);
+  });
 
   const last = ids.length < BACKFILL_PAGE;
   const advanced = await reportBackfillProgress(env.DB, {

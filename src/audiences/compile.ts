@@ -2,6 +2,7 @@ import { type FqlNode, parseFql } from '../lib/fql';
 import type { CountOp, TraitOp } from './conditions';
 import { type Audience, type ComputedTrait, type Condition, propertyPath } from './definitions';
 import { topoSortAudiences } from './graph';
+import { sealedLiteral } from './ops';
 import { parseWindow } from './window';
 
 /** A definition as stored: its id (computation_id), version and validated body. */
@@ -24,7 +25,7 @@ export type CompiledCondition =
   | { kind: 'and' | 'or'; children: CompiledCondition[] }
   | { kind: 'not'; child: CompiledCondition }
   | { kind: 'event'; matcher: EventMatcher; windowMs: number | null; op: CountOp; count: number }
-  | { kind: 'trait'; name: string; op: TraitOp; value: unknown }
+  | { kind: 'trait'; name: string; op: TraitOp; value: unknown; sealed?: true }
   | { kind: 'computed'; key: string; op: TraitOp; value: unknown }
   | { kind: 'audience'; key: string };
 
@@ -78,7 +79,12 @@ export function compileDefinitions(input: {
     if ('or' in c) return { kind: 'or', children: c.or.map(compile) };
     if ('not' in c) return { kind: 'not', child: compile(c.not) };
     if ('audience' in c) return { kind: 'audience', key: c.audience };
-    if ('trait' in c) return { kind: 'trait', name: c.trait, op: c.op, value: c.value };
+    if ('trait' in c) {
+      // A literal sealed at save time (a PII trait) compiles to its equality tags.
+      const tags = c.op === 'exists' ? null : sealedLiteral(c.op, c.value);
+      if (tags !== null) return { kind: 'trait', name: c.trait, op: c.op, value: tags, sealed: true };
+      return { kind: 'trait', name: c.trait, op: c.op, value: c.value };
+    }
     if ('computed' in c) return { kind: 'computed', key: c.computed, op: c.op, value: c.value };
     const [op, count] = (Object.entries(c.count ?? { '>=': 1 })[0] ?? ['>=', 1]) as [CountOp, number];
     return { kind: 'event', ...use(c.event, c.where, c.within), op, count };

@@ -1,7 +1,7 @@
 import { evaluateFql, resolvePath } from '../lib/fql/evaluate';
 import { aggregate, emptyValue } from './aggregate';
 import type { CompiledCondition, CompiledTrait, DefinitionSet, EventMatcher } from './compile';
-import { applyOp, readTrait } from './ops';
+import { applyOp, applySealedOp, readTrait } from './ops';
 import { valueKey } from './values';
 import { toMillis } from './window';
 
@@ -122,6 +122,7 @@ export function evaluateWith(
       case 'audience':
         return audiences[c.key] === true;
       case 'trait':
+        if (c.sealed) return applySealedOp(c.op, readTrait(prior.traits, c.name), c.value);
         return applyOp(c.op, readTrait(prior.traits, c.name), c.value);
       case 'computed':
         return applyOp(c.op, computed[c.key] ?? null, c.value);

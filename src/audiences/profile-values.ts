@@ -1,3 +1,4 @@
+import { followMerges } from '../lib/merge-pointers';
 import { profileStub } from '../profiles/protocol';
 import type { EngageValue } from '../profiles/rpc';
 import { emptyValue } from './aggregate';
@@ -14,14 +15,16 @@ export async function readAudienceValues(
   profileId: string,
   keys?: string[],
 ): Promise<{ id: string; values: EngageValue[] } | undefined> {
-  let id = profileId;
-  for (let hop = 0; hop < 64; hop++) {
-    const res = await profileStub(env, id).audienceValues(keys);
-    if (res.status === 'live') return { id, values: res.values };
-    if (res.status === 'missing') return undefined;
-    id = res.to;
-  }
-  return undefined;
+  return followMerges<{ id: string; values: EngageValue[] } | undefined>(
+    profileId,
+    async (id) => {
+      const res = await profileStub(env, id).audienceValues(keys);
+      if (res.status === 'live') return { done: { id, values: res.values } };
+      if (res.status === 'missing') return { done: undefined };
+      return { next: res.to };
+    },
+    () => undefined,
+  );
 }
 
 /** What `GET /v1/personalize` answers: public audiences (member or not) and public computed traits. */

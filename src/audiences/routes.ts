@@ -1,12 +1,15 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import type { EngageDefinitionRow } from '../db/audiences-schema';
 import { profileDirectory } from '../db/profiles-schema';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { piiReader } from '../privacy/pii-access';
+import { sealDefinitionLiterals, sealPreviewTraits, showDefinition } from '../privacy/pii-conditions';
+import { loadPii } from '../privacy/pii-guard';
 import { backfillProgress, requestBackfill } from './backfill';
 import { clearDefinitionCache, storedFromRows } from './cache';
 import { compileDefinitions } from './compile';
@@ -88,6 +91,19 @@ async function remove(env: Cloudflare.Env, kind: Kind, key: string) {
   clearDefinitionCache();
 }
 
+/** The audience with its PII literals sealed (README, Privacy); a test a sealed trait cannot answer is a 400. */
+async function sealedAudience<T extends Pick<Audience, 'definition'>>(env: Cloudflare.Env, input: T): Promise<T> {
+  const { definition, issues } = await sealDefinitionLiterals(await loadPii(env), input.definition);
+  if (issues.length) throw invalidDefinition(issues);
+  return { ...input, definition };
+}
+
+/** A view as this caller may see it: sealed literals opened with `pii:read`. */
+async function shown<T>(c: Context<AdminEnv>, view: T): Promise<T> {
+  const reader = await piiReader(c);
+  return showDefinition(reader.pii, reader.clear, view);
+}
+
 function samePathKey(bodyKey: string, pathKey: string) {
   if (bodyKey !== pathKey)
     throw badRequest(`key "${bodyKey}" does not match the URL (${pathKey}); keys cannot be renamed`);
@@ -137,19 +153,20 @@ export const computedTraitsApi = new Hono<AdminEnv>()
 
 /** `/api/audiences`: definitions, status of their back-fill, members and size, and size previews. */
 export const audiencesApi = new Hono<AdminEnv>()
-  .get('/', audienceDoc.list, read, async (c) => c.json({ data: await list(c.env.DB, 'audience') }))
+  .get('/', audienceDoc.list, read, async (c) => c.json({ data: await shown(c, await list(c.env.DB, 'audience')) }))
   .post('/', audienceDoc.create, write, async (c) => {
-    const input = await parseDefinitionBody(c.req.raw, Audience);
+    const input = await sealedAudience(c.env, await parseDefinitionBody(c.req.raw, Audience));
     await checkAudience(c.env.DB, input);
-    return c.json(await save(c.env, 'audience', input), 201);
+    return c.json(await shown(c, await save(c.env, 'audience', input)), 201);
   })
   .post('/preview', audienceDoc.preview, write, async (c) => {
     const input = await parseDefinitionBody(c.req.raw, AudiencePreview);
     // "preview" is a reserved key, so the candidate cannot collide with a stored audience.
+    const { definition } = await sealedAudience(c.env, input);
     const candidate: Audience = {
       key: 'preview',
       name: 'Preview',
-      definition: input.definition,
+      definition,
       collection: input.collection,
       emit: 'identify',
       destinationIds: [],
@@ -159,19 +176,21 @@ export const audiencesApi = new Hono<AdminEnv>()
     const stored = storedFromRows(rows);
     const audiences = [...stored.audiences, { id: 'aud_preview', version: 0, definition: candidate }];
     const set = compileDefinitions({ revision, computedTraits: stored.computedTraits, audiences });
-    const sample = input.profiles ? provided(input.profiles) : await directorySample(c.env.DB, input.collection);
+    const sample = input.profiles
+      ? await provided(c.env, input.profiles)
+      : await directorySample(c.env.DB, input.collection);
     return c.json({ ...estimateAudienceSize(set, 'preview', sample, Date.now()), revision });
   })
   .get('/:key', audienceDoc.get, read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));
-    return c.json({ ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) });
+    return c.json(await shown(c, { ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) }));
   })
   .put('/:key', audienceDoc.replace, write, async (c) => {
     const previous = await load(c.env.DB, 'audience', c.req.param('key'));
-    const input = await parseDefinitionBody(c.req.raw, Audience);
+    const input = await sealedAudience(c.env, await parseDefinitionBody(c.req.raw, Audience));
     samePathKey(input.key, previous.key);
     await checkAudience(c.env.DB, input);
-    return c.json(await save(c.env, 'audience', input, previous));
+    return c.json(await shown(c, await save(c.env, 'audience', input, previous)));
   })
   .delete('/:key', audienceDoc.remove, write, async (c) => {
     await remove(c.env, 'audience', c.req.param('key'));
@@ -185,7 +204,8 @@ export const audiencesApi = new Hono<AdminEnv>()
     return c.json({ data, next: page.length > limit ? data[data.length - 1].profileId : null });
   });
 
-function provided(profiles: unknown[]) {
+/** Example profiles given in clear, their PII traits sealed as profiles keep them (so tags compare). */
+async function provided(env: Cloudflare.Env, profiles: unknown[]) {
   const snapshots: AudienceSnapshot[] = profiles.map((p, i) => {
     const parsed = PreviewProfile.safeParse(p);
     if (!parsed.success) {
@@ -198,7 +218,8 @@ function provided(profiles: unknown[]) {
     }
     return parsed.data as AudienceSnapshot;
   });
-  return { snapshots, total: snapshots.length, basis: 'provided_profiles' as EstimateBasis };
+  const sealed = await sealPreviewTraits(await loadPii(env), snapshots);
+  return { snapshots: sealed, total: sealed.length, basis: 'provided_profiles' as EstimateBasis };
 }
 
 // What is available without the Profile DOs: the D1 directory's traits of a random sample of profiles.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseJson } from '../admin/validate';
 import type { EngageDefinitionRow } from '../db/audiences-schema';
 import { ApiError } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { type DefinitionIssue, formatPath } from './definitions';
 
 /** A 400 that lists each problem with the path of its node, e.g. `definition.and[1].count: …`. */

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { chunkForQueue } from '../ingest/enqueue';
 import { notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
+import { sendJson } from '../lib/queue';
 import {
   errorText,
   keepDeadLetter,
@@ -13,7 +13,7 @@ import {
   type Unreadable,
   writeFailureRows,
 } from '../lib/queue-bodies';
-import type { EngageWorkMessage } from './backfill-consumer';
+import type { EngageWorkMessage } from './work-messages';
 
 /** One `work_failures` row, ready to write. */
 export interface WorkFailure {
@@ -153,9 +153,7 @@ export async function replayWorkFailures(env: Cloudflare.Env, limit: number): Pr
   if (!results.length) return 0;
   // Membership writes are idempotent and order-guarded, and a back-fill message is only a nudge: replays are safe.
   const bodies = results.map((r) => JSON.parse(r.body) as EngageWorkMessage);
-  for (const chunk of chunkForQueue(bodies)) {
-    await env.WORK_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
-  }
+  await sendJson(env.WORK_QUEUE, bodies);
   const del = env.DB.prepare('DELETE FROM work_failures WHERE message_id = ?');
   await env.DB.batch(results.map((r) => del.bind(r.message_id)));
   return results.length;

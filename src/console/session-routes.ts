@@ -3,8 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, principalOf, signInWith } from '../admin/auth';
 import { csrfFor, sessionCookie, sessionToken } from '../admin/session';
-import { parseJson } from '../admin/validate';
 import { forbidden } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 
 export const SignIn = z.strictObject({

@@ -43,3 +43,13 @@ export const insightsReports = sqliteTable('insights_reports', {
   updatedAt: text('updated_at').notNull(),
 });
 export type InsightsReportRow = typeof insightsReports.$inferSelect;
+
+/** Events already counted by the rollups, by received day and hash of source and messageId (migrations/0017). */
+export const insightsSeen = sqliteTable(
+  'insights_seen',
+  {
+    day: integer('day').notNull(),
+    key: text('key').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.key] })],
+);

@@ -1,10 +1,10 @@
+import { type DeliveryError, RetryableError } from '../destinations/errors';
 import { runDestinationInserts } from '../functions/delivery-inserts';
-import { chunkForQueue } from '../ingest/enqueue';
 import { jsonBytes } from '../lib/json';
+import { QUEUES, sendMessages } from '../lib/queue';
 import { openBodies } from '../privacy/pii-guard';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
-import { type DeliveryError, RetryableError } from './errors';
 import { DeliveryLog } from './log';
 import {
   type AttemptEntry,
@@ -30,14 +30,9 @@ export interface ConsumerDeps extends SendDeps {
   deadLetter(failures: DeliveryFailure[]): Promise<void>;
 }
 
-/** Sends messages in `sendBatch`-sized chunks. */
-export async function sendAll<T>(queue: Queue, messages: MessageSendRequest<T>[]): Promise<void> {
-  for (const part of chunkForQueue(messages)) if (part.length) await queue.sendBatch(part);
-}
-
 /** Production dependencies of the consumer. */
 export function consumerDeps(env: Cloudflare.Env): ConsumerDeps {
-  const send = sendAll;
+  const send = sendMessages;
   const config = deliveryConfig(env);
   return {
     config,
@@ -188,7 +183,7 @@ const failureOf = (item: Item, error: DeliveryError, reason: string | undefined,
 });
 
 /** The queue retries and replays travel on, consumed by this same code in the `retry` lane. */
-export const RETRY_QUEUE = 'tessera-delivery-retry';
+export const RETRY_QUEUE = QUEUES.deliveryRetry;
 
 /** Delay of a hop from the fresh lane to the retry lane. */
 const HOP_SECONDS = 1;

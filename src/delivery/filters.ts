@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { EnrichedEvent } from '../ingest/spec';
 import { compileFql, FqlError } from '../lib/fql';
-import { isObject } from '../lib/json';
+import { fnv1a32 } from '../lib/hash';
+import { isObject, valueAtPath } from '../lib/json';
 
 /** Action names are accepted in Segment's lower case or the upper case of its docs (`DROP`). */
 const actionType = <T extends string>(name: T) =>
@@ -68,19 +69,10 @@ export function filterProblems(filters: DestinationFilter[]): string | undefined
 
 /** A stable number in [0, 1) for a string (FNV-1a), so a redelivered event samples the same way. */
 export function unitHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) / 2 ** 32;
+  return fnv1a32(s) / 2 ** 32;
 }
 
-function valueAt(event: EnrichedEvent, path: string): unknown {
-  let v: unknown = event;
-  for (const key of path.split('.')) v = isObject(v) ? v[key] : undefined;
-  return v;
-}
+const valueAt = (event: EnrichedEvent, path: string): unknown => valueAtPath(event, path);
 
 function editFields(event: EnrichedEvent, fields: Record<string, string[]>, keep: boolean): EnrichedEvent {
   const out: Record<string, unknown> = { ...event };

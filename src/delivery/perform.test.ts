@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RetryableError } from './errors';
+import { PermanentError, RetryableError } from '../destinations/errors';
 import { classify, perform } from './perform';
 
 const answer = (status: number, headers: Record<string, string> = {}, body = '') => ({

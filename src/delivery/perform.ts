@@ -1,6 +1,6 @@
+import { type DeliveryError, PermanentError, RetryableError } from '../destinations/errors';
 import type { RequestDescription, VendorAnswer } from '../destinations/types';
 import { parseRetryAfter } from './backoff';
-import { type DeliveryError, PermanentError, RetryableError } from './errors';
 import { describeUrlProblem, urlProblem } from './ssrf';
 
 /** How much of a vendor's answer is kept with a result or failure. */

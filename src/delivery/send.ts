@@ -1,8 +1,9 @@
+import { type DeliveryError, PermanentError, RetryableError } from '../destinations/errors';
 import { batchSizeOf, type RequestDescription } from '../destinations/types';
 import type { EnrichedEvent } from '../ingest/spec';
+import { forEachLimited } from '../lib/pool';
 import { isSuspect, isTrusted, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
 import type { DeliveryConfig } from './config';
-import { type DeliveryError, PermanentError, RetryableError } from './errors';
 import { perform } from './perform';
 import type { LiveDestination } from './routing';
 
@@ -205,15 +206,12 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
 export async function deliverTo(dest: LiveDestination, items: Work[], deps: SendDeps): Promise<void> {
   const queue = plan(items, dest);
   if (!queue.length) return;
-  const worker = async () => {
-    for (let group = queue.shift(); group; group = queue.shift()) await sendGroup(dest, group, deps);
-  };
   // In the fresh lane, a destination that just failed or was slow holds at most one of the
   // invocation's connections (they are shared with the healthy destinations of the batch). The
   // retry lane keeps probing with several, so one recovered event is found among failing ones.
   const suspect = (deps.lane ?? 'fresh') === 'fresh' && isSuspect(dest.id, deps.now());
   const width = suspect ? 1 : deps.config.perDestinationConcurrency;
-  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+  await forEachLimited(queue, width, (group) => sendGroup(dest, group, deps));
   // One slow mark per batch, however many of its requests the deadline cut.
   const cut = items.find((i) => i.outcome?.kind === 'retry' && i.outcome.cut);
   if (cut?.outcome?.kind === 'retry') {

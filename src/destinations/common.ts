@@ -1,5 +1,5 @@
 import type { EnrichedEvent } from '../ingest/spec';
-import { isObject, type JsonObject } from '../lib/json';
+import { isObject, type JsonObject, valueAtPath } from '../lib/json';
 import type { RequestDescription } from './types';
 
 /** Helpers shared by mappings: reading Segment fields the way Segment's destinations do. */
@@ -27,8 +27,7 @@ export function contextTraits(e: EnrichedEvent): JsonObject {
 
 /** A string-valued field at a dot path in the context (e.g. `page.url`). */
 export function contextString(e: EnrichedEvent, path: string): string | undefined {
-  let v: unknown = e.context;
-  for (const key of path.split('.')) v = isObject(v) ? v[key] : undefined;
+  const v = valueAtPath(e.context, path);
   return typeof v === 'string' ? v : undefined;
 }
 

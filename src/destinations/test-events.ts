@@ -1,5 +1,6 @@
+import { expect, it } from 'vitest';
 import type { EnrichedEvent } from '../ingest/spec';
-import type { AnyDestination, MapContext } from './types';
+import type { AnyDestination, MapContext, RequestDescription } from './types';
 
 /**
  * Fixed Segment events for the mapping tests of every destination: one per call type, with the
@@ -27,7 +28,11 @@ const base = {
   },
 };
 
-export const EVENTS: Record<'track' | 'identify' | 'page' | 'group' | 'alias', EnrichedEvent> = {
+/** Every Segment call type, in the order the snapshots of each destination list them. */
+export const CALL_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type CallType = (typeof CALL_TYPES)[number];
+
+export const EVENTS: Record<CallType, EnrichedEvent> = {
   track: {
     ...base,
     type: 'track',
@@ -59,6 +64,14 @@ export const EVENTS: Record<'track' | 'identify' | 'page' | 'group' | 'alias', E
     name: 'Pricing',
     properties: { url: 'https://shop.example/pricing', title: 'Pricing' },
   },
+  // A mobile screen view: Segment's `screen` call has `name` and `properties` like `page`.
+  screen: {
+    ...base,
+    type: 'screen',
+    messageId: 'msg-screen-1',
+    name: 'Checkout',
+    properties: { step: 2, cart_items: 3 },
+  },
   group: {
     ...base,
     type: 'group',
@@ -67,9 +80,7 @@ export const EVENTS: Record<'track' | 'identify' | 'page' | 'group' | 'alias', E
     traits: { name: 'Acme Inc', employees: 120 },
   },
   alias: { ...base, type: 'alias', messageId: 'msg-alias-1', previousId: 'anon-7f3c' },
-} as Record<'track' | 'identify' | 'page' | 'group' | 'alias', EnrichedEvent>;
-
-export const CALL_TYPES = ['track', 'identify', 'page', 'group', 'alias'] as const;
+} as Record<CallType, EnrichedEvent>;
 
 export const CTX: MapContext = {
   now: new Date('2026-03-01T12:00:02.000Z'),
@@ -98,4 +109,32 @@ export async function mapWith(def: AnyDestination, settings: unknown, events: En
 export function bodyOf<T = Record<string, unknown>>(req: { body?: string } | null): T {
   if (!req?.body) throw new Error('request has no body');
   return JSON.parse(req.body) as T;
+}
+
+export interface EachCallTypeOptions {
+  /** The test's title for a call type (default `maps <type>`; it keys the snapshot). */
+  title?: (type: CallType) => string;
+  /** Further assertions on the request mapped from `event`. */
+  check?: (req: RequestDescription | null, event: EnrichedEvent, type: CallType) => void | Promise<void>;
+}
+
+/**
+ * One test per Segment call type: the request mapped from its fixture event is snapshotted, and
+ * checked against the definition, so a snapshot of `null` cannot hide a dropped call type: a type
+ * the destination declares gives a request to an absolute https URL, any other type gives none.
+ */
+export function snapshotEachCallType(def: AnyDestination, settings: unknown, options: EachCallTypeOptions = {}) {
+  for (const type of CALL_TYPES) {
+    it(options.title?.(type) ?? `maps ${type}`, async () => {
+      const req = await mapWith(def, settings, [EVENTS[type]]);
+      expect(readable(req)).toMatchSnapshot();
+      if (def.supportedTypes.includes(type)) {
+        expect(req, `${def.id} declares ${type} but maps it to no request`).not.toBeNull();
+        expect(new URL(req?.url ?? '').protocol).toBe('https:');
+      } else {
+        expect(req).toBeNull();
+      }
+      await options.check?.(req, EVENTS[type], type);
+    });
+  }
 }

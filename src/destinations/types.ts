@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { DeliveryError } from '../delivery/errors';
 import type { EnrichedEvent, EventType } from '../ingest/spec';
+import type { DeliveryError } from './errors';
 
 /**
  * What a destination's mapping produces: one HTTP request, described, not performed. The

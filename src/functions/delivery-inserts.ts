@@ -11,7 +11,7 @@ import { functionsConfig } from './store';
  */
 export async function runDestinationInserts(env: Cloudflare.Env, items: Work[]): Promise<Work[]> {
   if (!items.length) return [];
-  const config = await functionsConfig(env.DB);
+  const config = await functionsConfig(env);
   if (!config.insertsOfDestination.size) return [];
   const byDest = new Map<string, Work[]>();
   for (const i of items) {

@@ -27,7 +27,7 @@ const STATUS_OF: Record<string, 400 | 429 | 500 | 503> = {
  * they came through `/v1/batch` (governance, insert functions, identity, destinations).
  */
 export const sourceFunctionsApi = new Hono<Env>().post('/:instanceId', async (c) => {
-  const config = await functionsConfig(c.env.DB);
+  const config = await functionsConfig(c.env);
   const instance = config.byId.get(c.req.param('instanceId'));
   if (!instance || instance.fn.kind !== 'source' || !instance.sourceId) throw notFound('Source function');
   const source = await db(c.env.DB).select().from(sources).where(eq(sources.id, instance.sourceId)).get();

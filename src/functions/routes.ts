@@ -2,7 +2,6 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { destinations } from '../db/destinations-schema';
 import {
@@ -17,8 +16,10 @@ import {
   sources,
 } from '../db/schema';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { ulid } from '../lib/ids';
+import { sealSecretValues } from '../privacy/secrets';
 import { FunctionSyntaxError, instrument } from './instrument';
 import { bumpFunctions, clearFunctionsCache, findFunction, settingsProblems, splitSettings } from './store';
 import { runTest, TestInput } from './test-run';
@@ -265,7 +266,7 @@ export const functionsApi = new Hono<AdminEnv>()
       sourceId: input.sourceId ?? null,
       destinationId: input.destinationId ?? null,
       settings: plain,
-      secretSettings: secrets,
+      secretSettings: await sealSecretValues(c.env, secrets), // sealed at rest, like destination secrets
       enabled: true,
       createdAt: now,
       updatedAt: now,

@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { type DeclaredSetting, type FunctionRow, functionInstances, functions, functionsMeta } from '../db/schema';
+import { openSecretValues } from '../privacy/secrets';
 import type { FunctionKind } from './instrument';
 import type { LoadableFunction } from './sandbox';
 
@@ -40,14 +41,15 @@ export function clearFunctionsCache(): void {
   cached = undefined;
 }
 
-/** The instance list, read from D1 when the revision moved (checked at most once a second). */
-export async function functionsConfig(d1: D1Database, now = Date.now()): Promise<FunctionsConfig> {
+/** The instance list, read from D1 when the revision moved (checked at most once a second); secrets opened. */
+export async function functionsConfig(env: Cloudflare.Env, now = Date.now()): Promise<FunctionsConfig> {
+  const d1 = env.DB;
   if (cached && now - checkedAt < RECHECK_MS) return cached;
   const meta = await d1.prepare('SELECT revision FROM functions_meta WHERE id = 1').first<{ revision: number }>();
   const revision = meta?.revision ?? 0;
   checkedAt = now;
   if (cached && cached.revision === revision) return cached;
-  cached = await loadConfig(d1, revision);
+  cached = await loadConfig(env, revision);
   return cached;
 }
 
@@ -64,15 +66,13 @@ interface JoinedRow {
   secret_settings: string;
 }
 
-async function loadConfig(d1: D1Database, revision: number): Promise<FunctionsConfig> {
-  const { results } = await d1
-    .prepare(
-      `SELECT i.id, i.function_id, f.name, f.kind, v.version, v.code, i.source_id, i.destination_id, i.settings, i.secret_settings
+async function loadConfig(env: Cloudflare.Env, revision: number): Promise<FunctionsConfig> {
+  const { results } = await env.DB.prepare(
+    `SELECT i.id, i.function_id, f.name, f.kind, v.version, v.code, i.source_id, i.destination_id, i.settings, i.secret_settings
        FROM function_instances i JOIN functions f ON f.id = i.function_id
        JOIN function_versions v ON v.function_id = f.id AND v.version = COALESCE(i.version, f.latest_version)
        WHERE i.enabled = 1 ORDER BY i.created_at, i.id`,
-    )
-    .all<JoinedRow>();
+  ).all<JoinedRow>();
   const config: FunctionsConfig = {
     revision,
     byId: new Map(),
@@ -86,7 +86,8 @@ async function loadConfig(d1: D1Database, revision: number): Promise<FunctionsCo
       name: r.name,
       sourceId: r.source_id,
       destinationId: r.destination_id,
-      settings: { ...JSON.parse(r.settings), ...JSON.parse(r.secret_settings) },
+      // Secret values are sealed at rest (src/privacy/secrets.ts): opened once per revision here.
+      settings: { ...JSON.parse(r.settings), ...(await openSecretValues(env, JSON.parse(r.secret_settings))) },
     };
     config.byId.set(r.id, live);
     if (r.kind !== 'insert') continue;

@@ -5,13 +5,7 @@ import { flushObserved, observer } from './observed';
 import { govern, type Verdict, type Violation } from './plan';
 import type { SchemaSettings } from './rules';
 import { applyAll } from './transformations';
-import { recordViolations } from './violations';
-
-/** One event's violations, for counting in D1. */
-export interface ViolationRecord {
-  event: EnrichedEvent;
-  violations: Violation[];
-}
+import { recordViolations, type ViolationRecord } from './violations';
 
 export interface Governed {
   /** Events to enqueue under the request's source (blocked ones removed, the rest annotated). */

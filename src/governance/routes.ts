@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { clearGovernanceCache } from './cache';
 import { draftRules } from './draft';

@@ -1,5 +1,11 @@
-import type { ViolationRecord } from './enforce';
+import type { EnrichedEvent } from '../ingest/spec';
 import type { Violation } from './plan';
+
+/** One event's violations, for counting in D1. */
+export interface ViolationRecord {
+  event: EnrichedEvent;
+  violations: Violation[];
+}
 
 const MAX_SAMPLE_CHARS = 8_000;
 

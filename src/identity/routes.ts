@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { IdentitySettings } from './settings';
 import { loadSettings, saveSettings } from './settings-store';

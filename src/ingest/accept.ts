@@ -84,7 +84,7 @@ export async function acceptForSource(
   );
   c.executionCtx.waitUntil(recordGovernance(c.env.DB, source.id, result.accepted, governed));
   // The source's insert functions, after governance (src/functions/insert.ts).
-  const inserts = (await functionsConfig(c.env.DB)).insertsOfSource.get(source.id);
+  const inserts = (await functionsConfig(c.env)).insertsOfSource.get(source.id);
   const inserted = await runInsertsOver(c.env, inserts, governed.accepted);
   if (inserted.ran.length) c.executionCtx.waitUntil(recordInvocations(c.env.DB, inserted.ran).catch(logFailure));
 

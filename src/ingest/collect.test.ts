@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../lib/errors';
 import { collect, mergeBatchFields } from './collect';
-import { chunkForQueue } from './enqueue';
 import { LIMITS } from './spec';
 
 const facts = { receivedAt: new Date('2026-06-01T12:00:00.000Z') };
@@ -121,24 +120,5 @@ describe('collect', () => {
       originalTimestamp: '2026-06-01T12:00:00.000Z',
       sentAt: '2026-06-01T00:00:00.000Z',
     });
-  });
-});
-
-describe('chunkForQueue', () => {
-  it('keeps chunks within 100 messages and the byte budget, in order', () => {
-    const msgs = Array.from({ length: 250 }, (_, i) => ({ i, pad: 'x'.repeat(i % 7 === 0 ? 20_000 : 10) }));
-    const chunks = chunkForQueue(msgs);
-    expect(chunks.flat()).toEqual(msgs);
-    for (const c of chunks) {
-      expect(c.length).toBeLessThanOrEqual(100);
-      expect(JSON.stringify(c).length).toBeLessThan(256 * 1024);
-    }
-  });
-
-  it('counts UTF-8 bytes, not UTF-16 units: multibyte text still fits the 256 KB queue limit', () => {
-    const msgs = Array.from({ length: 15 }, (_, i) => ({ i, text: '€'.repeat(10_000) }));
-    const chunks = chunkForQueue(msgs);
-    expect(chunks.flat()).toEqual(msgs);
-    for (const c of chunks) expect(new TextEncoder().encode(JSON.stringify(c)).length).toBeLessThan(256 * 1024);
   });
 });

@@ -1,7 +1,8 @@
 import { ApiError, tooLarge } from '../lib/errors';
+import { describeIssues } from '../lib/http/body';
 import { checkJson, deepMerge, isObject, type JsonObject, jsonBytes, setOwn } from '../lib/json';
 import { enrich, type RequestFacts } from './enrich';
-import { describeIssues, type EnrichedEvent, type EventType, LIMITS, SegmentEvent } from './spec';
+import { type EnrichedEvent, type EventType, LIMITS, SegmentEvent } from './spec';
 
 /** Why one event of a request was refused. */
 export interface Rejection {

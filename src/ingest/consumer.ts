@@ -4,6 +4,8 @@ import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
+import { forEachLimited } from '../lib/pool';
+import { chunkForQueue } from '../lib/queue';
 import { errorText, isPoison, type QueueMessageLike, type Readable, readBodies } from '../lib/queue-bodies';
 import { IngestPii, loadPii } from '../privacy/pii-guard';
 import { ackSuppressed } from '../privacy/suppression';
@@ -15,20 +17,11 @@ import {
   recordIngestFailures,
   unreadableFailure,
 } from './dead-letters';
-import { chunkForQueue } from './enqueue';
 import { Packs } from './packed';
 import type { IngestMessage } from './spec';
 
 /** Groups resolved at once; events within a group go one after another. */
 const PARALLEL_GROUPS = 16;
-
-async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 type Item = Readable<QueueMessageLike, IngestMessage>;
 
@@ -185,7 +178,7 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       poison.push({ msg: item.msg, row: poisonRow(item, batch.queue, err) });
     };
 
-    await inParallel(groupByIdentity(readable, rules), PARALLEL_GROUPS, async (group) => {
+    await forEachLimited(groupByIdentity(readable, rules), PARALLEL_GROUPS, async (group) => {
       const outcomes = await resolveGroup(resolver, group);
       group.forEach((item, i) => {
         const out = outcomes[i];
@@ -205,8 +198,13 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
 
     // Archive lane (src/archive): the events accepted in this batch, packed into few messages.
     const archived = archiveAccepted(env, [
-      ...resolved.map(({ item, out }) => ({ body: item.body, profileId: out.profileId, attempts: item.msg.attempts })),
-      ...unresolved.map((item) => ({ body: item.body, attempts: item.msg.attempts })),
+      // As profiles store them: PII trait values sealed (README, Privacy).
+      ...resolved.map(({ item, out }) => ({
+        body: pii.message(item.body),
+        profileId: out.profileId,
+        attempts: item.msg.attempts,
+      })),
+      ...unresolved.map((item) => ({ body: pii.message(item.body), attempts: item.msg.attempts })),
     ]);
     if (unresolved.length) await sendUnresolved(env, unresolved, onPoison);
     await flushDirectory(env, resolved);
@@ -218,7 +216,7 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
   }
 
   const written = await recordIngestFailures(
-    env.DB,
+    env,
     poison.map((p) => p.row),
   );
   poison.forEach((p, i) => {

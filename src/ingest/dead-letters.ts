@@ -11,6 +11,9 @@ import {
   type Unreadable,
   writeFailureRows,
 } from '../lib/queue-bodies';
+import { hasSealed, openDeep } from '../privacy/pii';
+import { piiReader, protectEvent } from '../privacy/pii-access';
+import { loadPii, type Pii, piiKeyring, sealEvent } from '../privacy/pii-guard';
 import { enqueueIngest } from './enqueue';
 import { Packs } from './packed';
 import type { IngestMessage } from './spec';
@@ -81,13 +84,31 @@ function minimal(row: IngestFailure, why: string): IngestFailure {
 }
 
 /**
+ * A replayable row as D1 keeps it: its event's PII trait values sealed, as profiles keep them (a
+ * replay opens them again). A body that cannot be sealed is kept as it is rather than lost.
+ */
+async function sealed(pii: Pii, row: IngestFailure): Promise<IngestFailure> {
+  if (!pii.ring || !row.replayable) return row;
+  try {
+    const body = JSON.parse(row.body) as IngestMessage;
+    return { ...row, body: JSON.stringify({ ...body, event: await sealEvent(pii, body.event) }) };
+  } catch (err) {
+    console.warn('ingest failure kept unsealed', row.messageId, errorText(err));
+    return row;
+  }
+}
+
+/**
  * Writes failure rows, idempotent by messageId: one `batch()` for all, and when that fails (it is
  * one transaction, so one bad row fails it) each row alone, then, for a row that still fails, a
  * minimal one (body cut, not replayable). Returns which rows are now stored: only those may be acked.
  */
-export async function recordIngestFailures(d1: D1Database, given: readonly IngestFailure[]): Promise<boolean[]> {
+export async function recordIngestFailures(env: Cloudflare.Env, given: readonly IngestFailure[]): Promise<boolean[]> {
   if (!given.length) return [];
-  const rows = given.map((r) => (r.body.length > MAX_BODY_CHARS ? minimal(r, 'body too large') : r));
+  const d1 = env.DB;
+  const pii = await loadPii(env);
+  const protectedRows = await Promise.all(given.map((r) => sealed(pii, r)));
+  const rows = protectedRows.map((r) => (r.body.length > MAX_BODY_CHARS ? minimal(r, 'body too large') : r));
   const now = new Date().toISOString();
   const insert = d1.prepare(
     `INSERT OR IGNORE INTO ingest_failures (message_id, source_id, body, attempts, failed_at, queue, error, replayable)
@@ -124,7 +145,7 @@ export async function consumeIngestDlq(batch: MessageBatch<IngestMessage>, env: 
   for (const u of unreadable) entries.push({ msg: u.msg, row: unreadableFailure(u, batch.queue) });
 
   const written = await recordIngestFailures(
-    env.DB,
+    env,
     entries.map((e) => e.row),
   );
   await Promise.all(
@@ -147,9 +168,12 @@ export async function replayIngestFailures(env: Cloudflare.Env, limit: number): 
     .bind(limit)
     .all<{ message_id: string; body: string }>();
   if (!results.length) return 0;
+  // Opened again: identity resolution reads the email, and the consumer seals it anew.
+  const ring = await piiKeyring(env);
+  const bodies = results.map((r) => JSON.parse(r.body) as IngestMessage);
   await enqueueIngest(
     env.INGEST_QUEUE,
-    results.map((r) => JSON.parse(r.body) as IngestMessage),
+    await Promise.all(bodies.map(async (b) => (hasSealed(b) ? ((await openDeep(ring, b)) as IngestMessage) : b))),
   );
   const del = env.DB.prepare('DELETE FROM ingest_failures WHERE message_id = ?');
   await env.DB.batch(results.map((r) => del.bind(r.message_id)));
@@ -195,19 +219,22 @@ export const ingestFailuresApi = new Hono<AdminEnv>()
       .bind(limit)
       .all<FailureRow>();
     const total = await c.env.DB.prepare('SELECT COUNT(*) AS n FROM ingest_failures').first<number>('n');
+    const reader = await piiReader(c); // opened for pii:read, masked otherwise, like delivery failures
     return c.json({
       total,
-      data: results.map((r) => ({
-        messageId: r.message_id,
-        sourceId: r.source_id,
-        attempts: r.attempts,
-        failedAt: r.failed_at,
-        queue: r.queue,
-        error: r.error,
-        replayable: r.replayable === 1,
-        // A row that is not an ingest message shows what could be saved of it, as text.
-        ...(r.replayable === 1 ? { event: eventOf(r.body) } : { raw: r.body }),
-      })),
+      data: await Promise.all(
+        results.map(async (r) => ({
+          messageId: r.message_id,
+          sourceId: r.source_id,
+          attempts: r.attempts,
+          failedAt: r.failed_at,
+          queue: r.queue,
+          error: r.error,
+          replayable: r.replayable === 1,
+          // A row that is not an ingest message shows what could be saved of it, as text.
+          ...(r.replayable === 1 ? { event: await protectEvent(reader, eventOf(r.body)) } : { raw: r.body }),
+        })),
+      ),
     });
   })
   .post('/replay', doc.replay, requireScope('sources:write'), async (c) => {

@@ -1,7 +1,7 @@
 // The live debugger's push side: browsers hold a WebSocket on the source's LiveTap object, which
 // accepts it with the hibernation API, so an idle console costs no Durable Object duration; each
 // recorded batch is sent to every open socket as one message.
-import type { TapEntry } from './live-tap';
+import type { DebugEntry as TapEntry } from './collect'; // sends any entry as is (a `writeKey` rides along)
 
 /** Set by the live route only: `clear` for a subscriber holding `pii:read`, else `masked`. */
 export const PII_VIEW_HEADER = 'x-tessera-pii-view';

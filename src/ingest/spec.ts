@@ -95,11 +95,3 @@ export interface IngestMessage {
   sourceId: string;
   event: EnrichedEvent;
 }
-
-/** Turns a zod error into one readable line. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
-}

@@ -2,6 +2,7 @@
 // id goes through `unify` (merge pointers), so the anonymous and the known half of one person are
 // one user wherever their events were counted. Checked against `reference.ts` by property.test.ts.
 import { compileFql, resolvePath } from '../lib/fql';
+import { chainEnd } from '../lib/merge-pointers';
 import { durationMs, type FunnelQuery, type RetentionQuery, type TrendsQuery } from './queries';
 import { canonical, type RollupRow } from './rollup';
 
@@ -32,12 +33,7 @@ export function unifier(merges: ReadonlyMap<string, string>): (id: string) => st
   return (id) => {
     const known = memo.get(id);
     if (known) return known;
-    let cur = id;
-    for (let hops = 0; hops < 64; hops++) {
-      const next = merges.get(cur);
-      if (!next || next === cur) break;
-      cur = next;
-    }
+    const cur = chainEnd(merges, id);
     memo.set(id, cur);
     return cur;
   };

@@ -1,4 +1,5 @@
 import { ApiError } from '../lib/errors';
+import { MAX_MERGE_HOPS } from '../lib/merge-pointers';
 import type { RollupRow } from './rollup';
 
 /** Most rollup rows one query reads; a wider query is refused rather than left to time out. */
@@ -67,7 +68,7 @@ export async function loadRows(
 export async function loadMerges(d1: D1Database, ids: Iterable<string>): Promise<Map<string, string>> {
   const merges = new Map<string, string>();
   let frontier = [...new Set(ids)];
-  for (let hop = 0; frontier.length && hop < 64; hop++) {
+  for (let hop = 0; frontier.length && hop < MAX_MERGE_HOPS; hop++) {
     const next: string[] = [];
     for (let i = 0; i < frontier.length; i += IDS_PER_QUERY) {
       const { results } = await d1

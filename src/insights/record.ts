@@ -1,4 +1,5 @@
 import { buildRollups, MAX_TIMES, type RollupInput, type RollupRow, type VolumeRow } from './rollup';
+import { type SeenKey, seenStatements, unseen } from './seen';
 
 /** JSON characters per statement parameter: D1 takes ~1 MB statements; rows are split well below. */
 const CHUNK_CHARS = 400_000;
@@ -47,19 +48,36 @@ export function rollupStatements(d1: D1Database, volume: VolumeRow[], rollup: Ro
   ];
 }
 
+const seenChunks = (keys: SeenKey[]) => chunks(keys, (k) => [k.day, k.key]);
+
+/** One attempt: read which events were counted, then keys and rollups in one transaction. */
+async function recordOnce(env: Cloudflare.Env, inputs: readonly RollupInput[]): Promise<void> {
+  const { fresh, keys } = await unseen(env.DB, inputs, seenChunks);
+  if (!fresh.length) return;
+  const { volume, rollup } = buildRollups(fresh);
+  const statements = [...seenStatements(env.DB, keys, seenChunks(keys)), ...rollupStatements(env.DB, volume, rollup)];
+  await env.DB.batch(statements);
+}
+
 /**
- * Adds one ingest batch's applied events to the insights rollups, in one D1 `batch()` (about two
- * statements per queue batch). Insights are a derived view: a failure is logged and the batch goes
- * on (its events are then missing from charts, never from profiles or destinations). A redelivered
- * queue message counts again, as rollups do not remember messageIds.
+ * Adds one ingest batch's applied events to the insights rollups, in one D1 `batch()` (a key
+ * lookup, then about three statements per queue batch), counting each event once: an event whose
+ * key `seen.ts` holds was counted by an earlier delivery and is left out. A transaction that fails
+ * because a concurrent delivery stored a key first is tried once more. Insights are a derived view:
+ * a failure is logged and the batch goes on (its events are then missing from charts, never from
+ * profiles or destinations).
  */
 export async function recordRollups(env: Cloudflare.Env, inputs: readonly RollupInput[]): Promise<void> {
   if (!inputs.length) return;
-  try {
-    const { volume, rollup } = buildRollups(inputs);
-    const statements = rollupStatements(env.DB, volume, rollup);
-    if (statements.length) await env.DB.batch(statements);
-  } catch (err) {
-    console.error('insights rollups not recorded', err instanceof Error ? err.message : String(err));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await recordOnce(env, inputs);
+      return;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (attempt < 2 && /UNIQUE constraint/i.test(message)) continue;
+      console.error('insights rollups not recorded', message);
+      return;
+    }
   }
 }

@@ -22,6 +22,8 @@ export interface RollupInput {
   sourceId: string;
   event: {
     type: string;
+    /** Counted once per source and messageId (`seen.ts`). */
+    messageId?: string;
     event?: unknown;
     timestamp?: string;
     receivedAt?: string;

@@ -2,17 +2,21 @@ import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
+import { ComputedTrait } from '../audiences/definitions';
+import { parseWindow } from '../audiences/window';
 import { db } from '../db/client';
 import { type InsightsReportRow, insightsReports } from '../db/insights-schema';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
+import { queryInt } from '../lib/http/query';
 import { ulid } from '../lib/ids';
 import { funnel, retention, trends, unifier } from './compute';
 import { loadMerges, loadRows } from './load';
 import { overview } from './overview';
 import { FunnelQuery, RetentionQuery, TrendsQuery } from './queries';
 import type { RollupRow } from './rollup';
+import { previewTrait } from './trait-preview';
 
 export const Report = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('trends'), query: TrendsQuery }),
@@ -40,6 +44,10 @@ const doc = apiDoc('Insights', {
     summary: 'Volume by source and type, top events, delivery success rate, errors needing attention',
     query: { hours: '1–168 (default 24)' },
   },
+  traitPreview: {
+    summary: 'A computed trait’s value for a sample of profiles, from the rollups (the builder’s live preview)',
+    body: ComputedTrait,
+  },
   reports: { summary: 'Saved reports' },
   save: { summary: 'Save a report', body: SaveReport, status: 201 },
   report: { summary: 'A saved report', errors: [404] },
@@ -60,6 +68,8 @@ function checkReport(body: z.infer<typeof SaveReport>) {
   return parsed.data.query;
 }
 
+const PREVIEW_SPAN = 90 * 86_400_000;
+
 const view = (r: InsightsReportRow) => ({ ...r, query: JSON.parse(r.query) as unknown });
 
 /** `/api/insights`: trends, funnels, retention, the overview and saved reports. */
@@ -79,10 +89,22 @@ export const insightsApi = new Hono<AdminEnv>()
     const { rows, unify } = await prepared(c.env, { ...q, events: [...new Set([q.startEvent, q.returnEvent])] });
     return c.json(retention(rows, q, unify));
   })
+  .post('/computed-trait-preview', doc.traitPreview, requireScope('insights:read'), async (c) => {
+    const trait = await parseJson(c.req.raw, ComputedTrait);
+    if (trait.event === '*')
+      return c.json({ profiles: [], matchingProfiles: 0, caveats: ['The preview needs an event name, not "*".'] });
+    const now = Date.now();
+    // Its window, or the last 90 days (the rollups of a wider range are a heavy read for a preview).
+    const span = Math.min(trait.within ? (parseWindow(trait.within) ?? PREVIEW_SPAN) : PREVIEW_SPAN, PREVIEW_SPAN);
+    const { rows, unify } = await prepared(c.env, {
+      events: [trait.event],
+      from: new Date(now - span).toISOString(),
+      to: new Date(now + 3_600_000).toISOString(),
+    });
+    return c.json(previewTrait(trait, rows, unify, now));
+  })
   .get('/overview', doc.overview, requireScope('insights:read'), async (c) => {
-    const hours = Number(c.req.query('hours') ?? '24');
-    if (!Number.isInteger(hours) || hours < 1 || hours > 168)
-      throw badRequest('`hours` must be a whole number from 1 to 168');
+    const hours = queryInt(c.req.query('hours'), 'hours', { fallback: 24, min: 1, max: 168 });
     return c.json(await overview(c.env.DB, hours));
   })
   .get('/reports', doc.reports, requireScope('insights:read'), async (c) => {

@@ -6,6 +6,13 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The value at a dot path (`a.b.c`) through plain objects; undefined where the path leaves them. */
+export function valueAtPath(root: unknown, path: string): unknown {
+  let v = root;
+  for (const key of path.split('.')) v = isObject(v) ? v[key] : undefined;
+  return v;
+}
+
 /** UTF-8 byte length of a value once serialised. */
 export function jsonBytes(v: unknown): number {
   return new TextEncoder().encode(JSON.stringify(v)).length;

@@ -1,10 +1,15 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import { type AdminEnv, clientIp } from '../admin/auth';
+import type { AdminEnv } from '../admin/auth';
 import { PRIVILEGED } from '../admin/scopes';
-import { maskSecrets } from './audit';
+import { destinationType } from '../destinations/registry';
+import { clientIp } from '../lib/http/auth';
+import { declaredSecrets, maskPiiLiterals, maskSecrets } from './audit';
 import { appendAudit } from './audit-store';
+import { DEFAULT_PII_KEYS, loadPiiKeys } from './pii-settings';
+
+const DEFAULT_KEYS: ReadonlySet<string> = new Set(DEFAULT_PII_KEYS);
 
 type SelfFetch = (req: Request, env: Cloudflare.Env, ctx: Context['executionCtx']) => Response | Promise<Response>;
 
@@ -26,15 +31,25 @@ export function resourceOf(method: string, path: string): string | null {
   return path;
 }
 
-function capped(text: string): unknown {
-  let value: unknown = text;
+/** A body's JSON (or its text when it is not JSON). */
+function parsed(text: string | null): unknown {
+  if (text === null) return null;
   try {
-    value = JSON.parse(text);
-  } catch {}
-  const masked = maskSecrets(value);
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function capped(value: unknown, declared: ReadonlySet<string>, piiKeys: ReadonlySet<string>): unknown {
+  if (value === null) return null;
+  const masked = maskPiiLiterals(maskSecrets(value, declared), piiKeys);
   const json = JSON.stringify(masked) ?? '';
   return json.length > MAX_STATE_CHARS ? { truncated: true, chars: json.length } : masked;
 }
+
+/** Settings a destination type declares secret, for masking by schema as well as by name. */
+const secretsOfType = (type: string) => destinationType(type)?.secrets;
 
 /**
  * Writes every successful configuration change under `/api` to the audit log with the resource's
@@ -55,10 +70,10 @@ export const auditTrail = (fetchSelf: SelfFetch) =>
       const cookie = c.req.header('cookie');
       if (cookie && !auth) headers.set('cookie', cookie);
       const res = await fetchSelf(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx);
-      return res.ok ? capped(await res.text()) : null;
+      return res.ok ? parsed(await res.text()) : null;
     };
     const before = resource ? await readState(resource).catch(() => null) : null;
-    const request = mutating ? capped(await c.req.raw.clone().text()) : undefined;
+    const request = mutating ? parsed(await c.req.raw.clone().text()) : undefined;
 
     await next();
 
@@ -68,10 +83,15 @@ export const auditTrail = (fetchSelf: SelfFetch) =>
     if (!mutating && !(scope && PRIVILEGED.has(scope) && scope !== 'workspace:owner')) return;
     const changes: Record<string, unknown> = {};
     if (mutating) {
-      changes.request = request;
-      changes.before = before;
-      changes.after = resource && method !== 'DELETE' ? await readState(resource).catch(() => null) : null;
-      changes.response = capped(await c.res.clone().text());
+      const after = resource && method !== 'DELETE' ? await readState(resource).catch(() => null) : null;
+      const response = parsed(await c.res.clone().text());
+      // Secret by schema: what the destination type or the function's settings declare secret.
+      const declared = declaredSecrets([request, before, after, response], secretsOfType);
+      const piiKeys = await loadPiiKeys(c.env.DB).catch(() => DEFAULT_KEYS);
+      changes.request = capped(request ?? null, declared, piiKeys);
+      changes.before = capped(before, declared, piiKeys);
+      changes.after = capped(after, declared, piiKeys);
+      changes.response = capped(response, declared, piiKeys);
     }
     await appendAudit(c.env.DB, {
       actorId: principal.id,

@@ -1,8 +1,10 @@
 import { parseKey } from '../identity/identifiers';
 import { forgetKeys, lookupKeys } from '../identity/index-do';
 import { liveTap } from '../ingest/live-tap';
+import { forEachLimited } from '../lib/pool';
 import { readProfile } from '../profiles/lookup';
 import { profileStub } from '../profiles/protocol';
+import { equalityTag, isBlind } from './pii';
 import { indexKey, loadPii } from './pii-guard';
 import type { Subjects } from './regulation-store';
 import { BY_ROWID, rowidsOf, scrubbedDelete } from './scrub';
@@ -17,13 +19,7 @@ export interface StageOutcome {
 
 const CONCURRENCY = 8;
 
-async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-}
+const pool = <T>(items: readonly T[], fn: (item: T) => Promise<void>) => forEachLimited(items, CONCURRENCY, fn);
 
 /**
  * Resolves the named identifier keys to their profiles (following merges) and collects every
@@ -78,6 +74,24 @@ export function needlesOf(subjects: Subjects): string[] {
   return [...new Set([...values, ...subjects.profiles])].map((v) => JSON.stringify(v).toLowerCase());
 }
 
+/**
+ * The equality tags of the person's clear PII identifiers (an email the request named): sealed
+ * trait values carry them (`pii1.….t<tag>`), so a dead letter holding only their sealed email is
+ * still found. Lower-cased like the other needles.
+ */
+export async function sealedNeedles(env: Env, subjects: Subjects): Promise<string[]> {
+  const pii = await loadPii(env);
+  const ring = pii.ring;
+  if (!ring) return [];
+  const out: string[] = [];
+  for (const k of subjects.keys) {
+    const id = parseKey(k);
+    if (id && pii.keys.has(id.kind) && !isBlind(id.value))
+      out.push((await equalityTag(ring, id.kind, id.value)).toLowerCase());
+  }
+  return out;
+}
+
 /** Matches a row whose JSON text column mentions one of the needles (bound as one JSON list). */
 const mentions = (column: string) => `EXISTS (SELECT 1 FROM json_each(?) n WHERE instr(lower(${column}), n.value) > 0)`;
 
@@ -87,9 +101,9 @@ const mentions = (column: string) => `EXISTS (SELECT 1 FROM json_each(?) n WHERE
  * (delivery failures with their payloads, ingest and work failures, tracking-plan violation
  * samples). The run scrubs the WAL and free pages once it ends (`scrubFreeSpace`).
  */
-export async function eraseD1(d1: D1Database, subjects: Subjects): Promise<StageOutcome> {
+export async function eraseD1(d1: D1Database, subjects: Subjects, tags: string[] = []): Promise<StageOutcome> {
   const ids = JSON.stringify(subjects.profiles);
-  const needles = JSON.stringify(needlesOf(subjects));
+  const needles = JSON.stringify([...needlesOf(subjects), ...tags]);
   const inIds = '(SELECT value FROM json_each(?))';
   const byMention = async (table: string, column: string) =>
     [table, await rowidsOf(d1, table, mentions(column), [needles])] as const;
@@ -123,7 +137,7 @@ export async function eraseD1(d1: D1Database, subjects: Subjects): Promise<Stage
 /** Drops the person's entries from every source's debugger. */
 export async function eraseDebugger(env: Env, subjects: Subjects): Promise<StageOutcome> {
   const sources = await env.DB.prepare('SELECT id FROM sources').all<{ id: string }>();
-  const needles = needlesOf(subjects);
+  const needles = [...needlesOf(subjects), ...(await sealedNeedles(env, subjects))];
   let done = 0;
   await pool(sources.results, async ({ id }) => {
     done += await liveTap(env, id).forget(needles);

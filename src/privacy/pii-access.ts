@@ -1,8 +1,9 @@
 import type { Context } from 'hono';
 import { routePath } from 'hono/route';
-import { type AdminEnv, clientIp } from '../admin/auth';
+import type { AdminEnv } from '../admin/auth';
 import { grants } from '../admin/scopes';
 import { normalizeValue } from '../identity/identifiers';
+import { clientIp } from '../lib/http/auth';
 import type { ReadResult } from '../profiles/rpc';
 import { appendAudit } from './audit-store';
 import { blindValue, isBlind, isSealed, maskValue, openDeep } from './pii';

@@ -2,9 +2,9 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { privacySettings } from '../db/schema';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 
 /** Trait keys that are PII unless the workspace says otherwise (Segment's common PII traits). */

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { blindValue, keyringFrom, maskFields, maskValue, open, openDeep, seal, sealFields } from './pii';
+import { applySealedOp, sealedLiteral } from '../audiences/ops';
+import {
+  blindValue,
+  keyringFrom,
+  maskFields,
+  maskValue,
+  open,
+  openDeep,
+  seal,
+  sealFields,
+  sealTrait,
+  tagOf,
+} from './pii';
 
 const ring = async (s: Parameters<typeof keyringFrom>[0]) => {
   const r = await keyringFrom(s);
@@ -64,6 +76,25 @@ describe('PII sealing', () => {
       list: ['j@x.io'],
     });
     expect(await openDeep(await ring({ PII_KEY: K2 }), sealed.email)).toBe(sealed.email);
+  });
+
+  it('tags a sealed trait for equality: same normalised value and key, same tag; it still opens', async () => {
+    const r = await ring({ PII_KEY: K1 });
+    const a = await sealTrait(r, 'email', 'Jane@X.io ');
+    const b = await sealTrait(r, 'email', 'jane@x.io');
+    expect(a).not.toBe(b); // fresh IVs
+    expect(tagOf(a)).toBe(tagOf(b));
+    expect(tagOf(a)).not.toBe(tagOf(await sealTrait(r, 'phone', 'jane@x.io')));
+    expect(tagOf(a)).not.toBe(tagOf(await sealTrait(r, 'email', 'joe@x.io')));
+    expect(tagOf(await sealTrait(r, 'n', 5))).not.toBe(tagOf(await sealTrait(r, 'n', '5')));
+    expect(tagOf(await seal(r, 'jane@x.io'))).toBeNull();
+    expect(await open(r, a)).toBe('Jane@X.io ');
+    expect(applySealedOp('=', b, sealedLiteral('=', a))).toBe(true);
+    expect(applySealedOp('!=', b, sealedLiteral('!=', a))).toBe(false);
+    expect(applySealedOp('!=', null, sealedLiteral('!=', a))).toBe(true);
+    expect(applySealedOp('in', b, sealedLiteral('in', [await sealTrait(r, 'email', 'x@y.z'), a]))).toBe(true);
+    expect(applySealedOp('=', 'jane@x.io', sealedLiteral('=', a))).toBe(false); // clear values never match a tag
+    expect(sealedLiteral('=', 'jane@x.io')).toBeNull(); // a clear literal compiles as before
   });
 });
 

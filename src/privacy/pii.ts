@@ -107,7 +107,37 @@ export async function blindValue(ring: PiiKeyring, kind: string, value: string):
   return BLIND_PREFIX + b64url(new Uint8Array(mac));
 }
 
-/** A copy of `obj` with the values of PII keys sealed (null and absent values stay as they are). */
+/**
+ * The equality tag of a PII trait value: an HMAC (blind-index key) of the trait's key and its value,
+ * strings trimmed and lower-cased, so `Jane@X.io ` and `jane@x.io` give one tag. Audience
+ * conditions compare tags (`=`, `!=`, `in`), and deletion finds a sealed email by its tag.
+ */
+export async function equalityTag(ring: PiiKeyring, key: string, value: unknown): Promise<string> {
+  const canon = JSON.stringify(typeof value === 'string' ? value.trim().toLowerCase() : (value ?? null));
+  const mac = await crypto.subtle.sign('HMAC', ring.index, enc.encode(`pii-eq\u0000${key}\u0000${canon}`));
+  return TAG_PREFIX + b64url(new Uint8Array(mac)).slice(0, 32);
+}
+
+/** Marks the equality tag appended to a sealed trait value (`pii1.<kid>.<body>.t<tag>`). */
+export const TAG_PREFIX = 't';
+
+/** The equality tag of a sealed value, or null (values sealed without one: secrets, older traits). */
+export function tagOf(value: unknown): string | null {
+  if (!isSealed(value)) return null;
+  const tag = value.split('.')[3];
+  return tag?.startsWith(TAG_PREFIX) ? tag : null;
+}
+
+/**
+ * Seals the value of PII trait `key` with its equality tag appended: `open` reads only the first
+ * three parts, so a tagged value opens like any other.
+ */
+export async function sealTrait(ring: PiiKeyring, key: string, value: unknown): Promise<string> {
+  if (isSealed(value)) return value;
+  return `${await seal(ring, value)}.${await equalityTag(ring, key, value)}`;
+}
+
+/** A copy of `obj` with the values of PII keys sealed, tagged (null and absent values stay as they are). */
 export async function sealFields(
   ring: PiiKeyring,
   obj: Record<string, unknown>,
@@ -115,7 +145,7 @@ export async function sealFields(
 ): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { ...obj };
   for (const [k, v] of Object.entries(obj)) {
-    if (piiKeys.has(k) && v !== null && v !== undefined && !isSealed(v)) out[k] = await seal(ring, v);
+    if (piiKeys.has(k) && v !== null && v !== undefined && !isSealed(v)) out[k] = await sealTrait(ring, k, v);
   }
   return out;
 }

@@ -2,11 +2,11 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { type AdminEnv, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { db } from '../db/client';
 import { sourceRateLimits } from '../db/schema';
 import { requireSource } from '../governance/source-settings';
 import { ApiError } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 
 /**

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { type AdminEnv, principalOf, requireScope } from '../admin/auth';
-import { parseJson } from '../admin/validate';
 import { badRequest, notFound } from '../lib/errors';
+import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
 import { createRegulation, findRegulation, listRegulations, type Regulation } from './regulation-store';
 import { CreateRegulation } from './regulations';

@@ -1,7 +1,15 @@
-import type { EngageWorkMessage } from '../audiences/backfill-consumer';
+import type { EngageWorkMessage } from '../audiences/work-messages';
 import { errorText } from '../lib/queue-bodies';
 import { eraseArchive } from './archive-stage';
-import { eraseD1, eraseDebugger, eraseIdentity, eraseProfiles, resolveSubjects, type StageOutcome } from './erase';
+import {
+  eraseD1,
+  eraseDebugger,
+  eraseIdentity,
+  eraseProfiles,
+  resolveSubjects,
+  type StageOutcome,
+  sealedNeedles,
+} from './erase';
 import { forwardDeletion } from './forward';
 import { findRegulation, forgetSubjects, type Regulation, saveProgress, saveSubjects } from './regulation-store';
 import { type StageName, subjectKeys } from './regulations';
@@ -99,7 +107,7 @@ async function runStage(env: Cloudflare.Env, reg: Regulation, name: StageName): 
     case 'identity':
       return eraseIdentity(env, subjects);
     case 'd1':
-      return eraseD1(env.DB, subjects);
+      return eraseD1(env.DB, subjects, await sealedNeedles(env, subjects));
     case 'debugger':
       return eraseDebugger(env, subjects);
     case 'archive':

@@ -28,3 +28,21 @@ export async function openDestinationRow<T extends Pick<DestinationRow, 'setting
   if (!ring) return row;
   return { ...row, settings: (await openDeep(ring, row.settings)) as T['settings'] };
 }
+
+/**
+ * A function instance's secret setting values (those its version declares `secret`) as D1 keeps
+ * them: each sealed like a destination secret. Without `PII_KEY` they are stored as they are.
+ */
+export async function sealSecretValues(env: Env, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const ring = await piiKeyring(env);
+  if (!ring) return values;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) out[k] = v === null || v === undefined ? v : await seal(ring, v);
+  return out;
+}
+
+/** Stored secret setting values opened (values stored before sealing pass as they are). */
+export async function openSecretValues(env: Env, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const ring = await piiKeyring(env);
+  return ring ? ((await openDeep(ring, values)) as Record<string, unknown>) : values;
+}

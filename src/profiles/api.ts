@@ -1,10 +1,11 @@
 import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { requestId } from 'hono/request-id';
-import { type AdminEnv, authenticate, requireScope, tokenFrom } from '../admin/auth';
+import { type AdminEnv, authenticate, requireScope } from '../admin/auth';
 import { engageTraits } from '../audiences/profile-values';
 import type { Collection } from '../identity/identifiers';
 import { ApiError } from '../lib/errors';
+import { tokenFrom } from '../lib/http/auth';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { protectRead } from '../privacy/pii-access';

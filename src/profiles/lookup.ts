@@ -1,5 +1,6 @@
 import { type Collection, normalizeValue, parseKey } from '../identity/identifiers';
 import { lookupKeys } from '../identity/index-do';
+import { followMerges } from '../lib/merge-pointers';
 import { indexKey, loadPii } from '../privacy/pii-guard';
 import { isOf, isProfileId, profileStub } from './protocol';
 import type { ReadQuery, ReadResult } from './rpc';
@@ -29,12 +30,14 @@ export async function readProfile(
   id: string,
   q: ReadQuery,
 ): Promise<{ id: string; profile: Live } | undefined> {
-  let current = id;
-  for (let hop = 0; hop < 64; hop++) {
-    const res = await profileStub(env, current).read(q);
-    if (res.status === 'live') return { id: current, profile: res };
-    if (res.status === 'missing') return undefined;
-    current = res.to;
-  }
-  return undefined;
+  return followMerges<{ id: string; profile: Live } | undefined>(
+    id,
+    async (current) => {
+      const res = await profileStub(env, current).read(q);
+      if (res.status === 'live') return { done: { id: current, profile: res } };
+      if (res.status === 'missing') return { done: undefined };
+      return { next: res.to };
+    },
+    () => undefined,
+  );
 }

@@ -1,15 +1,16 @@
+import { QUEUES } from '../lib/queue';
 import { opsOf, usage } from './counters';
 import { meterD1 } from './d1';
 
 /** Queue names by producer binding, so sends and consumption count under one name. */
 const QUEUE_NAMES: Record<string, string> = {
-  INGEST_QUEUE: 'tessera-ingest',
-  INGEST_DLQ: 'tessera-ingest-dlq',
-  DELIVERY_QUEUE: 'tessera-delivery',
-  DELIVERY_RETRY_QUEUE: 'tessera-delivery-retry',
-  DELIVERY_DLQ: 'tessera-delivery-dlq',
-  WORK_QUEUE: 'tessera-work',
-  WORK_DLQ: 'tessera-work-dlq',
+  INGEST_QUEUE: QUEUES.ingest,
+  INGEST_DLQ: QUEUES.ingestDlq,
+  DELIVERY_QUEUE: QUEUES.delivery,
+  DELIVERY_RETRY_QUEUE: QUEUES.deliveryRetry,
+  DELIVERY_DLQ: QUEUES.deliveryDlq,
+  WORK_QUEUE: QUEUES.work,
+  WORK_DLQ: QUEUES.workDlq,
 };
 
 /** Serialised size of a message body, as the queue stores it (JSON; UTF-16 length is close enough for 64 KB steps). */

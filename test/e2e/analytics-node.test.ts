@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type DebugEntry, startTessera, type Tessera, waitFor } from './harness';
+import { type DebugEntry, startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const { version: nodeLibVersion } = createRequire(import.meta.url)('@segment/analytics-node/package.json') as {
   version: string;
@@ -101,7 +102,7 @@ describe('@segment/analytics-node → wrangler dev', () => {
     expect(sent[1].messageId).toBe(trackMessageId);
 
     const wanted = new Set(sent.map((e) => e.messageId));
-    const entries = await waitFor(
+    const entries = await eventually(
       async () => {
         const found = (await t.debuggerEvents<Received>()).filter((e) => wanted.has(e.event.messageId));
         return found.length === wanted.size && found;
@@ -162,7 +163,7 @@ describe('@segment/analytics-node → wrangler dev', () => {
       vi.useRealTimers();
     }
     const realNow = Date.now();
-    const entry = await waitFor(
+    const entry = await eventually(
       async () => (await t.debuggerEvents<Received>()).find((e) => e.event.messageId === client.messageId),
       { timeout: 10_000, message: 'the skewed event in the debugger' },
     );

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 interface Listed {
   key: string;
@@ -54,7 +55,7 @@ describe('archive → DuckDB, and replay', () => {
       await new Promise((r) => setTimeout(r, 1500));
     }
     const total = batches.reduce((n, b) => n + b.ids.length, 0);
-    await waitFor(async () => (await list()).reduce((n, o) => n + o.rows, 0) >= total, {
+    await eventually(async () => (await list()).reduce((n, o) => n + o.rows, 0) >= total, {
       timeout: 120_000,
       interval: 1000,
       message: `${total} archived rows`,
@@ -113,7 +114,7 @@ describe('archive → DuckDB, and replay', () => {
     const liveSentAt = Date.now();
     await send([{ type: 'track', event: 'Live During Replay', userId: 'live-user', messageId: 'live-probe' }]);
 
-    const done = await waitFor(
+    const done = await eventually(
       async () => {
         const r = await t.admin<{ status: string; sent: number; total: number; percent: number }>(
           `/api/replays/${replay.id}`,
@@ -124,7 +125,7 @@ describe('archive → DuckDB, and replay', () => {
     );
     expect(done).toMatchObject({ sent: range.ids.length, percent: 100 });
     const wanted = new Set(range.ids);
-    const replayed = await waitFor(
+    const replayed = await eventually(
       () => {
         const got = receiver.requests.filter((r) => r.path === '/replay');
         return got.length >= range.ids.length && got;
@@ -138,7 +139,7 @@ describe('archive → DuckDB, and replay', () => {
     expect(ids.sort()).toEqual([...wanted].sort());
     expect(replayed.every((r) => (r.json as { context?: { replay?: boolean } }).context?.replay === true)).toBe(true);
 
-    const probe = await waitFor(
+    const probe = await eventually(
       () =>
         receiver.requests.find(
           (r) => r.path === '/live' && (r.json as { messageId?: string }).messageId === 'live-probe',

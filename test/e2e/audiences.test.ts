@@ -4,8 +4,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, signatureValid, startReceiver } from './receiver';
+import { type Receiver, signatureValid, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const SECRET = 'whsec_audiences_0123456789';
 type Json = Record<string, unknown>;
@@ -49,7 +50,7 @@ describe('audience events at a connected webhook destination', () => {
         destinationIds: [destinationId],
       },
     });
-    await waitFor(async () => (await t.admin<{ status: string }>('/api/audiences/e2e_buyers')).status === 'ready', {
+    await eventually(async () => (await t.admin<{ status: string }>('/api/audiences/e2e_buyers')).status === 'ready', {
       message: 'the back-fill of the new audience',
     });
 
@@ -76,7 +77,7 @@ describe('audience events at a connected webhook destination', () => {
     await second.closeAndFlush({ timeout: 10_000 });
 
     const mine = () => receiver.requests.filter((r) => (r.json as Json)?.userId === userId);
-    const [identify, track] = await waitFor(
+    const [identify, track] = await eventually(
       () => {
         const got = mine();
         const i = got.find((r) => (r.json as Json).type === 'identify');
@@ -124,7 +125,7 @@ describe('audience events at a connected webhook destination', () => {
     expect((await fetch(`${t.url}/v1/personalize?writeKey=${t.writeKey}&userId=${userId}`)).status).toBe(401);
     const personalized = await fetch(`${t.url}/v1/personalize?writeKey=${t.writeKey}&userId=${userId}&token=${token}`);
     expect(await personalized.json()).toEqual({ audiences: { e2e_buyers: true }, traits: {} });
-    const members = await waitFor(
+    const members = await eventually(
       async () => {
         const m = await t.admin<{ data: unknown[] }>('/api/audiences/e2e_buyers/members');
         return m.data.length > 0 && m.data;

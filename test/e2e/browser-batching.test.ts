@@ -2,13 +2,13 @@
 // source middleware: calls must leave in batches through `/v1/b`, each event arrive with the consent
 // object the middleware set, and the profile keep it.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snippetFor } from '../../scripts/local.mjs';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
-import { startTessera, type Tessera, waitFor } from './harness';
 
 guardBrowser('batching e2e');
 
@@ -49,7 +49,7 @@ describe.skipIf(!HAVE_BROWSER)(
   'analytics.js batching mode with a consent middleware in Chromium → wrangler dev',
   () => {
     let t: Tessera;
-    let site: Server;
+    let site: Receiver;
     let siteUrl: string;
     let browser: Browser;
     const run = randomUUID();
@@ -60,18 +60,18 @@ describe.skipIf(!HAVE_BROWSER)(
     beforeAll(async () => {
       t = await startTessera({ sourceName: 'batching e2e' });
       pages.set('/shop', pageFor(t.writeKey, run));
-      site = createServer((req, res) => {
-        const html = pages.get(new URL(req.url ?? '/', 'http://x').pathname);
-        if (html) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-        else res.writeHead(404).end();
+      site = await startReceiver((r) => {
+        const html = pages.get(new URL(r.path, 'http://x').pathname);
+        return html
+          ? { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html }
+          : { status: 404 };
       });
-      await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-      siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+      siteUrl = site.url;
       browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     });
     afterAll(async () => {
       await browser?.close();
-      await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
+      await site?.stop();
       await t?.stop();
     });
 
@@ -94,7 +94,7 @@ describe.skipIf(!HAVE_BROWSER)(
       page.on('pageerror', (err) => pageErrors.push(err.message));
 
       await page.goto(`${siteUrl}/shop?run=${run}`);
-      const sent = await waitFor(() => posts.reduce((n, p) => n + p.events, 0) >= TRACKS + 1 && posts, {
+      const sent = await eventually(() => posts.reduce((n, p) => n + p.events, 0) >= TRACKS + 1 && posts, {
         timeout: 15_000,
         message: `${TRACKS + 1} events posted to ${t.url}`,
       }).catch((err: Error) => {
@@ -109,7 +109,7 @@ describe.skipIf(!HAVE_BROWSER)(
       ).toBe(true);
       expect(sent.length).toBeLessThan(TRACKS + 1);
 
-      const mine = await waitFor(
+      const mine = await eventually(
         async () => {
           const es = (await t.debuggerEvents<BrowserEvent>()).filter(
             (e) => e.event.properties?.run === run || e.event.context?.page?.url?.includes(run),
@@ -129,7 +129,7 @@ describe.skipIf(!HAVE_BROWSER)(
 
       // The profile's stored events keep the consent object too.
       const anonymousId = mine[0].event.anonymousId!;
-      const events = await waitFor(
+      const events = await eventually(
         async () => {
           const res = await fetch(
             `${t.url}/v1/spaces/default/collections/users/profiles/anonymous_id:${encodeURIComponent(anonymousId)}/events?limit=20`,
@@ -155,7 +155,7 @@ describe.skipIf(!HAVE_BROWSER)(
       pages.set('/cached', pageFor(source.writeKey, tag));
       const page = await browser.newPage();
       await page.goto(`${siteUrl}/cached`);
-      const mine = await waitFor(
+      const mine = await eventually(
         async () => {
           const es = (await t.debuggerEvents<BrowserEvent>(source.id)).filter((e) => e.event.properties?.run === tag);
           return es.length === TRACKS && es;

@@ -1,13 +1,13 @@
 // Headless Chromium opens a page carrying the standard Segment snippet (host swapped to Tessera):
 // analytics.js, its settings and its calls must all go to the Worker, and land in the debugger.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snippetFor } from '../../scripts/local.mjs';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
-import { startTessera, type Tessera, waitFor } from './harness';
 
 guardBrowser('browser e2e');
 
@@ -22,22 +22,16 @@ interface BrowserEvent {
 }
 
 /** Serves one HTML page from a different origin than the Worker, as a customer's site would. */
-async function servePage(html: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/shop')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(html);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
+const servePage = (html: string): Promise<Receiver> =>
+  startReceiver((r) =>
+    r.path.startsWith('/shop')
+      ? { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html }
+      : { status: 404 },
+  );
 
 describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangler dev', () => {
   let t: Tessera;
-  let site: { url: string; server: Server };
+  let site: Receiver;
   let browser: Browser;
   const run = randomUUID();
 
@@ -60,7 +54,7 @@ describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangle
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => (site ? site.server.close(resolve) : resolve(undefined)));
+    await site?.stop();
     await t?.stop();
   });
 
@@ -91,7 +85,7 @@ describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangle
     await page.click('#buy');
 
     const statusOf = (path: string) => responses.find((r) => r.url.split('?')[0] === `${t.url}${path}`)?.status;
-    const sent = await waitFor(
+    const sent = await eventually(
       () => {
         const paths = responses.map((r) => new URL(r.url)).filter((u) => u.origin === t.url);
         const p = paths.some((u) => u.pathname === '/v1/p' || u.pathname === '/v1/batch');
@@ -110,7 +104,7 @@ describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangle
     expect(failures).toEqual([]);
     expect(statusOf(`/analytics.js/v1/${t.writeKey}/analytics.min.js`)).toBe(200);
     expect(statusOf(`/v1/projects/${t.writeKey}/settings`)).toBe(200);
-    const chunk = await waitFor(
+    const chunk = await eventually(
       () => responses.find((r) => r.url.startsWith(`${t.url}/analytics-next/bundles/auto-track.bundle.`)),
       { timeout: 5_000, message: 'the auto-track chunk loaded from Tessera' },
     );
@@ -119,7 +113,7 @@ describe.skipIf(!HAVE_BROWSER)('standard Segment snippet in Chromium → wrangle
       expect(statusOf(u.pathname), u.pathname).toBe(200);
     }
 
-    const entries = await waitFor(
+    const entries = await eventually(
       async () => {
         const mine = (await t.debuggerEvents<BrowserEvent>()).filter(
           (e) => e.event.context?.page?.url?.includes(run) || e.event.properties?.run === run,

@@ -2,8 +2,8 @@
 // blocked event as blocked, with its violations, and every value from the event stays text.
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTessera, type Tessera } from '../kit/tessera';
 import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
-import { startTessera, type Tessera } from './harness';
 
 guardBrowser('console e2e');
 

@@ -2,14 +2,17 @@
 // error (screenshots in test-results/console/), and the key flows work end to end: sign in, create
 // a source, see an @segment/analytics-node event arrive in the live debugger without reloading,
 // look a profile up and see its identity graph, build an audience (size preview, members), open a
-// failing destination's health and replay its dead letters; hostile event values run nothing.
+// failing destination's health and replay its dead letters, create a privacy regulation and follow
+// it, write and test-run a function, replay the archive with progress, build a computed trait with
+// its preview; hostile event values run nothing on any page.
 import { mkdirSync } from 'node:fs';
 import { Analytics } from '@segment/analytics-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 import { CHROMIUM, CHROMIUM_ARGS, guardBrowser, HAVE_BROWSER } from './chromium';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
 
 guardBrowser('console e2e');
 
@@ -113,7 +116,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       });
       a.track({ userId: 'graph-user', event: 'Bought', properties: { total: 30 } });
     });
-    await waitFor(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=graph-user')).data.length > 0, {
+    await eventually(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=graph-user')).data.length > 0, {
       timeout: 20_000,
       message: 'profile in the directory',
     });
@@ -144,7 +147,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await shot('audience-builder');
     await page.click('#aud-save');
     await page.locator('#aud-size').waitFor();
-    await waitFor(
+    await eventually(
       async () => {
         await page.reload();
         await page.locator('#members').waitFor();
@@ -161,7 +164,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       body: { type: 'webhook', name: 'Failing hook', sourceIds: [t.sourceId], settings: { url: `${vendor.url}/hook` } },
     });
     await send(t.writeKey, (a) => a.track({ userId: 'graph-user', event: 'Will Fail' }));
-    await waitFor(
+    await eventually(
       async () => (await t.admin<{ data: unknown[] }>(`/api/destinations/${dest.id}/failures`)).data.length > 0,
       {
         timeout: 30_000,
@@ -176,7 +179,10 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     const before = vendor.acked().length;
     await page.click('#replay-all');
     await page.locator('#replay-progress .progress').waitFor();
-    await waitFor(() => vendor.acked().length > before, { timeout: 30_000, message: 'the replayed event delivered' });
+    await eventually(() => vendor.acked().length > before, {
+      timeout: 30_000,
+      message: 'the replayed event delivered',
+    });
     await expect.poll(() => page.locator('#replay-count').textContent(), { timeout: 30_000 }).toContain('1 / 1');
     await shot('destination-replayed');
   });
@@ -185,7 +191,7 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
     const to = new Date(Date.now() + 86_400_000).toISOString();
     const funnel = { steps: [{ event: 'Viewed' }, { event: 'Bought' }], within: '7d', from, to };
-    await waitFor(
+    await eventually(
       async () => {
         const r = await t.adminFetch('/api/insights/funnel', { method: 'POST', body: funnel });
         const body = (await r.json()) as { steps: { users: number }[] };
@@ -213,16 +219,119 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await shot('dashboard');
   });
 
+  it('creates a privacy regulation, sees it listed and follows its stages to the end', async () => {
+    await open('privacy', '#reg-form');
+    await page.selectOption('#reg-type', 'SUPPRESS_ONLY');
+    await page.selectOption('#reg-subject', 'USER_ID');
+    await page.fill('#reg-ids', `forget-me\n${XSS_NAME}`);
+    await page.click('#reg-create');
+    await page.locator('#stages').waitFor();
+    await expect.poll(() => page.locator('#reg-status').textContent(), { timeout: 30_000 }).toBe('FINISHED');
+    await shot('privacy-regulation');
+    await open('privacy', '#regulations table');
+    expect(await page.locator('#regulations tbody').textContent()).toContain('SUPPRESS_ONLY');
+    expect(await page.locator('#suppressions').textContent()).toContain('forget-me');
+    await shot('privacy');
+  });
+
+  it('writes a function, deploys a new version and test-runs it with its logs and output', async () => {
+    await open('functions/new', '#fn-form');
+    await page.fill('#fn-name', XSS_NAME);
+    await page.selectOption('#fn-kind', 'insert');
+    await page.fill(
+      '#fn-code',
+      `async function onTrack(event) {\n  console.log(${JSON.stringify(XSS_PROP)}, event.event);\n  event.properties = { ...event.properties, enriched: true };\n  return event;\n}\n`,
+    );
+    await page.click('#fn-save');
+    await page.locator('#fn-test-panel').waitFor();
+    expect(await page.locator('#fn-version').textContent()).toBe('version 1');
+    await page.fill(
+      '#fn-test-input',
+      JSON.stringify({ type: 'track', event: 'Tested', userId: 'u1', properties: { a: 1 } }),
+    );
+    await page.click('#fn-test');
+    await page.locator('#fn-test-logs').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#fn-test-logs').textContent()).toContain(`${XSS_PROP} Tested`);
+    expect(await page.locator('#fn-test-output').textContent()).toContain('"enriched": true');
+    // Deploy: saving makes version 2, which instances following the latest run.
+    await page.click('#fn-save');
+    await expect.poll(() => page.locator('#fn-version').textContent()).toBe('version 2');
+    await shot('function');
+    await open('functions', '#functions table');
+    expect(await page.locator('#functions tbody').textContent()).toContain(XSS_NAME);
+  });
+
+  it('starts a replay of archived events to a destination and shows its progress to the end', async () => {
+    await eventually(
+      async () => (await t.admin<{ data: { rows: number }[] }>(`/api/archive?sourceId=${t.sourceId}`)).data.length > 0,
+      { timeout: 90_000, interval: 1000, message: 'archived events' },
+    );
+    const receiver = await t.admin<{ id: string }>('/api/destinations', {
+      method: 'POST',
+      body: {
+        type: 'webhook',
+        name: 'Replay target',
+        sourceIds: [t.sourceId],
+        settings: { url: `${vendor.url}/replay` },
+      },
+    });
+    await open(`archive?source=${t.sourceId}`, '#replay-form');
+    expect(await page.locator('#archive-files tbody tr').count()).toBeGreaterThan(0);
+    await page.locator(`.replay-dest[value="${receiver.id}"]`).check();
+    await page.fill('#replay-events', 'Viewed');
+    await page.click('#replay-start');
+    await page.locator('#replays [data-replay]').first().waitFor({ timeout: 15_000 });
+    await expect
+      .poll(() => page.locator('#replays [data-replay]').first().getAttribute('data-status'), { timeout: 60_000 })
+      .toBe('done');
+    expect(await page.locator('#replays [data-replay]').first().textContent()).toContain('100 %');
+    await shot('archive-replay');
+  });
+
+  it('builds a computed trait with a live preview of real profiles, then edits and deletes it', async () => {
+    await open('computed-traits/new', '#ct-form');
+    await page.fill('#ct-name', 'Total spent');
+    await page.fill('#ct-key', 'total_spent');
+    await page.selectOption('#ct-type', 'sum');
+    await page.fill('#ct-property', 'properties.total');
+    await page.fill('#ct-event', 'Bought');
+    await expect
+      .poll(async () => Number(await page.locator('#ct-matching').textContent()), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(1);
+    expect(await page.locator('#ct-preview tbody').textContent()).toContain('30');
+    await shot('computed-trait-builder');
+    await page.click('#ct-save');
+    await page.locator('#ct-backfill').waitFor();
+    await page.fill('#ct-within', '30d');
+    await page.click('#ct-save');
+    await expect.poll(() => page.url()).toContain('saved=2');
+    await open('computed-traits', '#traits table');
+    expect(await page.locator('#traits tbody').textContent()).toContain('total_spent');
+    await shot('computed-traits');
+    // A second trait, named hostilely, stays for the XSS walk; this one is deleted.
+    await t.admin('/api/computed-traits', {
+      method: 'POST',
+      body: { key: 'hostile_trait', name: XSS_NAME, type: 'count', event: XSS_NAME },
+    });
+    await open('computed-traits/total_spent', '#ct-delete');
+    await page.click('#ct-delete');
+    await page.locator('#traits').waitFor();
+    expect(await page.locator('#traits').textContent()).not.toContain('total_spent');
+  });
+
   it('renders hostile event names and properties as text on every page, executing nothing', async () => {
     await send(t.writeKey, (a) => {
       a.track({ userId: 'xss-user', event: XSS_NAME, properties: { note: XSS_PROP, [XSS_NAME]: XSS_PROP } });
       a.identify({ userId: 'xss-user', traits: { name: XSS_PROP, plan: XSS_NAME } });
     });
-    await waitFor(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=xss-user')).data.length > 0, {
+    await eventually(async () => (await t.admin<{ data: unknown[] }>('/api/profiles?q=xss-user')).data.length > 0, {
       timeout: 20_000,
       message: 'hostile profile',
     });
     const profile = (await t.admin<{ data: { id: string }[] }>('/api/profiles?q=xss-user')).data[0];
+    const fnId = (await t.admin<{ data: { id: string; name: string }[] }>('/api/functions')).data.find(
+      (f) => f.name === XSS_NAME,
+    )?.id;
     const from = new Date(Date.now() - 86_400_000).toISOString();
     const to = new Date(Date.now() + 86_400_000).toISOString();
     const pages: [string, string][] = [
@@ -250,12 +359,21 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       ['tokens', '#page-tokens table'],
       ['audit', '#audit table'],
       ['tracking-plans', '#page-tracking-plans table'],
-      ['privacy', '#page-privacy h2'],
+      ['privacy', '#regulations table'],
+      ['functions', '#functions table'],
+      [`functions/${fnId}`, '#fn-invocations'],
+      [`archive?source=${t.sourceId}`, '#replays'],
+      ['computed-traits', '#traits table'],
+      ['computed-traits/hostile_trait', '#ct-preview table'],
     ];
     for (const [hash, ready] of pages) {
       await open(hash, ready);
       if (hash.startsWith('sources/')) await page.locator('#events tr', { hasText: XSS_NAME }).first().click();
       if (hash.startsWith('profiles/')) await page.locator('#timeline tbody tr').first().click();
+      if (hash.startsWith('functions/')) {
+        await page.click('#fn-test');
+        await page.locator('#fn-test-logs').waitFor({ timeout: 20_000 });
+      }
       await shot(`page-${hash.split(/[?/]/)[0]}${hash.includes('/') ? '-detail' : ''}`);
       expect(await page.evaluate('window.__xss'), hash).toBeUndefined();
       expect(await page.locator('img[src="x"]').count(), hash).toBe(0);
@@ -265,6 +383,37 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     await open(`sources/${t.sourceId}`, '#events tr');
     expect(await page.locator('#events').textContent()).toContain(XSS_NAME);
     await shot('xss-debugger');
+  });
+
+  it('shows a read-only token only its pages, without the forms that change things', async () => {
+    const { token } = await t.admin<{ token: string }>('/api/tokens', {
+      method: 'POST',
+      body: { name: 'read-only console', scopes: ['functions:read', 'archive:read'] },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => problems.push(`pageerror (read-only): ${e.message}`));
+    try {
+      await p.goto(`${t.url}/`);
+      await p.fill('#token', token);
+      await p.click('#login button');
+      await p.locator('#page-functions').waitFor();
+      expect(await p.locator('nav a').allTextContents()).toEqual(['Functions', 'Archive and replays']);
+      expect(await p.locator('#new-function').count()).toBe(0);
+      await p.locator('#functions a').first().click();
+      await p.locator('#fn-invocations').waitFor();
+      expect(await p.locator('#fn-test-panel').count()).toBe(0);
+      expect(await p.locator('#fn-save').isDisabled()).toBe(true);
+      await p.goto(`${t.url}/#/archive?source=${t.sourceId}`);
+      await p.locator('#replays').waitFor();
+      expect(await p.locator('#replay-form').count()).toBe(0);
+      // A page the token cannot open sends it to the first one it can.
+      await p.goto(`${t.url}/#/privacy`);
+      await p.locator('#page-functions').waitFor();
+      await p.screenshot({ path: `${SHOTS}/read-only-token.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 
   it('loaded every page without a console error or dialog', () => {

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, ensureSource, startDev } from '../../scripts/local.mjs';
-import { waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
+
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { eventually } from '../kit/wait';
 
 async function files(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -105,7 +106,7 @@ describe('deletion proven by scan', () => {
       expect((await send('/v1/track', body)).status).toBe(200);
     }
     // Wait until every store has the person: profile, directory, debugger, delivery dead letters.
-    await waitFor(
+    await eventually(
       async () => {
         const dirRows = await admin<{ data: unknown[] }>(`/api/profiles?q=${encodeURIComponent(markers.email)}`);
         const failures = await admin<{ data: unknown[] }>(`/api/destinations/${destinationId}/failures`);
@@ -125,7 +126,7 @@ describe('deletion proven by scan', () => {
       method: 'POST',
       body: { regulationType: 'DELETE_INTERNAL', subjectType: 'USER_ID', subjectIds: [userId] },
     });
-    const reg = await waitFor(
+    const reg = await eventually(
       async () => {
         const r = await admin<{
           data: { regulation: { overallStatus: string; stages: unknown[]; createdAt: string; finishedAt: string } };

@@ -4,8 +4,9 @@
 // acknowledged twice, and the healthy destination must keep its latency. Then replay.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Answer, quantile, type Received, type Receiver, startReceiver } from './receiver';
+import { type Answer, quantile, type Received, type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const SECRET = 'whsec_faults_0123456789';
 /**
@@ -112,7 +113,7 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
   it('delivers or dead-letters every accepted event, never twice, and the healthy destination keeps its latency', async () => {
     // Baseline: both vendors healthy.
     const baseline = await send(24, 'base');
-    await waitFor(() => baseline.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
+    await eventually(() => baseline.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
       timeout: 30_000,
       message: 'baseline events at the healthy receiver',
     });
@@ -130,7 +131,7 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
     const faulted = await send(48, 'fault');
 
     // Every accepted event: acknowledged by the flaky vendor, or recorded as a failure.
-    const recorded = await waitFor(
+    const recorded = await eventually(
       async () => {
         const f = await failures();
         const acked = new Set(flaky.acked().map(messageIdOf));
@@ -139,7 +140,7 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
       },
       { timeout: 90_000, interval: 500, message: 'every fault-phase event delivered or dead-lettered' },
     );
-    await waitFor(() => faulted.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
+    await eventually(() => faulted.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
       timeout: 10_000,
       message: 'all fault-phase events at the healthy receiver',
     });
@@ -191,7 +192,7 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
     expect(f95).toBeLessThanOrEqual(b95 + TIMEOUT_MS + 500);
 
     // Health reports what the receivers saw.
-    const health = await waitFor(
+    const health = await eventually(
       async () => {
         const h = await t.admin<{ retrying: number; totals: { delivered: number; failed: number; retried: number } }>(
           `/api/destinations/${flakyId}/health`,
@@ -220,7 +221,7 @@ describe('delivery under vendor faults (wrangler dev + local receivers)', () => 
       body: { all: true },
     });
     expect(res.replayed).toBe(6);
-    await waitFor(async () => (await failures()).length === 0, {
+    await eventually(async () => (await failures()).length === 0, {
       timeout: 30_000,
       interval: 500,
       message: 'failures replayed',
@@ -276,7 +277,7 @@ describe('a destination that hangs on every request (wrangler dev + local receiv
       expect(res.status).toBe(200);
       await new Promise((r) => setTimeout(r, 600));
     }
-    await waitFor(() => ids.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
+    await eventually(() => ids.every((id) => healthy.requests.some((r) => messageIdOf(r) === id)), {
       timeout: 30_000,
       message: 'every event at the healthy receiver',
     });

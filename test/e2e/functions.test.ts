@@ -5,8 +5,9 @@
 // RetryError retried and its ValidationError recorded without a retry.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const INVOICE_PAID = `
 async function onRequest(request, settings) {
@@ -103,7 +104,7 @@ describe('functions through the running Worker', () => {
     });
     expect(res.status).toBe(200);
 
-    const atHook = await waitFor(
+    const atHook = await eventually(
       () => received(hook, (j) => j.event === 'Order Completed' && j.userId === customer)[0],
       { timeout: 20_000, message: 'Order Completed at the webhook' },
     );
@@ -114,7 +115,7 @@ describe('functions through the running Worker', () => {
       store: 'eu',
     });
     const auth = { authorization: `Basic ${Buffer.from(`${t.adminToken}:`).toString('base64')}` };
-    const traits = await waitFor(
+    const traits = await eventually(
       async () => {
         const r = await fetch(`${t.url}/v1/spaces/default/collections/users/profiles/user_id:${customer}/traits`, {
           headers: auth,
@@ -133,7 +134,7 @@ describe('functions through the running Worker', () => {
     // The invocation is recorded with its console output; a bad payload answers 400 and counts an error.
     const bad = await fetch(instance.url, { method: 'POST', body: JSON.stringify({ type: 'charge.failed' }) });
     expect(bad.status).toBe(400);
-    const inv = await waitFor(
+    const inv = await eventually(
       async () => {
         const r = await t.admin<{
           data: { invocations: number; errors: number; recent: { logs: { message: string }[] }[] }[];
@@ -175,7 +176,7 @@ describe('functions through the running Worker', () => {
       }),
     });
     expect(res.status).toBe(200);
-    const kept = await waitFor(() => received(hook, (j) => j.messageId === `keep-${userId}`)[0], {
+    const kept = await eventually(() => received(hook, (j) => j.messageId === `keep-${userId}`)[0], {
       timeout: 20_000,
       message: 'the changed event at the receiver',
     });
@@ -219,13 +220,13 @@ describe('functions through the running Worker', () => {
           ],
         }),
       });
-      const kept = await waitFor(() => received(other, (j) => j.messageId === `dkeep-${userId}`)[0], {
+      const kept = await eventually(() => received(other, (j) => j.messageId === `dkeep-${userId}`)[0], {
         timeout: 20_000,
         message: 'the changed event at the destination with the insert function',
       });
       expect((kept.json as { properties: unknown }).properties).toEqual({ enriched: 'by-destination-fn' });
       // The other destination got both events, unchanged: the function is scoped to its destination.
-      const plain = await waitFor(
+      const plain = await eventually(
         () => {
           const got = received(hook, (j) => j.userId === userId);
           return got.length >= 2 && got;
@@ -277,7 +278,7 @@ describe('functions through the running Worker', () => {
         ],
       }),
     });
-    const flaky = await waitFor(
+    const flaky = await eventually(
       () => {
         const got = received(fnReceiver, (j) => j.id === `flaky-${userId}`);
         return got.length >= 2 && got;
@@ -287,7 +288,7 @@ describe('functions through the running Worker', () => {
     expect(flaky.map((r) => r.answer)).toEqual([503, 200]);
     expect(flaky[0].headers.authorization).toBe('Bearer sk_live_secret');
     // ValidationError: recorded as a failure with its message, sent once, never retried.
-    const failures = await waitFor(
+    const failures = await eventually(
       async () => {
         const r = await t.admin<{ data: { messageId: string; error: string }[] }>(
           `/api/destinations/${inst.destinationId}/failures`,

@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../src/lib/prng';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const SEED = Number(process.env.TESSERA_FUZZ_SEED ?? 16);
 const USERS = 24;
@@ -267,7 +268,7 @@ describe('hostile input mixed into valid concurrent traffic', () => {
     const valid = calls.flatMap((c) => c.valid);
     const wanted = new Set(valid.map((v) => v.messageId));
     // At the destination: each valid event exactly once (a later duplicate would show here too).
-    await waitFor(
+    await eventually(
       () => {
         const got = new Set(receiver.requests.map((r) => (r.json as { messageId?: string })?.messageId));
         return [...wanted].every((id) => got.has(id));
@@ -279,7 +280,7 @@ describe('hostile input mixed into valid concurrent traffic', () => {
     const byUser = new Map<string, Set<string>>();
     for (const v of valid) byUser.set(v.userId, (byUser.get(v.userId) ?? new Set()).add(v.messageId));
     for (const [userId, ids] of byUser) {
-      await waitFor(
+      await eventually(
         async () => {
           const res = await fetch(
             `${t.url}/v1/spaces/default/collections/users/profiles/user_id:${encodeURIComponent(userId)}/events?limit=100`,

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 /** The ingest consumer's batch window in ms, read from wrangler.toml. */
 function ingestBatchWindowMs(): number {
@@ -51,7 +52,7 @@ describe('identity: anonymous then identified, with @segment/analytics-node', ()
     browsing.track({ anonymousId, event: 'Plan Selected', properties: { plan: 'pro' } });
     await browsing.closeAndFlush({ timeout: 10_000 });
     // The anonymous profile exists before the visitor signs up.
-    await waitFor(async () => (await profileApi(`anonymous_id:${anonymousId}`, 'metadata')).ok, {
+    await eventually(async () => (await profileApi(`anonymous_id:${anonymousId}`, 'metadata')).ok, {
       timeout: 15_000,
       message: 'anonymous profile',
     });
@@ -65,7 +66,7 @@ describe('identity: anonymous then identified, with @segment/analytics-node', ()
     expect(errors).toEqual([]);
 
     type Events = { data: { type: string; related: { users: string } }[] };
-    const events = await waitFor(
+    const events = await eventually(
       async () => {
         const res = await profileApi(`user_id:${userId}`, 'events?limit=20');
         const body = res.ok ? ((await res.json()) as Events) : undefined;

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/local.mjs';
-import { startTessera, type Tessera, waitFor } from './harness';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 type Client = 'analytics-node' | 'rudder';
 const require = createRequire(import.meta.url);
@@ -100,7 +101,7 @@ describe('legacy server SDKs → wrangler dev', () => {
         RUN: randomUUID(),
       });
       expectStayedUp(run, `${client} with an unknown key`);
-      const counted = await waitFor(
+      const counted = await eventually(
         async () => {
           const k = await rejected(prefixOf(key));
           return k && k.events === 2 && k;
@@ -122,7 +123,7 @@ describe('legacy server SDKs → wrangler dev', () => {
       RUN: randomUUID(),
     });
     expectStayedUp(run, 'analytics-node against a disabled source');
-    const counted = await waitFor(
+    const counted = await eventually(
       async () => {
         const k = await rejected(prefixOf(source.writeKey));
         return k && k.events === 2 && k;
@@ -153,7 +154,7 @@ describe('legacy server SDKs → wrangler dev', () => {
     });
     expectStayedUp(run, 'analytics-node with the previous key');
 
-    const entries = await waitFor(
+    const entries = await eventually(
       async () => {
         const es = (await t.debuggerEvents<Received>(source.id)).filter((e) => e.event.userId === userId);
         return es.length === 2 && es;
@@ -164,7 +165,7 @@ describe('legacy server SDKs → wrangler dev', () => {
       expect(e.status).toBe('accepted');
       expect(e.writeKey).toBe('previous');
     }
-    const events = await waitFor(
+    const events = await eventually(
       async () => {
         const res = await fetch(
           `${t.url}/v1/spaces/default/collections/users/profiles/user_id:${encodeURIComponent(userId)}/events`,
@@ -186,7 +187,7 @@ describe('legacy server SDKs → wrangler dev', () => {
     const runId = randomUUID();
     const run = await runClient('rudder', { HOST: t.url, WRITE_KEY: t.writeKey, USER_ID: userId, RUN: runId });
     expectStayedUp(run, 'rudder with a valid key');
-    const entries = await waitFor(
+    const entries = await eventually(
       async () => {
         const es = (await t.debuggerEvents<Received>()).filter((e) => e.event.userId === userId);
         return es.length === 2 && es;

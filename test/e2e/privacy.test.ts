@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, ensureSource, startDev } from '../../scripts/local.mjs';
-import { waitFor } from './harness';
-import { type Receiver, startReceiver } from './receiver';
+
+import { type Receiver, startReceiver } from '../kit/receiver';
+import { eventually } from '../kit/wait';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,7 +60,7 @@ describe('privacy end to end', () => {
       body: JSON.stringify({ userId, traits: { email: marker, name: 'Privacy Marker' } }),
     });
     expect(res.status).toBe(200);
-    const traits = await waitFor(
+    const traits = await eventually(
       async () => {
         const r = await admin(`/v1/spaces/default/collections/users/profiles/email:${marker}/traits`);
         return r.ok ? ((await r.json()) as { traits: Record<string, unknown> }).traits : undefined;
@@ -96,8 +97,8 @@ describe('privacy end to end', () => {
       headers: { authorization: `Basic ${btoa(`${source.writeKey}:`)}`, 'content-type': 'application/json' },
       body: JSON.stringify({ userId: 'redirect-user', event: 'Redirect Me' }),
     });
-    await waitFor(() => redirector.requests.length > 0, { timeout: 30_000, message: 'the webhook request' });
-    const failures = await waitFor(
+    await eventually(() => redirector.requests.length > 0, { timeout: 30_000, message: 'the webhook request' });
+    const failures = await eventually(
       async () => {
         const body = (await (await admin(`/api/destinations/${id}/failures`)).json()) as { data: unknown[] };
         return body.data.length ? body.data : undefined;

@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTessera, type Tessera, waitFor } from './harness';
-import { type Receiver, signatureValid, startReceiver } from './receiver';
+import { type Receiver, signatureValid, startReceiver } from '../kit/receiver';
+import { startTessera, type Tessera } from '../kit/tessera';
+import { eventually } from '../kit/wait';
 
 const SECRET = 'whsec_e2e_0123456789abcdef';
 
@@ -74,7 +75,7 @@ describe('analytics-node → Tessera → webhook receiver', () => {
     await analytics.closeAndFlush({ timeout: 10_000 });
 
     const wanted = new Set(Object.values(ids));
-    const arrived = await waitFor(
+    const arrived = await eventually(
       () => {
         const got = receiver.requests.filter((r) => wanted.has((r.json as { messageId?: string })?.messageId ?? ''));
         return got.length >= wanted.size && got;
@@ -93,7 +94,7 @@ describe('analytics-node → Tessera → webhook receiver', () => {
     expect(track).toMatchObject({ event: 'Order Completed', properties: { revenue: 12.5 } });
     expect((track.context as { library: { name: string } }).library.name).toBe('@segment/analytics-node');
 
-    const health = await waitFor(
+    const health = await eventually(
       async () => {
         const h = await t.admin<{ totals: { delivered: number; p95Ms: number | null } }>(
           `/api/destinations/${destinationId}/health`,

@@ -25,10 +25,10 @@ export async function render(root, ctx) {
     h(
       'section',
       { class: 'card', id: 'computed-traits' },
-      h('h3', null, 'Computed traits'),
+      h('h3', null, 'Computed traits ', h('a', { href: '#/computed-traits', class: 'muted' }, '(build and edit)')),
       table(
         ['Name', 'Key', 'Type', 'Over', 'Back-fill'],
-        traits.data.map((t) => [t.name, t.key, t.type, `${t.event}${t.where ? ` where ${t.where}` : ''}${t.within ? ` in ${t.within}` : ''}`, h('div', null, progress(t.percent ?? 100), ` ${t.status}`)]),
+        traits.data.map((t) => [h('a', { href: `#/computed-traits/${t.key}` }, t.name), t.key, t.type, `${t.event}${t.where ? ` where ${t.where}` : ''}${t.within ? ` in ${t.within}` : ''}`, h('div', null, progress(t.percent ?? 100), ` ${t.status}`)]),
       ),
     ),
   );

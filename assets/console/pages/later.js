@@ -1,15 +1,7 @@
-// Pages of areas whose own console pages arrive with later issues: a list where the API exists
-// already (tracking plans, tokens, audit log), a placeholder otherwise. The navigation is ready.
+// Read-only lists of areas whose richer console pages are still to come: tracking plans, tokens
+// and the audit log. A later area adds its page module and one row in `NAV` (app.js).
 import { api } from '../api.js';
 import { add, h, table, when } from '../dom.js';
-
-export function placeholder(title) {
-  const render = (root) => {
-    add(root, h('h2', null, title), h('section', { class: 'card' }, h('p', { class: 'muted' }, `${title} get their page here when the feature lands.`)));
-  };
-  render.later = true;
-  return render;
-}
 
 export async function trackingPlans(root) {
   const { data } = await api('/api/tracking-plans');

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { amplitude } from './index';
 
 const settings = { apiKey: 'amp_key' };
 type Body = { api_key: string; events: Record<string, unknown>[]; options?: Record<string, unknown> };
 
 describe('amplitude destination (HTTP V2)', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(amplitude, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(amplitude, settings);
 
   it('track → POST /2/httpapi with api_key, event_type, time (ms) and insert_id', async () => {
     const req = await mapWith(amplitude, settings, [EVENTS.track]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent } from '../../ingest/spec';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { braze } from './index';
 
 const settings = { apiKey: 'braze_key', restEndpoint: 'https://rest.iad-01.braze.com', appId: 'app-1' };
@@ -8,11 +8,7 @@ type Rec = Record<string, unknown>;
 type Track = { attributes?: Rec[]; events?: Rec[]; purchases?: Rec[] };
 
 describe('braze destination (/users/track)', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(braze, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(braze, settings);
 
   it('identify → attributes with external_id and standard names, Bearer auth', async () => {
     const req = await mapWith(braze, settings, [EVENTS.identify]);

@@ -1,7 +1,7 @@
-import { PermanentError } from '../../delivery/errors';
 import type { EnrichedEvent } from '../../ingest/spec';
 import { isObject, type JsonObject } from '../../lib/json';
 import { compact, eventName, joinUrl, jsonRequest, propertiesOf, traitsOf } from '../common';
+import { PermanentError } from '../errors';
 import type { RequestDescription } from '../types';
 import type { BrazeSettings } from './settings';
 

@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../delivery/errors';
 import type { EnrichedEvent } from '../../ingest/spec';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { PermanentError } from '../errors';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { customerio } from './index';
 
 const settings = { siteId: 'site1', apiKey: 'cio_key' };
 const auth = `Basic ${btoa('site1:cio_key')}`;
 
 describe('customer.io destination (Track API)', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(customerio, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(customerio, settings);
 
   it('identify → PUT /api/v1/customers/{id} with attributes and created_at in seconds', async () => {
     const req = await mapWith(customerio, settings, [EVENTS.identify]);

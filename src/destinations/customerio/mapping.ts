@@ -1,7 +1,7 @@
-import { PermanentError } from '../../delivery/errors';
 import type { EnrichedEvent } from '../../ingest/spec';
 import type { JsonObject } from '../../lib/json';
 import { basicAuth, compact, contextString, epochMs, jsonRequest, propertiesOf, traitsOf } from '../common';
+import { PermanentError } from '../errors';
 import type { RequestDescription } from '../types';
 import { CUSTOMERIO_HOSTS, type CustomerioSettings } from './settings';
 

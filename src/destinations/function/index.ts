@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { z } from 'zod';
-import { type DeliveryError, PermanentError, RetryableError } from '../../delivery/errors';
 import { type Ran, recordInvocations } from '../../functions/invocations';
 import { handlerFor, type Invocation, invoke } from '../../functions/sandbox';
 import { functionsConfig } from '../../functions/store';
+import { type DeliveryError, PermanentError, RetryableError } from '../errors';
 import { defineDestination } from '../types';
 
 const FunctionSettings = z.object({
@@ -44,7 +44,7 @@ export const functionDestination = defineDestination({
     throw new PermanentError('A destination function delivers by running its code');
   },
   async deliver(events, settings) {
-    const instance = (await functionsConfig(env.DB)).byId.get(settings.instanceId);
+    const instance = (await functionsConfig(env)).byId.get(settings.instanceId);
     if (!instance || instance.fn.kind !== 'destination') {
       return events.map(() => new PermanentError(`Destination function instance ${settings.instanceId} is gone`));
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { ga4 } from './index';
 import { ga4Name } from './mapping';
 
@@ -13,11 +13,7 @@ type Body = {
 };
 
 describe('google analytics 4 destination (Measurement Protocol)', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(ga4, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(ga4, settings);
 
   it('POSTs to /mp/collect with measurement_id and api_secret in the query', async () => {
     const req = await mapWith(ga4, settings, [EVENTS.track]);

@@ -1,7 +1,7 @@
-import { PermanentError } from '../../delivery/errors';
 import type { EnrichedEvent } from '../../ingest/spec';
 import type { JsonObject } from '../../lib/json';
 import { basicAuth, compact, contextString, epochMs, eventName, jsonRequest, propertiesOf, traitsOf } from '../common';
+import { PermanentError } from '../errors';
 import type { RequestDescription, VendorAnswer } from '../types';
 import { MIXPANEL_HOSTS, type MixpanelSettings } from './settings';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../delivery/errors';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { PermanentError } from '../errors';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { mixpanel } from './index';
 import { mixpanelBodyError } from './mapping';
 
@@ -8,11 +8,7 @@ const settings = { projectToken: 'tok_123', apiSecret: 'secret_abc', region: 'US
 type Rec = Record<string, unknown>;
 
 describe('mixpanel destination', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(mixpanel, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(mixpanel, settings);
 
   it('track → /import?strict=1 with time in ms, distinct_id, $insert_id and Basic auth', async () => {
     const req = await mapWith(mixpanel, settings, [EVENTS.track]);

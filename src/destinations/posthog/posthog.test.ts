@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { posthog } from './index';
 
 const settings = { apiKey: 'phc_test' };
@@ -9,11 +9,7 @@ const one = async (type: keyof typeof EVENTS, s: object = settings) =>
   bodyOf<Body>(await mapWith(posthog, s, [EVENTS[type]])).batch[0];
 
 describe('posthog destination', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(posthog, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(posthog, settings);
 
   it('POSTs {api_key, batch} to <host>/batch/', async () => {
     const req = await mapWith(posthog, { ...settings, host: 'https://eu.i.posthog.com' }, [EVENTS.track, EVENTS.page]);

@@ -1,19 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { bodyOf, CALL_TYPES, CTX, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, CTX, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { segment } from './index';
 
 const settings = { endpoint: 'https://api.segment.io', writeKey: 'wk_relay' };
 
 describe('segment relay destination', () => {
-  for (const type of CALL_TYPES) {
-    it(`forwards ${type} to /v1/batch unchanged`, async () => {
-      const req = await mapWith(segment, settings, [EVENTS[type]]);
-      expect(readable(req)).toMatchSnapshot();
+  snapshotEachCallType(segment, settings, {
+    title: (type) => `forwards ${type} to /v1/batch unchanged`,
+    check: (req, event) => {
       const body = bodyOf<{ batch: unknown[]; sentAt: string }>(req);
-      expect(body.batch).toEqual([EVENTS[type]]);
+      expect(body.batch).toEqual([event]);
       expect(body.sentAt).toBe(CTX.now.toISOString());
-    });
-  }
+    },
+  });
 
   it('authenticates like Segment SDKs: Basic base64("<writeKey>:")', async () => {
     const req = await mapWith(segment, settings, [EVENTS.track]);

@@ -1,5 +1,5 @@
 import type { EnrichedEvent } from '../../ingest/spec';
-import { isObject } from '../../lib/json';
+import { valueAtPath } from '../../lib/json';
 import { compact, jsonRequest } from '../common';
 import type { RequestDescription } from '../types';
 import type { SlackSettings } from './settings';
@@ -10,8 +10,7 @@ const escapeSlack = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 /** Replaces `{{dot.path}}` with the value at that path in the event (missing → empty). */
 export function render(template: string, event: EnrichedEvent): string {
   return template.replace(/\{\{\s*([\w$.-]+)\s*\}\}/g, (_, path: string) => {
-    let v: unknown = event;
-    for (const key of path.split('.')) v = isObject(v) ? v[key] : undefined;
+    const v = valueAtPath(event, path);
     if (v === undefined || v === null) return '';
     return escapeSlack(typeof v === 'string' ? v : JSON.stringify(v));
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrichedEvent } from '../../ingest/spec';
-import { bodyOf, CALL_TYPES, EVENTS, mapWith, readable } from '../test-events';
+import { bodyOf, EVENTS, mapWith, snapshotEachCallType } from '../test-events';
 import { slack } from './index';
 import { render } from './mapping';
 
@@ -18,11 +18,7 @@ const settings = {
 };
 
 describe('slack destination (incoming webhook)', () => {
-  for (const type of CALL_TYPES) {
-    it(`maps ${type}`, async () => {
-      expect(readable(await mapWith(slack, settings, [EVENTS[type]]))).toMatchSnapshot();
-    });
-  }
+  snapshotEachCallType(slack, settings);
 
   it('renders the event template into {text, channel, username, icon_emoji}', async () => {
     const req = await mapWith(slack, settings, [EVENTS.track]);

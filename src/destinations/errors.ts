@@ -1,5 +1,6 @@
 /**
- * Delivery errors are typed by what happens next, as Segment's action destinations do:
+ * The destination plug-in kit's errors (mappings throw them; the delivery consumer only reads
+ * them). They are typed by what happens next, as Segment's action destinations do:
  * `RetryableError` → the event is retried with backoff (until the retry window closes), then
  * dead-lettered; `PermanentError` → the event goes straight to the dead-letter record, where it
  * waits for a fix and a replay. Mappings throw `PermanentError` for payloads a vendor can never take.

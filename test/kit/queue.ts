@@ -1,6 +1,5 @@
+// Workers side of the kit: queue batches with readable-or-not bodies, and D1 rows.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-
-/** Shared helpers of the queue consumer tests. */
 
 /** What a message of a test batch carries: a body, or a body that throws when read. */
 export type TestBody<T> = { body: T } | { unreadable: true };

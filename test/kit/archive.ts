@@ -1,8 +1,9 @@
+// Workers side of the kit: the R2 archive through the admin API, and archive batches.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import { consumeArchive } from '../src/archive/consumer';
-import type { ArchivedEvent, ArchiveMessage } from '../src/archive/messages';
-import { type ArchiveRow, decodeParquet } from '../src/archive/schema';
-import { ADMIN, SELF } from './helpers';
+import { consumeArchive } from '../../src/archive/consumer';
+import type { ArchivedEvent, ArchiveMessage } from '../../src/archive/messages';
+import { type ArchiveRow, decodeParquet } from '../../src/archive/schema';
+import { admin, api } from './workers';
 
 /** An archive listing entry as `GET /api/archive` answers it. */
 export interface Listed {
@@ -16,18 +17,14 @@ export interface Listed {
 
 /** Every object of a source, through the admin API. */
 export async function listArchive(sourceId: string, query = ''): Promise<Listed[]> {
-  const res = await SELF.fetch(`http://tessera.test/api/archive?sourceId=${sourceId}&limit=1000${query}`, {
-    headers: ADMIN,
-  });
-  if (res.status !== 200) throw new Error(`list: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { data: Listed[] }).data;
+  return (await admin<{ data: Listed[] }>(`/api/archive?sourceId=${sourceId}&limit=1000${query}`)).data;
 }
 
 /** The rows of every listed object, downloaded through the admin API and read with hyparquet. */
 export async function readArchive(sourceId: string): Promise<ArchiveRow[]> {
   const rows: ArchiveRow[] = [];
   for (const o of await listArchive(sourceId)) {
-    const res = await SELF.fetch(`http://tessera.test/api/archive/objects/${o.key}`, { headers: ADMIN });
+    const res = await api.request(`/api/archive/objects/${o.key}`);
     if (res.status !== 200) throw new Error(`download ${o.key}: ${res.status}`);
     const got = await decodeParquet(await res.arrayBuffer());
     if (got.length !== o.rows) throw new Error(`${o.key} lists ${o.rows} rows and holds ${got.length}`);

@@ -1,10 +1,11 @@
-// End-to-end harness: one real `wrangler dev` per test file, with its own temporary state folder
-// and a fresh source, so files never see each other's data. Used by every test in test/e2e/.
+// The e2e side of the kit (Node): one real `wrangler dev` per test file, with its own temporary
+// state folder and a fresh source, so files never see each other's data. Used by test/e2e/.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DevServer, ensureSource, startDev } from '../../scripts/local.mjs';
+import { type JsonAnswer, type JsonInit, jsonApi } from './http';
 
 /** One entry of the source debugger (`GET /api/sources/:id/events`), newest first. */
 export interface DebugEntry<E = Record<string, unknown>> {
@@ -17,20 +18,8 @@ export interface DebugEntry<E = Record<string, unknown>> {
 }
 
 /** What `admin()` accepts: like `fetch`'s init, but `body` is any JSON value. */
-export interface AdminInit extends Omit<RequestInit, 'body'> {
-  body?: unknown;
-}
-
-/** A non-2xx answer from the admin API, with the parsed error body. */
-export class AdminError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    path: string,
-  ) {
-    super(`admin ${path} answered ${status}: ${JSON.stringify(body)}`);
-  }
-}
+export type AdminInit = JsonInit;
+export { AdminError } from './http';
 
 /** A running Tessera with one source, as a test sees it. */
 export interface Tessera {
@@ -43,6 +32,10 @@ export interface Tessera {
   admin<T = unknown>(path: string, init?: AdminInit): Promise<T>;
   /** The same request as `admin()`, returning the raw `Response` (for status/headers checks). */
   adminFetch(path: string, init?: AdminInit): Promise<Response>;
+  /** GET with the admin token, or exactly `headers` when given: status, JSON body, headers. */
+  getJson<T = Record<string, unknown>>(path: string, headers?: HeadersInit): Promise<JsonAnswer<T>>;
+  /** POST of a JSON body, with the admin token or exactly `headers`: status, JSON body, headers. */
+  postJson<T = Record<string, unknown>>(path: string, body: unknown, headers?: HeadersInit): Promise<JsonAnswer<T>>;
   /** The debugger of a source (default: the harness's source), newest first. */
   debuggerEvents<E = Record<string, unknown>>(sourceId?: string): Promise<DebugEntry<E>[]>;
   /** What wrangler printed (the last ~100 KB), for failure messages. */
@@ -84,23 +77,7 @@ export async function startTessera(options: StartOptions = {}): Promise<Tessera>
     const { url, adminToken } = dev;
     const source = await ensureSource(url, adminToken, options.sourceName ?? 'E2E source');
 
-    const adminFetch = (path: string, init: AdminInit = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set('authorization', `Bearer ${adminToken}`);
-      if (init.body !== undefined) headers.set('content-type', 'application/json');
-      return fetch(new URL(path, url), {
-        ...init,
-        headers,
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      });
-    };
-    const admin = async <T>(path: string, init?: AdminInit): Promise<T> => {
-      const res = await adminFetch(path, init);
-      const text = await res.text();
-      const body: unknown = text ? JSON.parse(text) : undefined;
-      if (!res.ok) throw new AdminError(res.status, body, path);
-      return body as T;
-    };
+    const { admin, request: adminFetch, getJson, postJson } = jsonApi(url, (req) => fetch(req), adminToken);
     let stopped: Promise<void> | undefined;
     const server = dev;
     return {
@@ -110,6 +87,8 @@ export async function startTessera(options: StartOptions = {}): Promise<Tessera>
       sourceId: source.id,
       admin,
       adminFetch,
+      getJson,
+      postJson,
       debuggerEvents: async <E>(sourceId = source.id) =>
         (await admin<{ data: DebugEntry<E>[] }>(`/api/sources/${sourceId}/events?limit=100`)).data,
       output: () => server.output(),
@@ -121,39 +100,5 @@ export async function startTessera(options: StartOptions = {}): Promise<Tessera>
   } catch (err) {
     await cleanup();
     throw err;
-  }
-}
-
-export interface WaitOptions {
-  /** Give up after this many milliseconds (default 10 s). */
-  timeout?: number;
-  /** Poll every this many milliseconds (default 100). */
-  interval?: number;
-  /** Said in the timeout error, e.g. "5 events in the debugger". */
-  message?: string;
-}
-
-/**
- * Polls `fn` until it returns something other than `undefined`, `null` or `false`, and returns
- * that. Errors thrown by `fn` count as "not yet"; the last one is reported on timeout.
- */
-export async function waitFor<T>(
-  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  { timeout = 10_000, interval = 100, message = 'condition' }: WaitOptions = {},
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`waitFor: ${message} not met within ${timeout} ms${why}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
   }
 }

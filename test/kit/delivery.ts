@@ -1,9 +1,8 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import type { DeliveryConfig } from '../src/delivery/config';
-import type { ConsumerDeps } from '../src/delivery/consumer';
-import type { DeliveryAttempt, DeliveryAttempts, DeliveryFailure, DeliveryMessage } from '../src/delivery/messages';
-import type { EnrichedEvent } from '../src/ingest/spec';
-import { ADMIN, SELF } from './helpers';
+// Workers side of the kit: the delivery consumer's dependencies and queue batches.
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
+import type { DeliveryConfig } from '../../src/delivery/config';
+import type { ConsumerDeps } from '../../src/delivery/consumer';
+import type { DeliveryAttempt, DeliveryAttempts, DeliveryFailure, DeliveryMessage } from '../../src/delivery/messages';
 
 /** Test configuration: second-scale backoff, short timeout, loopback refused like production. */
 export const CONFIG: DeliveryConfig = {
@@ -90,40 +89,3 @@ export function retriedEvents(retries: MessageSendRequest<DeliveryAttempt | Deli
       : [{ ...body, delaySeconds }],
   );
 }
-
-/** An enriched track event with a unique messageId. */
-export function trackEvent(over: Partial<EnrichedEvent> = {}): EnrichedEvent {
-  const now = new Date().toISOString();
-  return {
-    type: 'track',
-    event: 'Signed Up',
-    userId: 'u1',
-    messageId: `m-${crypto.randomUUID()}`,
-    receivedAt: now,
-    timestamp: now,
-    originalTimestamp: now,
-    context: {},
-    properties: { plan: 'pro' },
-    ...over,
-  } as EnrichedEvent;
-}
-
-/** Creates a destination through the admin API. */
-export async function makeDestination(body: Record<string, unknown>): Promise<{ id: string }> {
-  const res = await SELF.fetch('http://tessera.test/api/destinations', {
-    method: 'POST',
-    headers: ADMIN,
-    body: JSON.stringify({ enabled: true, ...body }),
-  });
-  if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-/** GET on the admin API. */
-export async function adminGet<T>(path: string): Promise<T> {
-  const res = await SELF.fetch(`http://tessera.test${path}`, { headers: ADMIN });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-export { env };
