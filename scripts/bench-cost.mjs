@@ -173,6 +173,23 @@ export async function benchCost(ctx) {
     let after = await meter(t);
     results["known user's track"] = perEvent(before, after);
 
+    // The same known users batched as client SDKs (analytics.js, mobile) batch: each /v1/batch
+    // holds one person's events. The workload above interleaves 20 people one event each per
+    // batch, as a server-side SDK relaying many users may.
+    before = after;
+    const perUser = BATCH;
+    const sdkTracks = known.slice(0, Math.max(1, Math.round(users / perUser))).flatMap((userId) =>
+      Array.from({ length: perUser }, (_, j) => ({
+        type: 'track',
+        userId,
+        event: 'Product Viewed',
+        properties: { sku: `sku-${j}`, price: 19.99 },
+      })),
+    );
+    await settle(t, sdkTracks, alarmWait);
+    after = await meter(t);
+    results["known user's track, SDK batches"] = perEvent(before, after);
+
     // New users: one identify each with userId, anonymousId and email.
     before = after;
     const identifies = Array.from({ length: users }, (_, i) => ({

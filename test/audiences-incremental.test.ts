@@ -82,14 +82,14 @@ describe('bounded evaluation on a large profile', () => {
     await runInDurableObject(profileObject(p.id), (_i, state) => {
       state.storage.sql.exec(
         `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
-         INSERT INTO events (message_id, ts, type, name, source_id, body)
+         INSERT INTO event_log (message_id, ts, type, name, source_id, body)
          SELECT printf('big-%05d', i), ? - (i % 10) * 86400000 - i, 'track', 'Big', 'src_incr',
            json_object('type', 'track', 'event', 'Big', 'messageId', printf('big-%05d', i),
              'properties', json_object('n', i % 7, 'cat', 'c' || (i % 10), 'pad', hex(zeroblob(14000))))
          FROM n`,
         now,
       );
-      state.storage.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM events)');
+      state.storage.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
     });
     for (const body of [
       { key: 'big_all', type: 'count', event: '*' },

@@ -33,12 +33,14 @@ beforeAll(async () => {
 afterAll(() => hook.restore());
 
 const fromHook = (pred: (r: Received) => boolean) => eventually(() => hook.received.find(pred));
-/** When the profile applied a message (its dedupe row), read inside the object. */
+/** When the profile applied a message, the last of its apply (meta's last seen), read inside the object. */
 const appliedAt = (profileId: string, messageId: string) =>
-  runInDurableObject(
-    profileObject(profileId),
-    (_i, state) =>
-      state.storage.sql.exec<{ at: number }>('SELECT at FROM seen WHERE message_id = ?', messageId).one().at,
+  runInDurableObject(profileObject(profileId), (_i, state) =>
+    Date.parse(
+      state.storage.sql
+        .exec<{ at: string }>('SELECT last_seen_at AS at FROM meta WHERE last_message_id = ?', messageId)
+        .one().at,
+    ),
   );
 
 describe('real-time audiences', () => {

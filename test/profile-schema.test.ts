@@ -2,7 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import { migrateSqlite } from '../src/lib/do-schema';
-import { PROFILE_SCHEMA } from '../src/profiles/store';
+import { PROFILE_FRESH, PROFILE_SCHEMA } from '../src/profiles/store';
 import { TestProfile } from './kit/test-profile';
 import { ingestMessage, uniq } from './kit/workers';
 
@@ -21,6 +21,25 @@ const schemaOf = (sql: SqlStorage) =>
  */
 describe('Profile object schema', () => {
   const latest = PROFILE_SCHEMA.length;
+  it("a new object's one-statement layout equals what every step builds", async () => {
+    const stepped = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('stepped')));
+    const fresh = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('fresh')));
+    const byName = (rows: ReturnType<typeof schemaOf>) => [...rows].sort((a, b) => a.name.localeCompare(b.name));
+    const want = await runInDurableObject(stepped, (_i, state) => {
+      migrateSqlite(state.storage.sql, PROFILE_SCHEMA);
+      return byName(schemaOf(state.storage.sql));
+    });
+    const got = await runInDurableObject(fresh, (_i, state) => {
+      migrateSqlite(state.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      const version = state.storage.sql.exec<{ version: number }>('SELECT version FROM _schema').one().version;
+      const meta = state.storage.sql.exec('SELECT count(*) AS n FROM meta').one().n;
+      return { schema: byName(schemaOf(state.storage.sql)), version, meta };
+    });
+    const norm = (rows: ReturnType<typeof schemaOf>) =>
+      rows.map((r) => ({ ...r, sql: r.sql?.replace(/\s+/g, ' ').trim() ?? null }));
+    expect(norm(got.schema)).toEqual(norm(want));
+    expect(got).toMatchObject({ version: latest, meta: 1 });
+  });
   for (let from = 1; from < latest; from++) {
     it(`upgrades an object from version ${from} to ${latest}, keeping its identifiers, traits and events`, async () => {
       const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('schema')));

@@ -1,11 +1,20 @@
 import { type DeliveryError, RetryableError } from '../destinations/errors';
 import { runDestinationInserts } from '../functions/delivery-inserts';
+import { jsonBytes } from '../lib/json';
 import { QUEUES, sendMessages } from '../lib/queue';
 import { openBodies } from '../privacy/pii-guard';
 import { planRetry } from './backoff';
 import { deliveryConfig } from './config';
 import { DeliveryLog } from './log';
-import type { DeliveryAttempt, DeliveryFailure, DeliveryMessage } from './messages';
+import {
+  type AttemptEntry,
+  type DeliveryAttempt,
+  type DeliveryAttempts,
+  type DeliveryFailure,
+  type DeliveryMessage,
+  type OutboundEvent,
+  packBodies,
+} from './messages';
 import { resolvedProblem } from './resolve';
 import { type LiveDestination, route } from './routing';
 import { deliverTo, type SendDeps, type Work } from './send';
@@ -16,7 +25,7 @@ import { readBody, type UnhandledMessage, unhandled } from './unhandled';
 export interface ConsumerDeps extends SendDeps {
   random: () => number;
   /** Sends per-destination retries to the retry queue. */
-  enqueue(messages: MessageSendRequest<DeliveryAttempt>[]): Promise<void>;
+  enqueue(messages: MessageSendRequest<DeliveryAttempt | DeliveryAttempts>[]): Promise<void>;
   /** Sends failures to the dead-letter queue, whose consumer records them. */
   deadLetter(failures: DeliveryFailure[]): Promise<void>;
 }
@@ -52,7 +61,55 @@ interface Item extends Work {
   replay?: boolean;
 }
 
-/** One message's items, or why it could not be read or routed. */
+/** The items of one outbound event: one per destination it is routed to. */
+function fanOut(
+  msg: Message<DeliveryMessage>,
+  body: OutboundEvent,
+  dests: LiveDestination[],
+  log: DeliveryLog,
+  now: number,
+) {
+  const items: Item[] = [];
+  for (const r of route(body, dests)) {
+    if ('dropped' in r) {
+      if (r.dropped !== 'unsupported') log.filtered(r.dest.id);
+      continue;
+    }
+    items.push({
+      msg,
+      dest: r.dest,
+      event: r.event,
+      sourceId: body.sourceId,
+      firstAttemptAt: now,
+      attempts: 1,
+      fanOut: true,
+    });
+  }
+  return items;
+}
+
+/** The item of one attempt entry for `dest`, or none when the destination is gone. */
+function attemptItem(msg: Message<DeliveryMessage>, entry: AttemptEntry, dest: LiveDestination | undefined): Item[] {
+  if (!entry?.event || Number.isNaN(Date.parse(entry.firstAttemptAt))) {
+    throw new TypeError('a malformed attempt (destinationId, event and firstAttemptAt are required)');
+  }
+  // Deleted or disabled since: Segment drops what a disabled destination would have received.
+  if (!dest) return [];
+  return [
+    {
+      msg,
+      dest,
+      event: entry.event,
+      sourceId: entry.sourceId,
+      firstAttemptAt: Date.parse(entry.firstAttemptAt),
+      attempts: (Number(entry.priorAttempts) || 0) + msg.attempts,
+      fanOut: false,
+      replay: entry.replay,
+    },
+  ];
+}
+
+/** One message's items (a packed message: each of its events, routed on its own), or why it could not be read or routed. */
 function expandOne(
   msg: Message<DeliveryMessage>,
   body: DeliveryMessage,
@@ -60,45 +117,25 @@ function expandOne(
   log: DeliveryLog,
   now: number,
 ) {
-  const items: Item[] = [];
-  if (body.kind === 'event') {
-    for (const r of route(body, [...byId.values()])) {
-      if ('dropped' in r) {
-        if (r.dropped !== 'unsupported') log.filtered(r.dest.id);
-        continue;
-      }
-      items.push({
-        msg,
-        dest: r.dest,
-        event: r.event,
-        sourceId: body.sourceId,
-        firstAttemptAt: now,
-        attempts: 1,
-        fanOut: true,
-      });
-    }
-  } else if (body.kind === 'attempt') {
-    if (typeof body.destinationId !== 'string' || !body.event || Number.isNaN(Date.parse(body.firstAttemptAt))) {
-      throw new TypeError('a malformed attempt (destinationId, event and firstAttemptAt are required)');
+  const dests = [...byId.values()];
+  if (body.kind === 'event') return fanOut(msg, body, dests, log, now);
+  if (body.kind === 'events') {
+    if (!Array.isArray(body.events)) throw new TypeError('a malformed packed message (events must be a list)');
+    return body.events.flatMap((e) => fanOut(msg, e, dests, log, now));
+  }
+  if (body.kind === 'attempt') {
+    if (typeof body.destinationId !== 'string') throw new TypeError('a malformed attempt (destinationId is required)');
+    return attemptItem(msg, body, byId.get(body.destinationId));
+  }
+  if (body.kind === 'attempts') {
+    if (typeof body.destinationId !== 'string' || !Array.isArray(body.attempts)) {
+      throw new TypeError('a malformed packed attempt (destinationId and attempts are required)');
     }
     const dest = byId.get(body.destinationId);
-    // Deleted or disabled since: Segment drops what a disabled destination would have received.
-    if (!dest) return items;
-    items.push({
-      msg,
-      dest,
-      event: body.event,
-      sourceId: body.sourceId,
-      firstAttemptAt: Date.parse(body.firstAttemptAt),
-      attempts: body.priorAttempts + msg.attempts,
-      fanOut: false,
-      replay: body.replay,
-    });
-  } else {
-    // Never acknowledged unseen: a message of another kind is recorded like an unreadable one.
-    throw new TypeError(`not a delivery message (kind ${JSON.stringify((body as { kind?: unknown }).kind)})`);
+    return body.attempts.flatMap((entry) => attemptItem(msg, entry, dest));
   }
-  return items;
+  // Never acknowledged unseen: a message of another kind is recorded like an unreadable one.
+  throw new TypeError(`not a delivery message (kind ${JSON.stringify((body as { kind?: unknown }).kind)})`);
 }
 
 /**
@@ -155,7 +192,7 @@ const HOP_SECONDS = 1;
  * Hands messages to a queue; when the batch send fails, sends them one by one, so a message that
  * cannot be sent holds only its own queue message. Returns the items whose message did not go.
  */
-async function handOver<T>(pairs: [Item, T][], send: (messages: T[]) => Promise<void>): Promise<Set<Item>> {
+async function handOver<T>(pairs: [Item[], T][], send: (messages: T[]) => Promise<void>): Promise<Set<Item>> {
   const failed = new Set<Item>();
   if (!pairs.length) return failed;
   try {
@@ -163,16 +200,56 @@ async function handOver<T>(pairs: [Item, T][], send: (messages: T[]) => Promise<
   } catch (err) {
     console.error('delivery: a queue send failed; sending its messages one by one', err);
     await Promise.all(
-      pairs.map(async ([i, m]) => {
+      pairs.map(async ([list, m]) => {
         try {
           await send([m]);
         } catch {
-          failed.add(i);
+          for (const i of list) failed.add(i);
         }
       }),
     );
   }
   return failed;
+}
+
+/** Whether the retry lane retries this attempt message in place: every event it carries retries. */
+function retriesInPlace(mine: Item[], retries: Map<Item, number>): boolean {
+  return mine.length > 0 && !mine[0].fanOut && mine.every((i) => retries.has(i));
+}
+
+/**
+ * The retry-lane messages for items to send again: per destination, packed up to the queue's
+ * message size (a lone event travels as a single `attempt`), each delayed by the longest delay its
+ * events were planned (Retry-After and backoff are never cut short).
+ */
+function retryMessages(list: [Item, number][]): [Item[], MessageSendRequest<DeliveryAttempt | DeliveryAttempts>][] {
+  const byDest = new Map<string, [Item, number][]>();
+  for (const pair of list) byDest.set(pair[0].dest.id, [...(byDest.get(pair[0].dest.id) ?? []), pair]);
+  const entry = (i: Item): AttemptEntry => ({
+    sourceId: i.sourceId,
+    event: i.event,
+    firstAttemptAt: new Date(i.firstAttemptAt).toISOString(),
+    priorAttempts: i.attempts,
+    ...(i.replay ? { replay: true } : {}),
+  });
+  const out: [Item[], MessageSendRequest<DeliveryAttempt | DeliveryAttempts>][] = [];
+  for (const [destinationId, pairs] of byDest) {
+    const packs = packBodies(
+      pairs,
+      ([i]) => jsonBytes(i.event) + 200,
+      (pack) => pack,
+    );
+    for (const pack of packs) {
+      const items = pack.map(([i]) => i);
+      const delaySeconds = Math.max(...pack.map(([, d]) => d));
+      const body: DeliveryAttempt | DeliveryAttempts =
+        items.length === 1
+          ? { kind: 'attempt', destinationId, ...entry(items[0]) }
+          : { kind: 'attempts', destinationId, attempts: items.map(entry) };
+      out.push([items, { body, delaySeconds, contentType: 'json' }]);
+    }
+  }
+  return out;
 }
 
 /**
@@ -263,22 +340,20 @@ export async function consumeDelivery(
     },
   );
 
-  const fresh: [Item, MessageSendRequest<DeliveryAttempt>][] = [];
+  const owned = new Map<Message<DeliveryMessage>, Item[]>();
+  for (const i of items) owned.set(i.msg, [...(owned.get(i.msg) ?? []), i]);
+  // New retry-lane messages: every fan-out retry, and the retries of an attempt message some of
+  // whose events went through (only the failed ones travel on; the message itself is acked).
+  const again: [Item, number][] = [];
   for (const [i, delaySeconds] of retries) {
-    if (!i.fanOut) continue;
-    const body: DeliveryAttempt = {
-      kind: 'attempt',
-      destinationId: i.dest.id,
-      sourceId: i.sourceId,
-      event: i.event,
-      firstAttemptAt: new Date(i.firstAttemptAt).toISOString(),
-      priorAttempts: i.attempts,
-    };
-    fresh.push([i, { body, delaySeconds, contentType: 'json' }]);
+    if (i.fanOut || !retriesInPlace(owned.get(i.msg) ?? [], retries)) again.push([i, delaySeconds]);
   }
   const [notRetried, notDeadLettered] = await Promise.all([
-    handOver(fresh, deps.enqueue),
-    handOver([...failures], deps.deadLetter),
+    handOver(retryMessages(again), deps.enqueue),
+    handOver(
+      [...failures].map(([i, f]) => [[i], f] as [Item[], DeliveryFailure]),
+      deps.deadLetter,
+    ),
   ]);
   // A failure the DLQ would not take (e.g. an event it cannot serialise) is recorded here directly.
   if (notDeadLettered.size) {
@@ -290,8 +365,6 @@ export async function consumeDelivery(
     );
   }
 
-  const owned = new Map<Message<DeliveryMessage>, Item[]>();
-  for (const i of items) owned.set(i.msg, [...(owned.get(i.msg) ?? []), i]);
   for (const msg of batch.messages) {
     // An unreadable message is acknowledged once recorded; until then the queue keeps it.
     if (bad.has(msg)) {
@@ -300,9 +373,9 @@ export async function consumeDelivery(
       continue;
     }
     const mine = owned.get(msg) ?? [];
-    const first = mine[0];
     if (mine.some((i) => notRetried.has(i) || notDeadLettered.has(i))) msg.retry({ delaySeconds: 5 });
-    else if (first && !first.fanOut && retries.has(first)) msg.retry({ delaySeconds: retries.get(first) });
+    else if (retriesInPlace(mine, retries))
+      msg.retry({ delaySeconds: Math.max(...mine.map((i) => retries.get(i) ?? 0)) });
     else msg.ack();
   }
 }

@@ -46,23 +46,38 @@ function failuresOf(
       },
     ];
   }
-  if (body.kind === 'event') {
+  if (body.kind === 'attempts') {
+    return body.attempts.map((a) => ({
+      kind: 'failed' as const,
+      destinationId: body.destinationId,
+      sourceId: a.sourceId,
+      event: a.event,
+      attempts: (Number(a.priorAttempts) || 0) + msg.attempts,
+      firstAttemptAt: a.firstAttemptAt,
+      failedAt,
+      error: GAVE_UP,
+    }));
+  }
+  if (body.kind === 'events' || body.kind === 'event') {
+    const events = body.kind === 'events' ? body.events : [body];
     return dests().then((list) =>
-      route(body, list).flatMap((r) =>
-        'dropped' in r
-          ? []
-          : [
-              {
-                kind: 'failed' as const,
-                destinationId: r.dest.id,
-                sourceId: body.sourceId,
-                event: r.event,
-                attempts: 1,
-                firstAttemptAt: failedAt,
-                failedAt,
-                error: GAVE_UP,
-              },
-            ],
+      events.flatMap((body) =>
+        route(body, list).flatMap((r) =>
+          'dropped' in r
+            ? []
+            : [
+                {
+                  kind: 'failed' as const,
+                  destinationId: r.dest.id,
+                  sourceId: body.sourceId,
+                  event: r.event,
+                  attempts: 1,
+                  firstAttemptAt: failedAt,
+                  failedAt,
+                  error: GAVE_UP,
+                },
+              ],
+        ),
       ),
     );
   }

@@ -5,7 +5,6 @@ import type { IngestMessage } from './spec';
 
 // Where the Profile DO still imports it from (src/profiles is being moved by h/profile-home);
 // the coordinator points that import at src/lib/queue.ts when both land, then this line goes.
-export { chunkForQueue } from '../lib/queue';
 
 /**
  * Makes accepted events durable, packed into as few messages as the queue's size allows

@@ -1,3 +1,4 @@
+import type { OutboundEvent } from '../delivery/messages';
 import { effectsOf } from './apply';
 import type { FoldEvent } from './engage/aggregate-store';
 import type { EventLog } from './event-log';
@@ -6,8 +7,8 @@ import { ProfileStore } from './store';
 
 /**
  * The writes of one apply, inside the caller's transaction: new identifiers and links, then each
- * message not seen before (dedupe row, log row, traits, outbox row), and the meta row once for the
- * whole run rather than once per message.
+ * message not seen before (its log row is the dedupe), traits, then one outbox row and one meta
+ * write for the whole run rather than per message.
  */
 export function writeMessages(
   store: ProfileStore,
@@ -28,33 +29,38 @@ export function writeMessages(
   store.addLinks(input.links ?? []);
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;
+  const outbound: OutboundEvent[] = [];
   for (const msg of input.messages) {
-    if (log.seen(msg.event.messageId)) {
+    const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
+    // The log's key is the dedupe (and `seen` for what left the log): one row per new event.
+    if (!log.insert(fx.event)) {
       duplicates++;
       continue;
     }
-    log.markSeen(msg.event.messageId, now.getTime());
-    const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
-    log.insert(fx.event);
     // As evaluation reads a logged event: its JSON with the log's timestamp (ms).
     events.push({ messageId: fx.event.messageId, ts: fx.event.ts, raw: { ...msg.event, timestamp: fx.event.ts } });
     store.applyTraits(fx.traits);
-    if (fx.outbound) store.enqueue(fx.outbound, now.getTime());
+    if (fx.outbound) outbound.push(fx.outbound);
     firstApplied ??= msg;
     lastApplied = msg;
     applied++;
   }
+  // One outbox row and one meta write for the whole run, however many events it holds.
+  if (outbound.length) store.enqueueAll(outbound, now.getTime());
   if (firstApplied && lastApplied) {
     const m = store.meta();
-    store.setMeta({
-      first_message_id: m.first_message_id ?? firstApplied.event.messageId,
-      first_source_id: m.first_source_id ?? firstApplied.sourceId,
-      last_message_id: lastApplied.event.messageId,
-      last_source_id: lastApplied.sourceId,
-      last_seen_at: iso,
-    });
-  }
-  if (applied || fresh.length) store.bump(iso);
+    store.bumpWith(
+      iso,
+      {
+        first_message_id: m.first_message_id ?? firstApplied.event.messageId,
+        first_source_id: m.first_source_id ?? firstApplied.sourceId,
+        last_message_id: lastApplied.event.messageId,
+        last_source_id: lastApplied.sourceId,
+        last_seen_at: iso,
+      },
+      applied,
+    );
+  } else if (fresh.length) store.bump(iso);
   return { applied, duplicates, events };
 }
 

@@ -39,24 +39,39 @@ const toRow = (r: StoredEvent): EventRow => ({
 });
 
 /**
- * A profile's event log and its dedupe set (`seen`: every messageId applied, kept longer than the
- * queue can redeliver, so a replay changes nothing even after the log was trimmed). Synchronous.
+ * A profile's event log (`event_log`, keyed by messageId: one row per event, no secondary index)
+ * and its dedupe set. The log's key dedupes what it keeps; `seen` remembers only what left the log
+ * (pruned, kept longer than the queue can redeliver), so a replay changes nothing even after the
+ * log was trimmed, and an applied event costs one row instead of four. Readers by time (the
+ * timeline, merges' pages, engage back-fills, retention) scan the log, which retention bounds
+ * (10k events by default): reads cost a thousandth of writes. Synchronous.
  */
 export class EventLog {
   constructor(private readonly sql: Sql) {}
 
+  /** Whether a messageId was applied: in the log, or left it within the dedupe window. */
   seen(messageId: string): boolean {
-    return this.sql.exec('SELECT 1 FROM seen WHERE message_id = ?', messageId).toArray().length > 0;
+    return (
+      this.sql
+        .exec(
+          'SELECT 1 FROM event_log WHERE message_id = ? UNION ALL SELECT 1 FROM seen WHERE message_id = ? LIMIT 1',
+          messageId,
+          messageId,
+        )
+        .toArray().length > 0
+    );
   }
 
   markSeen(messageId: string, at: number): void {
     this.sql.exec('INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, at);
   }
 
-  /** Adds an event to the log; false when it was there already. */
+  /** Adds an event to the log unless it was applied before; false when it was (the dedupe). */
   insert(e: EventRow): boolean {
+    // What left the log is in `seen`; what is in it, its key refuses (`rowsWritten` 0).
+    if (this.sql.exec('SELECT 1 FROM seen WHERE message_id = ?', e.messageId).toArray().length) return false;
     const { rowsWritten } = this.sql.exec(
-      'INSERT INTO events (message_id, ts, type, name, source_id, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO event_log (message_id, ts, type, name, source_id, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       e.messageId,
       e.ts,
       e.type,
@@ -64,20 +79,31 @@ export class EventLog {
       e.sourceId,
       e.body,
     );
-    if (rowsWritten > 0) this.sql.exec('UPDATE meta SET event_count = event_count + 1');
     return rowsWritten > 0;
   }
 
-  /** Applies the retention window: drops events older than `maxAgeMs` or beyond the newest `maxEvents`. */
+  /**
+   * Applies the retention window: drops events older than `maxAgeMs` or beyond the newest
+   * `maxEvents`, remembering their messageIds in `seen` for the dedupe window (from now: an old
+   * timestamp may have arrived recently), then forgets what is past that window.
+   */
   prune(now: number, r: Retention = RETENTION): number {
-    let removed = this.sql.exec('DELETE FROM events WHERE ts < ?', now - r.maxAgeMs).rowsWritten;
-    removed += this.sql.exec(
-      `DELETE FROM events WHERE message_id IN
-         (SELECT message_id FROM events ORDER BY ts DESC, message_id DESC LIMIT -1 OFFSET ?)`,
-      r.maxEvents,
-    ).rowsWritten;
+    const aged = 'SELECT message_id FROM event_log WHERE ts < ?';
+    const beyond = 'SELECT message_id FROM event_log ORDER BY ts DESC, message_id DESC LIMIT -1 OFFSET ?';
+    let removed = 0;
+    for (const [select, arg] of [
+      [aged, now - r.maxAgeMs],
+      [beyond, r.maxEvents],
+    ] as const) {
+      this.sql.exec(
+        `INSERT INTO seen (message_id, at) SELECT message_id, ? FROM (${select}) WHERE true ON CONFLICT DO NOTHING`,
+        now,
+        arg,
+      );
+      removed += this.sql.exec(`DELETE FROM event_log WHERE message_id IN (${select})`, arg).rowsWritten;
+    }
     this.sql.exec('DELETE FROM seen WHERE at < ?', now - r.seenMs);
-    this.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM events)');
+    if (removed) this.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
     return removed;
   }
 
@@ -102,7 +128,7 @@ export class EventLog {
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     return this.sql
       .exec<StoredEvent>(
-        `SELECT * FROM events ${filter} ORDER BY ts ${dir}, message_id ${dir} LIMIT ?`,
+        `SELECT * FROM event_log ${filter} ORDER BY ts ${dir}, message_id ${dir} LIMIT ?`,
         ...args,
         q.limit,
       )
@@ -121,7 +147,7 @@ export class EventLog {
   ): { message_id: string; ts: number; body: string }[] {
     return this.sql
       .exec<{ message_id: string; ts: number; body: string }>(
-        `SELECT message_id, ts, body FROM events WHERE (ts, message_id) > (?, ?)
+        `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
          ${names ? "AND type = 'track' AND name IN (SELECT value FROM json_each(?))" : ''}
          ORDER BY ts, message_id LIMIT ?`,
         after.ts,
@@ -142,7 +168,7 @@ export class EventLog {
     if (c.phase === 'events') {
       chunk.events = this.sql
         .exec<StoredEvent>(
-          'SELECT * FROM events WHERE (ts, message_id) > (?, ?) ORDER BY ts, message_id LIMIT ?',
+          'SELECT * FROM event_log WHERE (ts, message_id) > (?, ?) ORDER BY ts, message_id LIMIT ?',
           c.ts,
           c.id,
           EVENTS_PAGE,
@@ -167,15 +193,18 @@ export class EventLog {
     return { chunk, next: more ? { phase: 'seen', ts: 0, id: last.message_id } : undefined };
   }
 
+  /** Takes in a page of a merged profile's log and dedupe set; counts the events it kept, once. */
   importHistory(chunk: HistoryChunk): void {
-    for (const e of chunk.events) this.insert(e);
+    let added = 0;
+    for (const e of chunk.events) if (this.insert(e)) added++;
     for (const s of chunk.seen) this.markSeen(s.message_id, s.at);
+    if (added) this.sql.exec('UPDATE meta SET event_count = event_count + ?', added);
   }
 
   /** Every messageId in the log (diagnostics and tests). */
   messageIds(): string[] {
     return this.sql
-      .exec<{ message_id: string }>('SELECT message_id FROM events ORDER BY message_id')
+      .exec<{ message_id: string }>('SELECT message_id FROM event_log ORDER BY message_id')
       .toArray()
       .map((r) => r.message_id);
   }

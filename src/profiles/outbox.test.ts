@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeliveryMessage } from '../delivery/messages';
+import { type DeliveryMessage, outboundEventsOf } from '../delivery/messages';
 import { OutboxSender } from './outbox';
 import type { ProfileStore } from './store';
 
@@ -23,7 +23,7 @@ describe('OutboxSender', () => {
     const { store, add, pending } = memoryStore();
     const sent: string[] = [];
     const sender = new OutboxSender(store, async (msgs) => {
-      for (const m of msgs) sent.push(m.event.messageId);
+      for (const m of msgs) for (const o of outboundEventsOf(m)) sent.push(o.event.messageId);
     });
     await sender.flush(); // empty: finishes without awaiting anything
     add('a');
@@ -38,7 +38,7 @@ describe('OutboxSender', () => {
     const sent: string[] = [];
     const sender = new OutboxSender(store, async (msgs) => {
       if (!up) throw new Error('queue down');
-      for (const m of msgs) sent.push(m.event.messageId);
+      for (const m of msgs) for (const o of outboundEventsOf(m)) sent.push(o.event.messageId);
     });
     add('a');
     add('b');
@@ -47,5 +47,18 @@ describe('OutboxSender', () => {
     up = true;
     await sender.flush();
     expect(sent).toEqual(['a', 'b']);
+  });
+
+  it('sends the events of several rows as one packed message', async () => {
+    const { store, add } = memoryStore();
+    const sent: DeliveryMessage[] = [];
+    const sender = new OutboxSender(store, async (msgs) => {
+      sent.push(...msgs);
+    });
+    for (const id of ['a', 'b', 'c']) add(id);
+    await sender.flush();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].kind).toBe('events');
+    expect(outboundEventsOf(sent[0]).map((o) => o.event.messageId)).toEqual(['a', 'b', 'c']);
   });
 });

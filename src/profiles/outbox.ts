@@ -1,11 +1,13 @@
-import type { DeliveryMessage } from '../delivery/messages';
+import { type DeliveryMessage, outboundEventsOf, packOutbound } from '../delivery/messages';
 import type { ProfileStore } from './store';
 
-const ROWS_PER_SEND = 100;
+/** Rows per send: each may hold an apply's events (up to 512 KB), so a flush holds a few MB at most. */
+const ROWS_PER_SEND = 8;
 
 /**
- * Sends a profile's outbox rows (written in the same transaction as their event) to the
- * `delivery` queue, oldest first, deleting each row once the queue has it. One flush runs at a
+ * Sends a profile's outbox rows (one per apply, written in the same transaction as its events) to
+ * the `delivery` queue, oldest first, packed into as few messages as the queue's size allows,
+ * deleting the rows (one statement) once the queue has them. One flush runs at a
  * time; callers arriving meanwhile join it, and it loops until the outbox is empty. A failure
  * leaves the rows for the profile's alarm to retry: delivery is at least once.
  */
@@ -30,7 +32,10 @@ export class OutboxSender {
     for (;;) {
       const rows = this.store.outbox(ROWS_PER_SEND);
       if (!rows.length) return;
-      await this.send(rows.map((r) => r.body));
+      // The rows' events, repacked as full as a queue message allows: one message per flush.
+      const events = rows.flatMap((r) => outboundEventsOf(r.body));
+      const other = rows.filter((r) => !outboundEventsOf(r.body).length).map((r) => r.body);
+      await this.send([...packOutbound(events), ...other]);
       this.store.deleteOutbox(rows[rows.length - 1].seq);
     }
   }

@@ -2,8 +2,8 @@ import { DurableObject } from 'cloudflare:workers';
 import type { DeliveryMessage } from '../delivery/messages';
 import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
-import { chunkForQueue } from '../ingest/enqueue';
 import { migrateSqlite } from '../lib/do-schema';
+import { sendJson } from '../lib/queue';
 import { readParts, writeMessages } from './commit';
 import { type EngageSet, ProfileEngage } from './engage/engage';
 import { EventLog, retentionFrom } from './event-log';
@@ -28,7 +28,7 @@ import type {
   RefreshStatus,
 } from './rpc';
 import { SqlMeter, type WorkCost } from './sql-meter';
-import { PROFILE_SCHEMA, ProfileStore } from './store';
+import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from './store';
 
 /** Retry delay of the outbox and of an interrupted merge. */
 const ALARM_DELAY_MS = 30_000;
@@ -73,7 +73,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     this.log = new EventLog(this.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
     this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
-    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA));
+    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH));
   }
 
   /** How resolution sees this profile: its identifiers, or where it went. */
@@ -249,16 +249,14 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       await this.ctx.storage.deleteAll();
       this.alarmAt = undefined;
       // An empty schema again: a late call reads a missing profile instead of failing.
-      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA);
+      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
       return { identifiers, mergedFrom };
     });
   }
 
   /** Sends outbox rows to the delivery queue. A seam tests replace to simulate a queue outage. */
   protected async send(messages: DeliveryMessage[]): Promise<void> {
-    for (const chunk of chunkForQueue(messages)) {
-      await this.env.DELIVERY_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: 'json' as const })));
-    }
+    await sendJson(this.env.DELIVERY_QUEUE, messages);
   }
 
   private redirect(): Redirect | undefined {

@@ -1,4 +1,4 @@
-import type { DeliveryMessage } from '../delivery/messages';
+import { type DeliveryMessage, type OutboundEvent, packOutbound } from '../delivery/messages';
 import { parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
@@ -31,7 +31,49 @@ export const PROFILE_SCHEMA = [
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_at INTEGER NOT NULL);`,
   ENGAGE_PROFILE_SCHEMA,
   AGGREGATE_PROFILE_SCHEMA,
+  // One row per event instead of three (rowid table, its messageId index, the time index) plus
+  // two for `seen`: the log keyed by messageId alone, and `seen` only for what left the log
+  // (src/profiles/event-log.ts). Existing events are copied once; `seen` rows expire as before.
+  // The outbox loses AUTOINCREMENT, whose sequence row cost a second write per outbox row: a
+  // reused seq is harmless, since a flush deletes only the rows it read and sent.
+  `CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+   INSERT INTO event_log SELECT message_id, ts, type, name, source_id, body FROM events;
+   DROP TABLE events;
+   DROP INDEX seen_at;
+   CREATE TABLE outbox_next (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+   INSERT INTO outbox_next SELECT seq, body, created_at FROM outbox;
+   DROP TABLE outbox;
+   ALTER TABLE outbox_next RENAME TO outbox;`,
 ];
+
+/**
+ * What every step of `PROFILE_SCHEMA` results in, for a new object to create at once (see
+ * `migrateSqlite`); test/profile-schema.test.ts holds it equal to the upgraded layout. A new step
+ * changes this too. (`"outbox"` is quoted as SQLite writes a renamed table.)
+ */
+export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
+     pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
+     last_message_id TEXT, last_source_id TEXT);
+   INSERT INTO meta (one) VALUES (1);
+   CREATE TABLE identifiers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, source_id TEXT,
+     first_message_id TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
+     source_id TEXT) WITHOUT ROWID;
+   CREATE TABLE seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT, created_at TEXT NOT NULL,
+     PRIMARY KEY (collection, key)) WITHOUT ROWID;
+   CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
+     complete INTEGER NOT NULL) WITHOUT ROWID;
+   ${ENGAGE_PROFILE_SCHEMA};
+   ${AGGREGATE_PROFILE_SCHEMA};
+   CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);`;
+
+/** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
+const OUTBOX_ROW_BYTES = 512 * 1024;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
@@ -55,6 +97,17 @@ export class ProfileStore {
   /** Counts a change: the directory keeps the snapshot with the highest version. */
   bump(now: string): void {
     this.sql.exec('UPDATE meta SET version = version + 1, updated_at = ?', now);
+  }
+
+  /** `bump`, `patch` and `added` more logged events in one write of the meta row (once per apply). */
+  bumpWith(now: string, patch: Partial<Meta>, added: number): void {
+    const entries = Object.entries(patch);
+    this.sql.exec(
+      `UPDATE meta SET version = version + 1, updated_at = ?, event_count = event_count + ?${entries.map(([k]) => `, ${k} = ?`).join('')}`,
+      now,
+      added,
+      ...entries.map(([, v]) => v as SqlStorageValue),
+    );
   }
 
   identifierKeys(): string[] {
@@ -212,6 +265,11 @@ export class ProfileStore {
     this.sql.exec('INSERT INTO outbox (body, created_at) VALUES (?, ?)', JSON.stringify(msg), now);
   }
 
+  /** An apply's deliveries as one outbox row (a packed `events` body; more rows only past `OUTBOX_ROW_BYTES`). */
+  enqueueAll(events: OutboundEvent[], now: number): void {
+    for (const body of packOutbound(events, OUTBOX_ROW_BYTES)) this.enqueue(body, now);
+  }
+
   outbox(limit = 100): { seq: number; body: DeliveryMessage }[] {
     return this.sql
       .exec<{ seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', limit)
@@ -296,7 +354,7 @@ export class ProfileStore {
 
   /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
   clearData(): void {
-    for (const t of ['identifiers', 'traits', 'events', 'seen', 'links', 'merged_from'])
+    for (const t of ['identifiers', 'traits', 'event_log', 'seen', 'links', 'merged_from'])
       this.sql.exec(`DELETE FROM ${t}`);
     this.sql.exec('UPDATE meta SET event_count = 0');
   }

@@ -2,7 +2,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import type { DeliveryConfig } from '../../src/delivery/config';
 import type { ConsumerDeps } from '../../src/delivery/consumer';
-import type { DeliveryAttempt, DeliveryFailure, DeliveryMessage } from '../../src/delivery/messages';
+import type { DeliveryAttempt, DeliveryAttempts, DeliveryFailure, DeliveryMessage } from '../../src/delivery/messages';
 
 /** Test configuration: second-scale backoff, short timeout, loopback refused like production. */
 export const CONFIG: DeliveryConfig = {
@@ -21,7 +21,7 @@ export type Vendor = (req: Request) => Response | Promise<Response>;
 /** Consumer dependencies with an in-worker "network" of vendors, capturing queue sends. */
 export function fakeDeps(vendors: Record<string, Vendor>, config: DeliveryConfig = CONFIG) {
   const calls: { url: string; at: number; body: unknown }[] = [];
-  const retries: MessageSendRequest<DeliveryAttempt>[] = [];
+  const retries: MessageSendRequest<DeliveryAttempt | DeliveryAttempts>[] = [];
   const deadLetters: DeliveryFailure[] = [];
   const deps: ConsumerDeps = {
     config,
@@ -80,3 +80,12 @@ export function retryBatchOf(bodies: DeliveryMessage[], attempts = 1) {
 
 /** Ack/retry decisions of a batch after the consumer ran. */
 export const resultOf = (batch: MessageBatch) => getQueueResult(batch, createExecutionContext());
+
+/** Each event the retry-lane messages carry (single or packed), with its message's delay. */
+export function retriedEvents(retries: MessageSendRequest<DeliveryAttempt | DeliveryAttempts>[]) {
+  return retries.flatMap(({ body, delaySeconds }) =>
+    body.kind === 'attempts'
+      ? body.attempts.map((a) => ({ ...a, destinationId: body.destinationId, delaySeconds }))
+      : [{ ...body, delaySeconds }],
+  );
+}

@@ -1,0 +1,66 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { type DeliveryMessage, outboundEventsOf } from '../src/delivery/messages';
+import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
+import type { IngestMessage } from '../src/ingest/spec';
+import { mintProfileId, profileStub } from '../src/profiles/protocol';
+import type { TestProfile } from './kit/test-profile';
+import { env, ingestMessage, profileObject, uniq } from './kit/workers';
+
+// What an apply costs in SQLite rows written (Cloudflare bills each row, index entries and deletes
+// included), measured by the Profile's own meter over its transaction (the cursors' rowsWritten).
+const limits = limitSpec(compileRules(defaultSettings()));
+const message = (event: Record<string, unknown>): IngestMessage =>
+  ingestMessage(event, { messageId: uniq('m'), sourceId: 'src_rows' });
+
+describe("a known user's apply", () => {
+  it('writes one row per event, one outbox row and one meta write; the flush deletes one row', async () => {
+    const id = mintProfileId('users');
+    const stub = profileStub(env, id);
+    const raw = profileObject(id);
+    const userId = uniq('u');
+    const keys = [`user_id:${userId}`];
+    const sent: DeliveryMessage[] = [];
+    await runInDurableObject(raw, (instance) => {
+      (instance as TestProfile).hooks.send = async (m) => {
+        sent.push(...m);
+      };
+    });
+    const apply = (messages: IngestMessage[]) =>
+      stub.apply({ profileId: id, collection: 'users', keys, messages, limits, emit: true });
+    expect(await apply([message({ type: 'identify', userId, traits: { plan: 'pro' } })])).toMatchObject({
+      applied: 1,
+    });
+    await expect.poll(() => sent.length).toBe(1);
+    sent.length = 0;
+
+    const tracks = Array.from({ length: 20 }, (_, i) =>
+      message({ type: 'track', userId, event: 'Product Viewed', properties: { i } }),
+    );
+    expect(await apply(tracks)).toMatchObject({ status: 'ok', applied: 20 });
+    const cost = await runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+    // 20 log rows, 1 outbox row, 1 meta update (before: 3 + 2 per event in the log and dedupe
+    // set, 2 per event in the outbox, 1 per event on meta, 2 more meta writes).
+    expect(cost?.rowsWritten).toBe(22);
+    // The flush: one packed queue message for the 20 deliveries.
+    await expect.poll(() => sent.length).toBe(1);
+    expect(outboundEventsOf(sent[0]).map((o) => o.event.messageId)).toEqual(tracks.map((t) => t.event.messageId));
+    await expect
+      .poll(() =>
+        runInDurableObject(
+          raw,
+          (_i, state) => state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n,
+        ),
+      )
+      .toBe(0);
+
+    // A redelivered batch is a no-op, and writes nothing.
+    expect(await apply(tracks)).toMatchObject({ status: 'ok', applied: 0, duplicates: 20 });
+    const again = await runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+    expect(again?.rowsWritten).toBe(0);
+    const read = await stub.read({ messageIds: true });
+    if (read.status !== 'live') throw new Error(read.status);
+    expect(read.meta.event_count).toBe(21);
+    expect(read.messageIds).toHaveLength(21);
+  });
+});
