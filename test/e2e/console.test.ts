@@ -561,6 +561,34 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     }
   });
 
+  it('shows a governance:read token plans and violations without the forms that change them', async () => {
+    const { token } = await t.admin<{ token: string }>('/api/tokens', {
+      method: 'POST',
+      body: { name: 'plan reader', scopes: ['governance:read', 'audit:read'] },
+    });
+    const planId = (await t.admin<{ data: { id: string; name: string }[] }>('/api/tracking-plans')).data.find(
+      (p) => p.name === 'Checkout plan',
+    )?.id;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => problems.push(`pageerror (plan reader): ${e.message}`));
+    try {
+      await p.goto(`${t.url}/`);
+      await p.fill('#token', token);
+      await p.click('#login button');
+      await p.locator('#page-tracking-plans').waitFor();
+      expect(await p.locator('nav a').allTextContents()).toEqual(['Tracking plans', 'Audit log']);
+      expect(await p.locator('#tp-create').count()).toBe(0);
+      await p.goto(`${t.url}/#/tracking-plans/${planId}`);
+      await p.locator('#tp-violations tbody tr').first().waitFor();
+      expect(await p.locator('#tp-rules tbody').textContent()).toContain('Order Completed');
+      expect(await p.locator('#tp-rules-json, #tp-connect, .tp-disconnect, .tp-settings-save').count()).toBe(0);
+      await p.screenshot({ path: `${SHOTS}/read-only-plan.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('loaded every page without a console error or dialog', () => {
     expect(problems).toEqual([]);
   });

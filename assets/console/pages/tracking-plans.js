@@ -5,7 +5,8 @@ import { api, can } from '../api.js';
 import { add, fill, h, json, table, when } from '../dom.js';
 
 const enc = encodeURIComponent;
-const sourcesList = () => api('/api/sources').then((r) => r.data, () => []);
+// Without sources:read the page shows source ids only (and asks nothing it would be refused).
+const sourcesList = () => (can('sources:read') ? api('/api/sources').then((r) => r.data, () => []) : Promise.resolve([]));
 const sourceName = (sources, id) => sources.find((s) => s.id === id)?.name ?? id;
 
 export async function render(root, ctx) {
