@@ -181,6 +181,16 @@ describe('tracking plans', () => {
       violations: [{ type: 'Invalid Enum', field: 'properties.currency', description: expect.any(String) }],
       omitted: ['properties.currency'],
     });
+    // The plan's own view (the console's plan page): the group, the source it came from, a sample.
+    const byPlan = await eventually(async () => {
+      const v = await getJson<{ data: Record<string, unknown>[] }>(`/api/tracking-plans/${planId}/violations`);
+      return v.body.data.length ? v.body.data : undefined;
+    });
+    expect(byPlan).toMatchObject([
+      { sourceId: source.id, trackingPlanId: planId, field: 'properties.currency', violationType: 'Invalid Enum' },
+    ]);
+    expect((byPlan[0].sample as { userId: string }).userId).toBe(userId);
+    expect((await getJson('/api/tracking-plans/tp_missing/violations')).status).toBe(404);
   });
 
   it('reports the observed schema of a source and drafts a plan from it that the same traffic passes', async () => {

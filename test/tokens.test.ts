@@ -27,6 +27,23 @@ async function mint(scopes: string[], extra: Record<string, unknown> = {}) {
 }
 
 describe('scoped API tokens', () => {
+  it('lists every scope, marking those the caller may grant', async () => {
+    const all = await (await call('/api/tokens/scopes', { token: 'test-admin-token' })).json<{
+      data: { scope: string; grantable: boolean }[];
+    }>();
+    expect(all.data.map((s) => s.scope)).toEqual(
+      expect.arrayContaining(['sources:read', 'audit:read', 'tokens:write']),
+    );
+    expect(all.data.every((s) => s.grantable)).toBe(true);
+    const minter = await mint(['tokens:write', 'sources:read']);
+    const some = await (await call('/api/tokens/scopes', { token: minter.token })).json<{
+      data: { scope: string; grantable: boolean }[];
+    }>();
+    expect(some.data.filter((s) => s.grantable).map((s) => s.scope)).toEqual(['sources:read', 'tokens:write']);
+    const reader = await mint(['sources:read']);
+    expect((await call('/api/tokens/scopes', { token: reader.token })).status).toBe(403);
+  });
+
   it('shows the secret once, stores only its SHA-256, and lists tokens without secrets', async () => {
     const t = await mint(['sources:read']);
     expect(t.token).toMatch(/^tsr_[0-9a-f]{48}$/); // 192 random bits

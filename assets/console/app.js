@@ -3,15 +3,17 @@
 import { can, loadSession, signIn, signOut } from './api.js';
 import { add, fill, h } from './dom.js';
 import * as archive from './pages/archive.js';
+import * as audit from './pages/audit.js';
 import * as audiences from './pages/audiences.js';
 import * as destinations from './pages/destinations.js';
 import * as functions from './pages/functions.js';
 import * as insights from './pages/insights.js';
-import * as later from './pages/later.js';
 import * as overview from './pages/overview.js';
 import * as privacy from './pages/privacy.js';
 import * as profiles from './pages/profiles.js';
 import * as sources from './pages/sources.js';
+import * as tokens from './pages/tokens.js';
+import * as trackingPlans from './pages/tracking-plans.js';
 import * as traits from './pages/traits.js';
 
 /** Navigation: [section, [label, path, scope, render]]; a page shows when the token holds its scope. */
@@ -33,10 +35,10 @@ const NAV = [
     ['Retention', 'retention', 'insights:read', insights.retentionPage],
   ]],
   ['Govern', [
-    ['Tracking plans', 'tracking-plans', 'governance:read', later.trackingPlans],
+    ['Tracking plans', 'tracking-plans', 'governance:read', trackingPlans.render],
     ['Privacy requests', 'privacy', 'privacy:write', privacy.render],
-    ['Tokens', 'tokens', 'tokens:write', later.tokens],
-    ['Audit log', 'audit', 'audit:read', later.audit],
+    ['Tokens', 'tokens', 'tokens:write', tokens.render],
+    ['Audit log', 'audit', 'audit:read', audit.render],
     ['Functions', 'functions', 'functions:read', functions.render],
     ['Archive and replays', 'archive', 'archive:read', archive.render],
   ]],

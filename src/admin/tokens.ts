@@ -34,6 +34,7 @@ export function tokenView(t: ApiTokenRow) {
 
 const doc = apiDoc('Tokens', {
   list: { summary: 'List API tokens (never their secrets)' },
+  scopes: { summary: 'Every scope a token may carry, and which of them the caller may grant' },
   create: { summary: 'Create a scoped token; the secret is in this answer only', body: CreateToken, status: 201 },
   revoke: { summary: 'Revoke a token at once', errors: [404] },
 });
@@ -43,6 +44,10 @@ export const tokensApi = new Hono<AdminEnv>()
   .get('/', doc.list, requireScope('tokens:write'), async (c) =>
     c.json({ data: (await listTokens(c.env.DB)).map(tokenView) }),
   )
+  .get('/scopes', doc.scopes, requireScope('tokens:write'), (c) => {
+    const held = c.get('principal').scopes;
+    return c.json({ data: SCOPES.map((scope) => ({ scope, grantable: grants(held, scope) })) });
+  })
   .post('/', doc.create, requireScope('tokens:write'), async (c) => {
     const input = await parseJson(c.req.raw, CreateToken);
     const principal = c.get('principal');

@@ -21,7 +21,7 @@ import {
   sourcesOfPlan,
   updatePlan,
 } from './store';
-import { listViolations } from './violations';
+import { listPlanViolations, listViolations } from './violations';
 
 const read = requireScope('governance:read');
 const write = requireScope('governance:write');
@@ -42,6 +42,10 @@ const doc = apiDoc('Tracking plans', {
   remove: { summary: 'Delete a tracking plan', errors: [404] },
   connect: { summary: 'Connect a source (a source has at most one plan)', body: ConnectSource, errors: [404] },
   disconnect: { summary: 'Disconnect a source', errors: [404] },
+  violations: {
+    summary: "A plan's violations on every source, by event, field and type, with a sample",
+    errors: [404],
+  },
 });
 const sdoc = apiDoc('Tracking plans', {
   settings: { summary: "A source's schema controls (Segment's schemaSettings)", errors: [404] },
@@ -97,6 +101,10 @@ export const trackingPlansApi = new Hono<AdminEnv>()
     const row = await updatePlan(c.env.DB, await findPlan(c.env.DB, c.req.param('id')), input);
     clearGovernanceCache();
     return c.json(planView(row, await sourcesOfPlan(c.env.DB, row.id)));
+  })
+  .get('/:id/violations', doc.violations, read, async (c) => {
+    const row = await findPlan(c.env.DB, c.req.param('id'));
+    return c.json({ data: await listPlanViolations(c.env.DB, row.id) });
   })
   .put('/:id/rules', doc.rules, write, async (c) => {
     const rules = await parseJson(c.req.raw, z.strictObject({ rules: Rules }));

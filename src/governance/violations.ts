@@ -86,7 +86,21 @@ export async function listViolations(
     )
     .bind(sourceId, q.from ?? null, q.to ?? null, q.eventName ?? null)
     .all<Record<string, string | number>>();
-  return results.map((r) => ({
+  return results.map(groupOf);
+}
+
+/** A tracking plan's violations across the sources that counted them under it, most recent first. */
+export async function listPlanViolations(d1: D1Database, planId: string): Promise<ViolationGroup[]> {
+  const { results } = await d1
+    .prepare('SELECT * FROM violations WHERE plan_id = ?1 ORDER BY last_seen DESC LIMIT 1000')
+    .bind(planId)
+    .all<Record<string, string | number>>();
+  return results.map(groupOf);
+}
+
+function groupOf(r: Record<string, string | number>): ViolationGroup & { sourceId: string } {
+  return {
+    sourceId: String(r.source_id),
     eventType: String(r.event_type),
     eventName: String(r.event_name),
     field: String(r.field),
@@ -96,5 +110,5 @@ export async function listViolations(
     firstSeen: String(r.first_seen),
     lastSeen: String(r.last_seen),
     sample: parseSample(String(r.sample)),
-  }));
+  };
 }

@@ -4,7 +4,9 @@
 // look a profile up and see its identity graph, build an audience (size preview, members), open a
 // failing destination's health and replay its dead letters, create a privacy regulation and follow
 // it, write and test-run a function, replay the archive with progress, build a computed trait with
-// its preview; hostile event values run nothing on any page.
+// its preview, create a tracking plan and see an event's violation on it, create a token shown
+// once and revoke it, filter the audit log and open an entry; hostile event values run nothing on
+// any page.
 import { mkdirSync } from 'node:fs';
 import { Analytics } from '@segment/analytics-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -319,6 +321,130 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     expect(await page.locator('#traits').textContent()).not.toContain('total_spent');
   });
 
+  it("creates a tracking plan with a rule, connects a source and shows an analytics-node event's violation", async () => {
+    const source = await t.admin<{ id: string; writeKey: string }>('/api/sources', {
+      method: 'POST',
+      body: { name: 'Governed' },
+    });
+    await open('tracking-plans', '#tp-create');
+    await page.fill('#tp-name', 'Checkout plan');
+    await page.click('#tp-create button');
+    await page.locator('#tp-rules-json').waitFor();
+    // A rule the API refuses: its 400 message is shown, nothing is saved.
+    const mark = problems.length;
+    await page.fill('#tp-rules-json', JSON.stringify([{ type: 'TRACK', jsonSchema: {} }]));
+    await page.click('#tp-rules-save');
+    await expect.poll(() => page.locator('#tp-rules-error').textContent()).toContain('key');
+    // Chromium logs the expected 400 as a console error; anything else stays a problem.
+    problems.push(...problems.splice(mark).filter((p) => !p.includes('status of 400')));
+    const rule = {
+      type: 'TRACK',
+      key: 'Order Completed',
+      jsonSchema: {
+        type: 'object',
+        properties: {
+          properties: {
+            type: 'object',
+            properties: { total: { type: 'number' } },
+            required: ['total'],
+          },
+        },
+      },
+    };
+    await page.fill('#tp-rules-json', JSON.stringify([rule]));
+    await page.click('#tp-rules-save');
+    await page.locator('#tp-rules-saved', { hasText: 'Saved 1 rule' }).waitFor();
+    expect(await page.locator('#tp-rules tbody').textContent()).toContain('Order Completed');
+    await page.selectOption('#tp-connect-source', source.id);
+    await page.click('#tp-connect');
+    await page.locator(`#tp-sources tr[data-source="${source.id}"]`).waitFor();
+    await page.locator('.tp-settings-json').first().waitFor();
+    const planUrl = page.url();
+    await send(source.writeKey, (a) =>
+      a.track({ userId: 'plan-user', event: 'Order Completed', properties: { total: 'thirty' } }),
+    );
+    await eventually(
+      async () => {
+        await page.reload();
+        await page.locator('#tp-violations').waitFor();
+        return (await page.locator('#tp-violations tbody tr').count()) > 0;
+      },
+      { timeout: 30_000, interval: 1000, message: 'the violation on the plan page' },
+    );
+    const row = page.locator('#tp-violations tbody tr').first();
+    expect(await row.textContent()).toContain('Order Completed');
+    expect(await row.textContent()).toContain('properties.total');
+    await row.click();
+    expect(await page.locator('#tp-sample pre').textContent()).toContain('"thirty"');
+    await shot('tracking-plan');
+    await open('tracking-plans', '#plans table');
+    expect(await page.locator('#plans tbody').textContent()).toContain('Checkout plan');
+    await page.goBack();
+    await page.locator('#tp-violations').waitFor();
+    expect(page.url()).toBe(planUrl);
+    await shot('tracking-plans');
+    // A draft from the source's observed events: a new plan with a rule for what it saw.
+    await open('tracking-plans', '#tp-draft');
+    await page.selectOption('#tp-draft-source', source.id);
+    await page.click('#tp-draft');
+    await page.locator('#tp-rules tbody', { hasText: 'Order Completed' }).waitFor({ timeout: 15_000 });
+    expect(await page.locator('#tp-title').textContent()).toContain(source.id);
+  });
+
+  it('creates a token with two scopes, shows its secret once, lists it and revokes it', async () => {
+    await open('tokens', '#token-form');
+    await page.fill('#token-name', 'Console-made token');
+    await page.locator('.token-scope[value="sources:read"]').check();
+    await page.locator('.token-scope[value="audit:read"]').check();
+    await page.click('#token-create');
+    const secret = (await page.locator('#new-token').textContent({ timeout: 10_000 })) ?? '';
+    expect(secret.length).toBeGreaterThan(20);
+    const row = page.locator('#tokens tbody tr', { hasText: 'Console-made token' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('sources:read, audit:read');
+    await shot('token-created');
+    const works = await fetch(`${t.url}/api/sources`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(works.status).toBe(200);
+    // Shown once: the page again has no secret, and no answer of the API holds it.
+    await open('overview', '#page-overview');
+    await open('tokens', '#tokens table');
+    expect(await page.locator('#new-token').count()).toBe(0);
+    expect(await page.locator('#page-tokens').textContent()).not.toContain(secret);
+    await row.locator('.token-revoke').click();
+    await row.locator('.token-confirm-revoke').click();
+    await expect.poll(() => row.textContent()).toContain('revoked');
+    const refused = await fetch(`${t.url}/api/sources`, { headers: { authorization: `Bearer ${secret}` } });
+    expect([401, 403]).toContain(refused.status);
+    await shot('tokens');
+  });
+
+  it('filters the audit log, opens an entry with its before and after, and verifies the chain', async () => {
+    await open('audit', '#audit table');
+    await page.fill('#audit-action', 'POST /api/tracking-plans/:id/sources');
+    await page.click('#audit-apply');
+    await expect.poll(() => page.url()).toContain('action=POST');
+    await page.locator('#audit tbody tr').first().waitFor();
+    const actions = await page.locator('#audit tbody tr td:nth-child(4)').allTextContents();
+    expect(actions.length).toBeGreaterThan(0);
+    expect(new Set(actions)).toEqual(new Set(['POST /api/tracking-plans/:id/sources']));
+    await page.locator('#audit tbody tr').first().click();
+    await page.locator('#audit-entry-card').waitFor();
+    // Connecting a source: the plan before has none, after has the one connected.
+    const before = JSON.parse((await page.locator('#audit-before pre').textContent()) ?? 'null');
+    const after = JSON.parse((await page.locator('#audit-after pre').textContent()) ?? 'null');
+    expect(before).toMatchObject({ name: 'Checkout plan', sourceIds: [] });
+    expect(after).toMatchObject({ name: 'Checkout plan' });
+    expect(after.sourceIds).toHaveLength(1);
+    await page.click('#audit-verify');
+    await expect
+      .poll(() => page.locator('#audit-verify-result').textContent(), { timeout: 20_000 })
+      .toContain('Intact');
+    await shot('audit-entry');
+    await page.goBack();
+    await page.locator('#audit table').waitFor();
+    expect(page.url()).not.toContain('action=');
+  });
+
   it('renders hostile event names and properties as text on every page, executing nothing', async () => {
     await send(t.writeKey, (a) => {
       a.track({ userId: 'xss-user', event: XSS_NAME, properties: { note: XSS_PROP, [XSS_NAME]: XSS_PROP } });
@@ -332,6 +458,21 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
     const fnId = (await t.admin<{ data: { id: string; name: string }[] }>('/api/functions')).data.find(
       (f) => f.name === XSS_NAME,
     )?.id;
+    const hostilePlan = await t.admin<{ id: string }>('/api/tracking-plans', {
+      method: 'POST',
+      body: {
+        name: XSS_NAME,
+        description: XSS_PROP,
+        rules: [
+          {
+            type: 'TRACK',
+            key: XSS_NAME,
+            jsonSchema: { type: 'object', properties: { properties: { type: 'object', required: [XSS_NAME] } } },
+          },
+        ],
+      },
+    });
+    await t.admin('/api/tokens', { method: 'POST', body: { name: XSS_NAME, scopes: ['sources:read'] } });
     const from = new Date(Date.now() - 86_400_000).toISOString();
     const to = new Date(Date.now() + 86_400_000).toISOString();
     const pages: [string, string][] = [
@@ -356,9 +497,11 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       ['sources', '#create-source'],
       ['destinations', '#page-destinations table'],
       ['dashboard', '#page-dashboard h2'],
-      ['tokens', '#page-tokens table'],
+      ['tokens', '#tokens table'],
       ['audit', '#audit table'],
-      ['tracking-plans', '#page-tracking-plans table'],
+      [`audit?action=${encodeURIComponent('POST /api/tokens')}`, '#audit table'],
+      ['tracking-plans', '#plans table'],
+      [`tracking-plans/${hostilePlan.id}`, '#tp-violations'],
       ['privacy', '#regulations table'],
       ['functions', '#functions table'],
       [`functions/${fnId}`, '#fn-invocations'],
@@ -370,6 +513,8 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       await open(hash, ready);
       if (hash.startsWith('sources/')) await page.locator('#events tr', { hasText: XSS_NAME }).first().click();
       if (hash.startsWith('profiles/')) await page.locator('#timeline tbody tr').first().click();
+      if (hash.startsWith('audit?')) await page.locator('#audit tbody tr').last().click();
+      if (hash.startsWith('tracking-plans/')) await page.locator('#tp-rules details summary').first().click();
       if (hash.startsWith('functions/')) {
         await page.click('#fn-test');
         await page.locator('#fn-test-logs').waitFor({ timeout: 20_000 });
@@ -411,6 +556,34 @@ describe.skipIf(!HAVE_BROWSER)('console in Chromium', () => {
       await p.goto(`${t.url}/#/privacy`);
       await p.locator('#page-functions').waitFor();
       await p.screenshot({ path: `${SHOTS}/read-only-token.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a governance:read token plans and violations without the forms that change them', async () => {
+    const { token } = await t.admin<{ token: string }>('/api/tokens', {
+      method: 'POST',
+      body: { name: 'plan reader', scopes: ['governance:read', 'audit:read'] },
+    });
+    const planId = (await t.admin<{ data: { id: string; name: string }[] }>('/api/tracking-plans')).data.find(
+      (p) => p.name === 'Checkout plan',
+    )?.id;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => problems.push(`pageerror (plan reader): ${e.message}`));
+    try {
+      await p.goto(`${t.url}/`);
+      await p.fill('#token', token);
+      await p.click('#login button');
+      await p.locator('#page-tracking-plans').waitFor();
+      expect(await p.locator('nav a').allTextContents()).toEqual(['Tracking plans', 'Audit log']);
+      expect(await p.locator('#tp-create').count()).toBe(0);
+      await p.goto(`${t.url}/#/tracking-plans/${planId}`);
+      await p.locator('#tp-violations tbody tr').first().waitFor();
+      expect(await p.locator('#tp-rules tbody').textContent()).toContain('Order Completed');
+      expect(await p.locator('#tp-rules-json, #tp-connect, .tp-disconnect, .tp-settings-save').count()).toBe(0);
+      await p.screenshot({ path: `${SHOTS}/read-only-plan.png`, fullPage: true });
     } finally {
       await context.close();
     }
