@@ -4,9 +4,11 @@ import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
 import { migrateSqlite } from '../lib/do-schema';
 import { sendJson } from '../lib/queue';
+import { AlarmSlot, type Committed, nextAlarmAt, owesAlarm } from './alarm';
 import { readParts, writeMessages } from './commit';
 import { type EngageSet, ProfileEngage } from './engage/engage';
 import { EventLog, retentionFrom } from './event-log';
+import { absorbBreaks, exportHistoryPage } from './merge';
 import { OutboxSender } from './outbox';
 import { profileStub } from './protocol';
 import type {
@@ -30,23 +32,6 @@ import type {
 import { SqlMeter, type WorkCost } from './sql-meter';
 import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from './store';
 
-/** Retry delay of the outbox and of an interrupted merge. */
-const ALARM_DELAY_MS = 30_000;
-
-/** What a committed transaction leaves to do; `afterCommit` does it. */
-interface Committed {
-  /** Outbox rows to send now. */
-  flushOutbox?: boolean;
-  /** The commit wrote outbox rows that the 30 s retry alarm must guard should this object die first. */
-  outboxWritten?: boolean;
-  /** Audience state changed: membership rows to send to D1. */
-  engage?: boolean;
-  /** Events were applied: retention housekeeping is owed, first due when their dedupe rows expire. */
-  housekeeping?: boolean;
-  /** A merge was left pending: retry it should this object die midway. */
-  merge?: boolean;
-}
-
 /**
  * One unified customer (or account). Events are applied in one SQLite transaction each (dedupe,
  * traits, log, outbox row, audience evaluation); `afterCommit` then sends the outbox to the
@@ -61,7 +46,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
   private lock: Promise<unknown> = Promise.resolve();
   private readonly outbox: OutboxSender;
   private readonly engage: ProfileEngage;
-  private alarmAt: number | undefined;
+  private readonly alarmSlot: AlarmSlot;
   private readonly sql: SqlMeter;
   /** What the last apply's transaction cost (rows read and written, JSON parsed): diagnostics and tests. */
   lastApplyCost: WorkCost | undefined;
@@ -73,6 +58,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     this.log = new EventLog(this.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
     this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
+    this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH));
   }
 
@@ -118,15 +104,8 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       if (m.pending) return { status: 'busy', absorbed: state !== 'none' };
       if (state === 'none') {
         if (input.loserId <= input.survivorId) return { status: 'conflict', breaks: ['*order'] };
-        const mine = this.store.view(input.survivorId);
-        const theirs = {
-          identifiers: input.head.identifiers.map((r) => r.key),
-          merges: input.head.mergedFrom.length,
-          addedAt: Object.fromEntries(input.head.identifiers.map((r) => [r.key, Date.parse(r.created_at)])),
-        };
-        const union = new Set([...mine.identifiers, ...theirs.identifiers]);
-        const excess = measureExcess(union, mine.merges + 1 + theirs.merges, [mine, theirs], input.limits);
-        if (excess.amount > 0) return { status: 'conflict', breaks: [...excess.kinds] };
+        const breaks = absorbBreaks(this.store.view(input.survivorId), input);
+        if (breaks.length) return { status: 'conflict', breaks };
         const now = new Date().toISOString();
         this.ctx.storage.transactionSync(() => {
           this.init(input.survivorId, input.head.meta.collection ?? 'users', now);
@@ -161,21 +140,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
   /** A page of this (frozen) profile's history, for the survivor of its merge. */
   historyPage(cursor?: HistoryCursor): HistoryPage {
     if (!this.store.meta().pending) throw new Error('history is only handed over during a merge');
-    return this.exportPage(cursor);
-  }
-
-  /** The log and dedupe set, then the audience match rows, page by page. */
-  private exportPage(cursor?: HistoryCursor): HistoryPage {
-    if (cursor?.phase === 'matches') {
-      const m = this.engage.matchPage({ spec: cursor.ts, id: cursor.id });
-      const next = m.next && { phase: 'matches' as const, ts: m.next.spec, id: m.next.id };
-      return { chunk: { events: [], seen: [], matches: m.rows }, next };
-    }
-    const page = this.log.historyPage(cursor);
-    if (page.next) return page;
-    const m = this.engage.matchPage();
-    const next = m.next && { phase: 'matches' as const, ts: m.next.spec, id: m.next.id };
-    return { chunk: { ...page.chunk, matches: m.rows }, next };
+    return exportHistoryPage(this.log, this.engage, cursor);
   }
 
   /** Waits for identifier work in progress, finishes an interrupted merge, then describes. */
@@ -194,7 +159,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
 
   /** Retries the outbox, finishes an interrupted merge, passes audience window edges, applies retention. */
   override async alarm(): Promise<void> {
-    this.alarmAt = undefined;
+    this.alarmSlot.clear();
     const m = this.store.meta();
     if (m.pending && m.id) await this.settle(m.id);
     await this.engage.onAlarm(); // window edges: re-evaluates (and sends membership), so exits go out with this flush
@@ -213,7 +178,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       });
     }
     // Everything was awaited above: only the next alarm is left to arm (retention waits for an apply).
-    this.armAlarm(this.nextAlarm({ outboxWritten: unsent, merge: true }));
+    this.alarmSlot.arm(this.nextAlarm({ outboxWritten: unsent, merge: true }));
   }
 
   /** Re-evaluates audiences for a back-fill (at least at `minRevision`). */
@@ -247,7 +212,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         .map((r) => r.profile_id);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
-      this.alarmAt = undefined;
+      this.alarmSlot.clear();
       // An empty schema again: a late call reads a missing profile instead of failing.
       migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
       return { identifiers, mergedFrom };
@@ -345,7 +310,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       let res: AbsorbResult;
       try {
         const head = { ...this.store.exportHead(), engage: this.engage.exportAggregates() };
-        const history = this.exportPage();
+        const history = exportHistoryPage(this.log, this.engage);
         res = await profileStub(this.env, to).absorb({ ...pending, survivorId: to, loserId: selfId, head, history });
       } catch (err) {
         console.warn('merge interrupted; it stays pending and is retried', err);
@@ -382,29 +347,16 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     if (done.engage)
       this.ctx.waitUntil(this.engage.flush().catch((err) => console.warn('membership flush failed', err)));
     // Nothing changed (an apply of duplicates only): nothing new is owed.
-    if (done.outboxWritten || done.engage || done.housekeeping || done.merge) this.armAlarm(this.nextAlarm(done));
+    if (owesAlarm(done)) this.alarmSlot.arm(this.nextAlarm(done));
   }
 
-  /**
-   * When the alarm must fire: the earliest of the outbox retry (only after writing outbox rows),
-   * the merge retry (while one is pending), the audiences' window edge or retry, and retention
-   * housekeeping (after applying events). Infinity when nothing is owed.
-   */
+  /** When the alarm must fire for what `done` left owed (see `nextAlarmAt`). */
   private nextAlarm(done: Committed, now = Date.now()): number {
-    const due = [this.engage.nextAlarm(now) ?? Number.POSITIVE_INFINITY];
-    if (done.outboxWritten) due.push(now + ALARM_DELAY_MS);
-    if (done.merge && this.store.meta().pending) due.push(now + ALARM_DELAY_MS);
-    if (done.housekeeping) due.push(now + retentionFrom(this.env).seenMs);
-    return Math.min(...due);
-  }
-
-  /** Sets the alarm no later than `when` (an earlier one already set stays). */
-  private armAlarm(when: number): void {
-    if (when === Number.POSITIVE_INFINITY || (this.alarmAt !== undefined && this.alarmAt <= when)) return;
-    this.alarmAt = when;
-    this.ctx.storage.setAlarm(when).catch((err) => {
-      this.alarmAt = undefined;
-      console.warn('could not set alarm', err);
-    });
+    const owed = {
+      engageAt: this.engage.nextAlarm(now),
+      mergePending: Boolean(done.merge && this.store.meta().pending),
+      seenMs: retentionFrom(this.env).seenMs,
+    };
+    return nextAlarmAt(done, owed, now);
   }
 }
