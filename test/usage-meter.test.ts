@@ -101,10 +101,16 @@ describe('usage meter', () => {
     expect(d.unit('ingest-consumer', 'queue.ops', 'tessera-ingest')).toBe(2 * N);
     expect(d.unit('ingest-consumer', 'worker.invocations')).toBeGreaterThanOrEqual(1);
     // The Profile object: one apply request per event, and exactly the rows its own meter measured
-    // for those applies' transactions, plus the one outbox row each apply's flush deleted after it.
+    // for those applies' transactions: it hands the deliveries back, so no outbox row is written
+    // or deleted, and no retry alarm is armed.
     const profileRequests = d.unit('ingest-consumer', 'do.requests', 'Profile');
     expect(profileRequests).toBe(N);
-    expect(d.unit('Profile', 'do.rows_written', 'Profile')).toBe(rowsWritten + N);
+    expect(d.unit('Profile', 'do.rows_written', 'Profile')).toBe(rowsWritten);
+    const alarm = await runInDurableObject(profileObject(profileId), (_i: Profile, state) => state.storage.getAlarm());
+    expect(alarm === null || alarm > Date.now() + 86_400_000).toBe(true); // retention only, days away
+    // The consumer sends each batch's deliveries as one message (each track is its own batch here).
+    expect(d.unit('ingest-consumer', 'queue.messages', 'tessera-delivery')).toBe(N);
+    expect(d.unit('Profile', 'queue.messages', 'tessera-delivery')).toBe(0);
     expect(d.unit('Profile', 'do.rows_read', 'Profile')).toBeGreaterThanOrEqual(rowsRead);
     // Tracks change nothing the directory lists (identifiers, traits), so the directory writes no D1
     // row; the insights rollups write one volume row and one rollup row per queue batch (each track

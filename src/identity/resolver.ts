@@ -18,6 +18,7 @@
  * (claim), and entries left pointing at a tombstone are repointed lazily.
  */
 
+import type { OutboundEvent } from '../delivery/messages';
 import type { IngestMessage } from '../ingest/spec';
 import { followMerges } from '../lib/merge-pointers';
 import { IngestPii } from '../privacy/pii-guard';
@@ -38,6 +39,14 @@ export interface Outcome {
   accountId?: string;
   snapshots: ProfileSnapshot[];
   merges: MergeRecord[];
+  /** With `handOver`: this event's deliveries, for the caller to send before it acks. */
+  outbound: OutboundEvent[];
+}
+
+/** How the caller takes the events' deliveries (see `ApplyInput.handOver`). */
+export interface HandOver {
+  /** MessageIds of this batch that the queue delivered before (see `ApplyInput.again`). */
+  again: ReadonlySet<string>;
 }
 
 /** Raised when resolution keeps racing; the queue message is retried later. */
@@ -80,6 +89,8 @@ export class Resolver {
     private readonly rules: Rules,
     /** Blind index keys and sealed events of this batch (PII protection); none by default. */
     private readonly pii: IngestPii = IngestPii.none,
+    /** Deliveries come back in each outcome instead of each profile's outbox; outbox by default. */
+    private readonly handOver?: HandOver,
   ) {
     this.spec = limitSpec(rules);
     this.index = new IndexClient(env);
@@ -135,13 +146,17 @@ export class Resolver {
         links: [],
         limits: this.spec,
         emit: true,
+        ...this.handOverOf(r.idx.map((i) => msgs[i])),
       });
       if (res.status !== 'ok') {
         for (const i of r.idx) await single(i);
         return;
       }
       recordResolution(performance.now() - t0, r.idx.length);
-      for (const i of r.idx) results[i] = { profileId: r.profile, snapshots: [], merges: [] };
+      r.idx.forEach((i, at) => {
+        const sent = res.outbound?.[at];
+        results[i] = { profileId: r.profile, snapshots: [], merges: [], outbound: sent ? [sent] : [] };
+      });
       (results[r.idx[r.idx.length - 1]] as Outcome).snapshots.push(res.snapshot);
     };
     for (let i = 0; i < msgs.length; i++) {
@@ -164,7 +179,7 @@ export class Resolver {
 
   /** Resolves one event and applies it to its user profile (and account profile, for group calls). */
   async ingest(msg: IngestMessage): Promise<Outcome> {
-    const out: Outcome = { snapshots: [], merges: [] };
+    const out: Outcome = { snapshots: [], merges: [], outbound: [] };
     const e = msg.event;
     const userKeys = await this.keysOf(e, 'users');
     const accountKeys = e.type === 'group' ? await this.keysOf(e, 'accounts') : [];
@@ -182,6 +197,13 @@ export class Resolver {
       out.accountId = await this.resolveAndApply('accounts', accountKeys, msg, links, !out.profileId, out);
     }
     return out;
+  }
+
+  /** The apply fields that hand these messages' deliveries back (none without `handOver`). */
+  private handOverOf(msgs: IngestMessage[]): Pick<ApplyInput, 'handOver' | 'again'> {
+    if (!this.handOver) return {};
+    const again = msgs.map((m) => m.event.messageId).filter((id) => this.handOver?.again.has(id));
+    return again.length ? { handOver: true, again } : { handOver: true };
   }
 
   /** Repoints index entries that were seen pointing at merged profiles. */
@@ -209,9 +231,11 @@ export class Resolver {
       links,
       limits: this.spec,
       emit,
+      ...this.handOverOf([msg]),
     });
     const applied = (target: string, res: Extract<ApplyResult, { status: 'ok' }>) => {
       out.snapshots.push(res.snapshot);
+      for (const sent of res.outbound ?? []) if (sent) out.outbound.push(sent);
       for (const k of res.snapshot.identifiers) remember(holder, k, target);
       return target;
     };

@@ -1,12 +1,10 @@
 import { archiveAccepted } from '../archive/feed';
-import type { OutboundEvent } from '../delivery/messages';
 import { groupByIdentity } from '../identity/grouping';
 import { type Outcome, Resolver } from '../identity/resolver';
 import { loadRules } from '../identity/settings-store';
 import { recordRollups } from '../insights/record';
 import { markHandedOver } from '../insights/seen';
 import { forEachLimited } from '../lib/pool';
-import { chunkForQueue } from '../lib/queue';
 import { errorText, isPoison, type QueueMessageLike, type Readable, readBodies } from '../lib/queue-bodies';
 import { IngestPii, loadPii } from '../privacy/pii-guard';
 import { ackSuppressed } from '../privacy/suppression';
@@ -18,6 +16,7 @@ import {
   recordIngestFailures,
   unreadableFailure,
 } from './dead-letters';
+import { handOverDeliveries } from './hand-over';
 import { Packs } from './packed';
 import type { IngestMessage } from './spec';
 
@@ -58,66 +57,6 @@ function poisonRow(item: Item, queue: string, err: unknown): IngestFailure {
   }
 }
 
-/** Sendable chunks of items; an item whose size cannot even be measured goes alone. */
-function chunksOf(items: Item[]): Item[][] {
-  try {
-    const chunks: Item[][] = [];
-    let at = 0;
-    for (const c of chunkForQueue(items.map((m) => m.body))) {
-      chunks.push(items.slice(at, at + c.length));
-      at += c.length;
-    }
-    return chunks;
-  } catch {
-    return items.map((m) => [m]);
-  }
-}
-
-/**
- * Hands events without a profile to delivery. A chunk that fails is sent message by message, so
- * only the message that cannot be sent is retried (or recorded, if no retry can help). Returns
- * the items acked.
- */
-async function sendUnresolved(
-  env: Cloudflare.Env,
-  items: Item[],
-  onPoison: (item: Item, err: unknown) => void,
-): Promise<Item[]> {
-  const acked: Item[] = [];
-  const send = (chunk: Item[]) =>
-    env.DELIVERY_QUEUE.sendBatch(
-      chunk.map((m) => ({
-        body: { kind: 'event', sourceId: m.body.sourceId, event: m.body.event } satisfies OutboundEvent,
-        contentType: 'json' as const,
-      })),
-    );
-  for (const chunk of chunksOf(items)) {
-    try {
-      await send(chunk);
-      for (const m of chunk) m.msg.ack();
-      acked.push(...chunk);
-      continue;
-    } catch (err) {
-      console.error('delivery enqueue failed; sending one by one', errorText(err));
-    }
-    for (const m of chunk) {
-      try {
-        await send([m]);
-        m.msg.ack();
-        acked.push(m);
-      } catch (err) {
-        if (isPoison(err)) {
-          onPoison(m, err);
-          continue;
-        }
-        console.error('delivery enqueue failed; message will be retried', errorText(err));
-        m.msg.retry({ delaySeconds: 5 });
-      }
-    }
-  }
-  return acked;
-}
-
 /**
  * Writes the touched profiles to the directory in a few batches. One bad row (D1 refuses rows over
  * 2 MB) fails its whole batch: then each message's own rows are written alone, and only the
@@ -156,10 +95,12 @@ async function flushDirectory(env: Cloudflare.Env, resolved: Resolved[]): Promis
 }
 
 /**
- * The `ingest` queue consumer: resolves each event's identity, applies it to its profile (whose
- * outbox feeds the `delivery` queue) and records the touched profiles in the D1 directory, one
- * batch of writes per queue batch. Messages are acked one by one, after the directory write, so
- * a failure retries only what it concerns; a redelivered message is a no-op (messageId dedupe).
+ * The `ingest` queue consumer: resolves each event's identity, applies it to its profile, sends
+ * the batch's deliveries to the `delivery` queue packed together (the profiles hand them back
+ * rather than each sending its own, `hand-over.ts`) and records the touched profiles in the D1
+ * directory, one batch of writes per queue batch. Messages are acked one by one, after the
+ * deliveries and the directory write, so a failure retries only what it concerns; a redelivered
+ * message is applied once (messageId dedupe) and its deliveries handed over again.
  *
  * A message may pack several events of one request (`packed.ts`): each is handled as a message of
  * its own, and the message is settled once all are.
@@ -185,7 +126,9 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       await loadPii(env),
       readable.map((r) => r.body),
     );
-    const resolver = new Resolver(env, rules, pii);
+    // Redelivered events: their profile hands a duplicate's delivery over again (see `again`).
+    const again = new Set(readable.filter((r) => r.msg.attempts > 1).map((r) => r.body.event.messageId));
+    const resolver = new Resolver(env, rules, pii, { again });
     const resolved: Resolved[] = [];
     const unresolved: Item[] = [];
     const onPoison = (item: Item, err: unknown) => {
@@ -221,8 +164,21 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
       })),
       ...unresolved.map((item) => ({ body: pii.message(item.body), attempts: item.msg.attempts })),
     ]);
-    const sent = unresolved.length ? await sendUnresolved(env, unresolved, onPoison) : [];
-    const stored = await flushDirectory(env, resolved);
+    // Every delivery of the batch in as few messages as possible, before anything is acked.
+    const handed = await handOverDeliveries<Resolved | Item>(env.DELIVERY_QUEUE, [
+      ...resolved.map((r) => ({ item: r, events: r.out.outbound })),
+      // No usable identifier: no profile, but destinations still get the event.
+      ...unresolved.map((item) => ({
+        item,
+        events: [{ kind: 'event' as const, sourceId: item.body.sourceId, event: item.body.event }],
+      })),
+    ]);
+    const isResolved = (e: Resolved | Item): e is Resolved => 'out' in e;
+    for (const e of handed.failed) (isResolved(e) ? e.item : e).msg.retry({ delaySeconds: 5 });
+    for (const { item: e, err } of handed.poison) onPoison(isResolved(e) ? e.item : e, err);
+    const sent = handed.sent.filter((e): e is Item => !isResolved(e));
+    for (const item of sent) item.msg.ack();
+    const stored = await flushDirectory(env, handed.sent.filter(isResolved));
     // Insights count only what this delivery acked: a retried event counts when a later one acks
     // it (in its pack again, or re-sent as a new message by `packs.finish`). Events without a
     // profile count in the volume only.

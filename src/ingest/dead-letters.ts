@@ -174,6 +174,7 @@ export async function replayIngestFailures(env: Cloudflare.Env, limit: number): 
   await enqueueIngest(
     env.INGEST_QUEUE,
     await Promise.all(bodies.map(async (b) => (hasSealed(b) ? ((await openDeep(ring, b)) as IngestMessage) : b))),
+    { replay: true },
   );
   const del = env.DB.prepare('DELETE FROM ingest_failures WHERE message_id = ?');
   await env.DB.batch(results.map((r) => del.bind(r.message_id)));

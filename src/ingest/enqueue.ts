@@ -1,6 +1,6 @@
 import { sendJson } from '../lib/queue';
 import { usage } from '../usage/counters';
-import { packIngest } from './packed';
+import { isPacked, packIngest } from './packed';
 import type { IngestMessage } from './spec';
 
 // Where the Profile DO still imports it from (src/profiles is being moved by h/profile-home);
@@ -11,8 +11,21 @@ import type { IngestMessage } from './spec';
  * (`packed.ts`). Resolves only once every chunk is in the queue; a rejection must become a 5xx so
  * the client retries (duplicates are harmless: messageId dedupes).
  */
-export async function enqueueIngest(queue: Queue, messages: IngestMessage[]): Promise<void> {
-  await sendJson(queue, packIngest(messages), { parallel: true });
+export async function enqueueIngest(
+  queue: Queue,
+  messages: IngestMessage[],
+  opts: { replay?: boolean } = {},
+): Promise<void> {
+  const bodies = packIngest(messages);
+  // A replayed event may have reached its profile before it failed: counted as a redelivery, so
+  // the profile hands its delivery over again if it was logged but never sent (`ApplyInput.again`).
+  await sendJson(
+    queue,
+    opts.replay
+      ? bodies.map((b) => (isPacked(b) ? { ...b, priorAttempts: 1 } : { packed: [b], priorAttempts: 1 }))
+      : bodies,
+    { parallel: true },
+  );
   // The usage meter's denominator: events that entered the pipeline (replays included), per source.
   const perSource = new Map<string, number>();
   for (const m of messages) perSource.set(m.sourceId, (perSource.get(m.sourceId) ?? 0) + 1);

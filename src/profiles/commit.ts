@@ -7,8 +7,9 @@ import { ProfileStore } from './store';
 
 /**
  * The writes of one apply, inside the caller's transaction: new identifiers and links, then each
- * message not seen before (its log row is the dedupe), traits, then one outbox row and one meta
- * write for the whole run rather than per message.
+ * message not seen before (its log row is the dedupe), traits, then one outbox row (none when the
+ * caller takes the deliveries, `handOver`) and one meta write for the whole run rather than per
+ * message.
  */
 export function writeMessages(
   store: ProfileStore,
@@ -16,7 +17,7 @@ export function writeMessages(
   input: ApplyInput,
   fresh: string[],
   now: Date,
-): { applied: number; duplicates: number; events: FoldEvent[] } {
+): { applied: number; duplicates: number; events: FoldEvent[]; handedOver?: (OutboundEvent | null)[] } {
   const iso = now.toISOString();
   let applied = 0;
   let duplicates = 0;
@@ -30,17 +31,23 @@ export function writeMessages(
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;
   const outbound: OutboundEvent[] = [];
-  for (const msg of input.messages) {
+  // With `handOver`, each message's delivery goes back to the caller instead of the outbox.
+  const handedOver = input.handOver ? input.messages.map(() => null as OutboundEvent | null) : undefined;
+  const again = new Set(input.again ?? []);
+  for (const [i, msg] of input.messages.entries()) {
     const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
     // The log's key is the dedupe (and `seen` for what left the log): one row per new event.
     if (!log.insert(fx.event)) {
       duplicates++;
+      // Redelivered: an earlier attempt may have logged it and died before handing it over.
+      if (handedOver && fx.outbound && again.has(msg.event.messageId)) handedOver[i] = fx.outbound;
       continue;
     }
     // As evaluation reads a logged event: its JSON with the log's timestamp (ms).
     events.push({ messageId: fx.event.messageId, ts: fx.event.ts, raw: { ...msg.event, timestamp: fx.event.ts } });
     store.applyTraits(fx.traits);
-    if (fx.outbound) outbound.push(fx.outbound);
+    if (fx.outbound && handedOver) handedOver[i] = fx.outbound;
+    else if (fx.outbound) outbound.push(fx.outbound);
     firstApplied ??= msg;
     lastApplied = msg;
     applied++;
@@ -61,7 +68,7 @@ export function writeMessages(
       applied,
     );
   } else if (fresh.length) store.bump(iso);
-  return { applied, duplicates, events };
+  return { applied, duplicates, events, handedOver };
 }
 
 /** The parts of a profile the APIs asked for; a merged profile answers where it went. */

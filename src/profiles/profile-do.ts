@@ -288,19 +288,20 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       }),
     );
     this.lastApplyCost = cost;
-    const { applied, duplicates, evaluated } = result;
+    const { applied, duplicates, evaluated, handedOver } = result;
+    const viaOutbox = input.emit && !input.handOver;
     this.afterCommit({
       // Users: rows are durable already; send them without holding up the caller (also what an
       // earlier flush left, when this apply was only duplicates).
-      flushOutbox: input.emit || evaluated?.outboxWritten,
-      // An outbox row of the apply needs the retry alarm in case this object dies before its
-      // flush; without one (accounts, or nothing to emit) only retention is owed. Arming 30 s
-      // after every apply cost each sparse event a second object start and a row.
-      outboxWritten: applied > 0 && input.emit,
+      flushOutbox: viaOutbox || evaluated?.outboxWritten,
+      // An outbox row needs the retry alarm in case this object dies before its flush; without
+      // one (accounts, nothing to emit, or deliveries handed to the caller, who acks its queue
+      // message only once it sent them) only retention is owed.
+      outboxWritten: (applied > 0 && viaOutbox) || evaluated?.outboxWritten,
       engage: applied > 0,
       housekeeping: applied > 0,
     });
-    return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot() };
+    return { status: 'ok', applied, duplicates, snapshot: this.store.snapshot(), outbound: handedOver };
   }
 
   /** Drives a pending merge: the survivor absorbs this profile, then this one becomes a tombstone. */

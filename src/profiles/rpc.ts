@@ -1,4 +1,5 @@
 import type { RunningState } from '../audiences/specs';
+import type { OutboundEvent } from '../delivery/messages';
 import type { Collection } from '../identity/identifiers';
 import type { LimitSpec } from '../identity/settings';
 import type { IngestMessage } from '../ingest/spec';
@@ -68,13 +69,33 @@ export interface ApplyInput {
   messages: IngestMessage[];
   links?: LinkRow[];
   limits: LimitSpec;
-  /** Write an outbox row per new event (users); accounts only keep the log. */
+  /** Deliver each new event (users); accounts only keep the log. */
   emit: boolean;
+  /**
+   * The caller sends the deliveries itself (the ingest consumer, before it acks its queue
+   * message): they come back in `outbound` instead of going through the outbox, so the apply
+   * writes no outbox row, arms no retry alarm and sends no delivery message of its own.
+   */
+  handOver?: boolean;
+  /**
+   * MessageIds the queue delivered before (a redelivery): a duplicate among them is handed over
+   * again, since the earlier attempt may have applied it and died before sending it. Delivery
+   * receipts keep a destination from getting it twice; a client's re-send is not listed here and
+   * stays a dropped duplicate.
+   */
+  again?: string[];
 }
 
 export type ApplyResult =
   | Redirect
-  | { status: 'ok'; applied: number; duplicates: number; snapshot: ProfileSnapshot }
+  | {
+      status: 'ok';
+      applied: number;
+      duplicates: number;
+      snapshot: ProfileSnapshot;
+      /** With `handOver`: the delivery of each input message (by position), null when it has none. */
+      outbound?: (OutboundEvent | null)[];
+    }
   | { status: 'conflict'; breaks: string[] }
   /** Some new keys belong to other profiles: plan again with these owners. */
   | { status: 'lost'; owners: Record<string, string> };
