@@ -45,6 +45,16 @@ export class AlarmSlot {
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
+  /**
+   * Learns the alarm already set, once per object start (a read, not a billed write): without it
+   * the first apply of every new instance wrote the same far retention alarm again, a row per
+   * event for a sparse user whose object is evicted between events.
+   */
+  async restore(): Promise<void> {
+    const at = await this.storage.getAlarm();
+    this.at = at ?? undefined;
+  }
+
   /** Sets the alarm no later than `when` (an earlier one already set stays). */
   arm(when: number): void {
     if (when === Number.POSITIVE_INFINITY || (this.at !== undefined && this.at <= when)) return;

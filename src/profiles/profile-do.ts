@@ -59,7 +59,10 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
     this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
     this.alarmSlot = new AlarmSlot(ctx.storage);
-    ctx.blockConcurrencyWhile(async () => migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH));
+    ctx.blockConcurrencyWhile(async () => {
+      migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      await this.alarmSlot.restore();
+    });
   }
 
   /** How resolution sees this profile: its identifiers, or where it went. */
