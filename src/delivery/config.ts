@@ -17,9 +17,12 @@ export interface DeliveryConfig {
   freshBudgetMs: number;
   /** Loopback URLs are allowed only when running locally (`TESSERA_ENV=local`). */
   allowLoopback: boolean;
-  /** Requests one destination may have in flight per consumer invocation. */
+  /** Requests one destination may have in flight per consumer invocation (at most its share of the 6). */
   perDestinationConcurrency: number;
 }
+
+/** Connections a Worker invocation may have open at once. */
+export const INVOCATION_CONNECTIONS = 6;
 
 type DeliveryVars = {
   TESSERA_ENV?: string;
@@ -47,7 +50,8 @@ export function deliveryConfig(env: Cloudflare.Env): DeliveryConfig {
     // this long behind a sibling that hangs (before the breaker moves that one out of the lane).
     freshBudgetMs: num(vars.DELIVERY_FRESH_BUDGET_MS, 500, 50),
     allowLoopback: vars.TESSERA_ENV === 'local',
-    // Workers open at most 6 connections at once per invocation; leave room for others.
-    perDestinationConcurrency: 3,
+    // Workers open at most 6 connections at once per invocation: a destination alone in its batch
+    // may use them all, several share them (`deliverTo`).
+    perDestinationConcurrency: INVOCATION_CONNECTIONS,
   };
 }

@@ -294,7 +294,7 @@ export async function consumeDelivery(
   for (const i of items) if (!i.outcome) pending.set(i.dest, [...(pending.get(i.dest) ?? []), i]);
   // The fresh lane's budget counts from the first request.
   const deadline = lane === 'fresh' ? given.now() + given.config.freshBudgetMs : given.deadline;
-  const deps: ConsumerDeps = { ...given, lane, deadline };
+  const deps: ConsumerDeps = { ...given, lane, deadline, sharing: pending.size };
   await Promise.all(
     [...pending].map(([dest, list]) =>
       deliverTo(dest, list, deps).catch((err) => {

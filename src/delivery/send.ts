@@ -3,7 +3,7 @@ import { batchSizeOf, type RequestDescription } from '../destinations/types';
 import type { EnrichedEvent } from '../ingest/spec';
 import { forEachLimited } from '../lib/pool';
 import { isSuspect, isTrusted, type Lane, pausedFor, recordFailure, recordSuccess } from './breaker';
-import type { DeliveryConfig } from './config';
+import { type DeliveryConfig, INVOCATION_CONNECTIONS } from './config';
 import { perform } from './perform';
 import type { LiveDestination } from './routing';
 
@@ -39,6 +39,8 @@ export interface SendDeps {
    * lane, which waits the full timeout.
    */
   deadline?: number;
+  /** Destinations this batch delivers to at once: they share the invocation's connections. */
+  sharing?: number;
 }
 
 /** Below this much time left, a request is not started in the fresh lane. */
@@ -200,8 +202,9 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
 }
 
 /**
- * Delivers one destination's share of a consumer batch, at most `perDestinationConcurrency`
- * requests at a time, so a hanging vendor holds only a few of the invocation's connections.
+ * Delivers one destination's share of a consumer batch, at most its share of the invocation's
+ * connections at a time (all six when it is alone, `perDestinationConcurrency` at most), so a
+ * hanging vendor holds only its share.
  */
 export async function deliverTo(dest: LiveDestination, items: Work[], deps: SendDeps): Promise<void> {
   const queue = plan(items, dest);
@@ -210,7 +213,8 @@ export async function deliverTo(dest: LiveDestination, items: Work[], deps: Send
   // invocation's connections (they are shared with the healthy destinations of the batch). The
   // retry lane keeps probing with several, so one recovered event is found among failing ones.
   const suspect = (deps.lane ?? 'fresh') === 'fresh' && isSuspect(dest.id, deps.now());
-  const width = suspect ? 1 : deps.config.perDestinationConcurrency;
+  const share = Math.max(1, Math.floor(INVOCATION_CONNECTIONS / Math.max(1, deps.sharing ?? 1)));
+  const width = suspect ? 1 : Math.min(deps.config.perDestinationConcurrency, share);
   await forEachLimited(queue, width, (group) => sendGroup(dest, group, deps));
   // One slow mark per batch, however many of its requests the deadline cut.
   const cut = items.find((i) => i.outcome?.kind === 'retry' && i.outcome.cut);
