@@ -4,8 +4,8 @@
 -- dimensions too: one D1 row written per event as soon as a property was unique.
 --
 -- variants = JSON array of [dims, count, times]: dims = canonical JSON { properties, context } of
--- the events (a string), count = how many, times = the first 200 timestamps (ms). Past about
--- 200,000 bytes of variants a row's further variants collapse into one overflow variant, dims
+-- the events (a string), count = how many, times = the first 200 timestamps (ms). Past 100
+-- variants or about 200,000 bytes of them a row's further variants collapse into one overflow variant, dims
 -- '{"$overflow":true}', last: counts and times stay, their dimensions are lost. count = sum of
 -- the variants' counts. The consumer merges a batch into a row in its upsert (src/insights/record.ts).
 ALTER TABLE insights_rollup RENAME TO insights_rollup_0016;
@@ -21,7 +21,7 @@ CREATE TABLE insights_rollup (
 ) WITHOUT ROWID;
 
 -- Every 0016 row becomes a variant of its (event, hour, profile, source) row, in dims_hash order,
--- under the same cap as the consumer's merge (size = dims bytes + 14 a timestamp + 8): the
+-- under the same caps as the consumer's merge (100 variants, size = dims bytes + 14 a timestamp + 8): the
 -- variants past it are one overflow variant with their counts summed and their first 200 times.
 INSERT INTO insights_rollup (event, hour, profile_id, source_id, count, variants)
 WITH m AS (
@@ -33,7 +33,7 @@ WITH m AS (
 ),
 k AS (
   SELECT event, hour, profile_id, source_id, count, times, pos,
-    CASE WHEN used <= 200000 THEN dims ELSE '{"$overflow":true}' END AS o
+    CASE WHEN used <= 200000 AND pos <= 100 THEN dims ELSE '{"$overflow":true}' END AS o
   FROM m
 ),
 r AS (

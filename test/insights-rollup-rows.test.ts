@@ -12,6 +12,7 @@ import { rollupStatements } from '../src/insights/record';
 import {
   buildRollups,
   MAX_ROW_BYTES,
+  MAX_VARIANTS,
   mergeVariants,
   OVERFLOW_DIMS,
   type RollupInput,
@@ -179,27 +180,23 @@ describe('insights rollup rows', { timeout: 90_000 }, () => {
     const profiles = [uniq('p'), uniq('p')];
     const big = (i: number) => `${i}:${'x'.repeat(3500)}`;
     let t = T0;
-    // Most events on one (event, profile) row, so it passes the cap (~56 big variants a row).
+    // Most events on one profile: its A row passes the byte cap (~56 big variants), its B row the
+    // variant cap (unique small ids); small repeated values are merged variants.
     const input = (): RollupInput => {
       t += r.int(1, 400);
+      const event = r.chance(0.5) ? 'A' : 'B';
+      const small = { plan: r.pick(['pro', 'free']), n: r.int(0, 3) };
+      const odd = event === 'A' ? { blob: big(r.int(0, 10_000)) } : { id: r.int(0, 1_000_000) };
       return {
         sourceId,
         profileId: r.chance(0.8) ? profiles[0] : profiles[1],
-        event: {
-          type: 'track',
-          event: r.chance(0.8) ? 'A' : 'B',
-          timestamp: new Date(t).toISOString(),
-          // Small repeated values (merged variants), unique big ones (the row cap).
-          properties: r.chance(0.5)
-            ? { plan: r.pick(['pro', 'free']), n: r.int(0, 3) }
-            : { blob: big(r.int(0, 10_000)) },
-        },
+        event: { type: 'track', event, timestamp: new Date(t).toISOString(), properties: r.chance(0.4) ? small : odd },
       };
     };
     const expected = new Map<string, StoredRollup>();
     let writtenRollupRows = 0;
     let keys = 0;
-    for (let b = 0; b < 12; b++) {
+    for (let b = 0; b < 16; b++) {
       const { volume, rollup } = buildRollups(Array.from({ length: r.int(5, 40) }, input));
       storeRollups(expected, rollup);
       keys += rollup.length;
@@ -215,7 +212,9 @@ describe('insights rollup rows', { timeout: 90_000 }, () => {
       )
       .map((x) => ({ event: x.event, hour: x.hour, profile_id: x.profileId, count: x.count, variants: x.variants }));
     expect(got).toEqual(want);
-    expect(got.some((x) => x.variants.at(-1)?.[0] === OVERFLOW_DIMS)).toBe(true);
+    const overflowed = got.filter((x) => x.variants.at(-1)?.[0] === OVERFLOW_DIMS).map((x) => x.event);
+    expect(overflowed).toEqual(expect.arrayContaining(['A', 'B']));
+    expect(Math.max(...got.map((x) => x.variants.length))).toBe(MAX_VARIANTS + 1);
     for (const x of got) {
       expect(x.count).toBe(x.variants.reduce((n, v) => n + v[1], 0));
       expect(JSON.stringify(x.variants).length).toBeLessThan(2 * MAX_ROW_BYTES);
@@ -292,6 +291,17 @@ describe('insights rollup rows', { timeout: 90_000 }, () => {
         times,
       });
     }
+    for (let i = 0; i < 120; i++) {
+      old.push({
+        event: 'C',
+        hour: 12,
+        profile: 'p3',
+        hash: `c${String(i).padStart(3, '0')}`,
+        dims: `{"properties":{"id":${i}}}`,
+        count: 1,
+        times: [i],
+      });
+    }
     await env.DB.batch(
       old.map((o) =>
         env.DB.prepare(`INSERT INTO ${table} VALUES (?, ?, ?, 's', ?, ?, ?, ?)`).bind(
@@ -316,7 +326,10 @@ describe('insights rollup rows', { timeout: 90_000 }, () => {
     expect(results.map((x) => [x.event, x.hour, x.profile_id, x.source_id, x.count])).toEqual([
       ['A', 10, 'p1', 's', 9],
       ['B', 11, 'p2', 's', old.filter((o) => o.event === 'B').reduce((n, o) => n + o.count, 0)],
+      ['C', 12, 'p3', 's', 120],
     ]);
+    expect(JSON.parse(results[2].variants)).toEqual(want('C'));
+    expect(JSON.parse(results[2].variants)).toHaveLength(MAX_VARIANTS + 1);
     expect(JSON.parse(results[0].variants)).toEqual(want('A'));
     const b = JSON.parse(results[1].variants) as Variant[];
     expect(b).toEqual(want('B'));

@@ -1,4 +1,12 @@
-import { buildRollups, MAX_ROW_BYTES, MAX_TIMES, OVERFLOW_DIMS, type StoredRollup, type VolumeRow } from './rollup';
+import {
+  buildRollups,
+  MAX_ROW_BYTES,
+  MAX_TIMES,
+  MAX_VARIANTS,
+  OVERFLOW_DIMS,
+  type StoredRollup,
+  type VolumeRow,
+} from './rollup';
 import { type Countable, type SeenRow, seenStatements, unseen } from './seen';
 
 /** JSON characters per statement parameter: D1 takes ~1 MB statements; rows are split well below. */
@@ -35,8 +43,9 @@ const OVF = `'${OVERFLOW_DIMS}'`;
  * the same row both count), exactly as `mergeVariants` does (test/insights-rollup-rows.test.ts):
  *   v: every variant, stored then batch, by position;
  *   w: per dims (window): its first position gp, kept times k = min(MAX_TIMES, all);
- *   c: the running size of the non-overflow dims in order: a dims is kept while it fits in
- *      MAX_ROW_BYTES, else it (and the stored overflow variant) goes to the overflow variant;
+ *   c: the running size and number of the non-overflow dims in order: a dims is kept while it
+ *      fits in MAX_ROW_BYTES and MAX_VARIANTS, else it (and the stored overflow variant) goes to
+ *      the overflow variant;
  *   e: each input variant's times, numbered per output variant in (gp, position, index) order;
  *   o: per output variant its count (each input's once) and first MAX_TIMES times; the result
  *      lists the kept variants in order, the overflow variant last.
@@ -59,15 +68,19 @@ const ROLLUP_SQL = `INSERT INTO insights_rollup (event, hour, profile_id, source
     ),
     c AS (
       SELECT pos, d, n, t, gp, SUM(CASE WHEN pos = gp AND d <> ${OVF}
-        THEN length(CAST(d AS BLOB)) + 14 * k + 8 ELSE 0 END) OVER (ORDER BY gp, pos) AS used
-      FROM w
+        THEN length(CAST(d AS BLOB)) + 14 * k + 8 ELSE 0 END) OVER byOrder AS used,
+        SUM(CASE WHEN pos = gp AND d <> ${OVF} THEN 1 ELSE 0 END) OVER byOrder AS nth
+      FROM w WINDOW byOrder AS (ORDER BY gp, pos)
+    ),
+    k AS (
+      SELECT CASE WHEN d <> ${OVF} AND used <= ${MAX_ROW_BYTES} AND nth <= ${MAX_VARIANTS} THEN d ELSE ${OVF} END AS o,
+        pos, n, t, gp
+      FROM c
     ),
     e AS (
-      SELECT CASE WHEN d <> ${OVF} AND used <= ${MAX_ROW_BYTES} THEN d ELSE ${OVF} END AS o, gp,
-        CASE WHEN x.key IS NULL OR x.key = 0 THEN n ELSE 0 END AS n, x.value AS t,
-        ROW_NUMBER() OVER (PARTITION BY CASE WHEN d <> ${OVF} AND used <= ${MAX_ROW_BYTES} THEN d ELSE ${OVF} END
-          ORDER BY gp, pos, x.key) AS i
-      FROM c LEFT JOIN json_each(c.t) x
+      SELECT o, gp, CASE WHEN x.key IS NULL OR x.key = 0 THEN n ELSE 0 END AS n, x.value AS t,
+        ROW_NUMBER() OVER (PARTITION BY o ORDER BY gp, pos, x.key) AS i
+      FROM k LEFT JOIN json_each(k.t) x
     ),
     o AS (
       SELECT o, CASE WHEN o = ${OVF} THEN 9e18 ELSE MIN(gp) END AS pos, SUM(n) AS n,

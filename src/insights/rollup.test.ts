@@ -7,6 +7,7 @@ import {
   MAX_DIMS_BYTES,
   MAX_ROW_BYTES,
   MAX_TIMES,
+  MAX_VARIANTS,
   mergeVariants,
   OVERFLOW_DIMS,
   type Variant,
@@ -125,5 +126,13 @@ describe('variants of a row', () => {
     const bytes = second.slice(0, -1).reduce((n, [d, , t]) => n + variantSize(d, t.length), 0);
     expect(bytes).toBeLessThanOrEqual(MAX_ROW_BYTES);
     expect(JSON.stringify(second).length).toBeLessThan(2_000_000 / 4);
+  });
+
+  it('keeps at most MAX_VARIANTS distinct dimensions a row, the rest in the overflow variant', () => {
+    const small = Array.from({ length: MAX_VARIANTS + 30 }, (_, i): Variant => [`{"properties":{"i":${i}}}`, 1, [i]]);
+    const merged = mergeVariants([small.slice(0, 60), small.slice(60)]);
+    expect(merged).toHaveLength(MAX_VARIANTS + 1);
+    expect(merged.slice(0, MAX_VARIANTS).map(([d]) => d)).toEqual(small.slice(0, MAX_VARIANTS).map(([d]) => d));
+    expect(merged.at(-1)).toEqual([OVERFLOW_DIMS, 30, Array.from({ length: 30 }, (_, i) => MAX_VARIANTS + i)]);
   });
 });

@@ -14,6 +14,13 @@ export const MAX_DIMS_BYTES = 4096;
  * kept, dimensions lost). One variant is at most ~7 KB, so a row holds at least ~28 of them.
  */
 export const MAX_ROW_BYTES = 200_000;
+/**
+ * Distinct dimensions a row keeps (then the overflow variant). The upsert's merge reads every
+ * stored variant (D1 bills ~16 rows read a variant, at a thousandth of a row written), so this
+ * bounds a merge into a full row to ~1,600 rows read (1.6 rows written's worth, about the old
+ * row-per-dimensions layout's price for one event), while a row of a few variants costs a fraction.
+ */
+export const MAX_VARIANTS = 100;
 /** The dimensions of a row's overflow variant; `dimsOf` never makes them (it always has `properties`). */
 export const OVERFLOW_DIMS = '{"$overflow":true}';
 /** Context fields that never help a breakdown and would split every row (per-request values). */
@@ -141,7 +148,8 @@ export const variantSize = (dims: string, times: number) => utf8Bytes(dims) + 14
  * Variants of the lists merged, as record.ts's upsert merges a batch into a stored row (and a
  * test checks the two agree on real D1): variants of equal dims are one (counts summed, times
  * appended up to `MAX_TIMES`), in the order each first appears; those past `maxBytes` of
- * variants (and any overflow variant) collapse into one overflow variant, last. Counts stay exact.
+ * variants or `MAX_VARIANTS` (and any overflow variant) collapse into one overflow variant, last.
+ * Counts stay exact.
  */
 export function mergeVariants(lists: readonly (readonly Variant[])[], maxBytes = MAX_ROW_BYTES): Variant[] {
   const groups = new Map<string, Variant>();
@@ -156,11 +164,13 @@ export function mergeVariants(lists: readonly (readonly Variant[])[], maxBytes =
     }
   const out: Variant[] = [];
   let used = 0;
+  let nth = 0;
   let overflow: Variant | null = null;
   for (const g of groups.values()) {
     if (g[0] !== OVERFLOW_DIMS) {
       used += variantSize(g[0], g[2].length);
-      if (used <= maxBytes) {
+      nth++;
+      if (used <= maxBytes && nth <= MAX_VARIANTS) {
         out.push(g);
         continue;
       }
