@@ -29,7 +29,7 @@ async function core() {
 
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
-/** SQL that stores the rows as the consumer's upserts would have left them. */
+/** SQL that stores the rows as the consumer's upserts would have left them (migrations/0018). */
 function seedSql(rows) {
   const out = [];
   for (let i = 0; i < rows.length; i += 200) {
@@ -37,10 +37,10 @@ function seedSql(rows) {
       .slice(i, i + 200)
       .map(
         (r) =>
-          `(${q(r.event)},${r.hour},${q(r.profileId)},${q(r.sourceId)},${q(r.dimsHash)},${q(r.dims)},${r.count},${q(JSON.stringify(r.times))})`,
+          `(${q(r.event)},${r.hour},${q(r.profileId)},${q(r.sourceId)},${r.count},${q(JSON.stringify(r.variants))})`,
       );
     out.push(
-      `INSERT INTO insights_rollup (event, hour, profile_id, source_id, dims_hash, dims, count, times) VALUES ${values.join(',')};`,
+      `INSERT INTO insights_rollup (event, hour, profile_id, source_id, count, variants) VALUES ${values.join(',')};`,
     );
   }
   return out.join('\n');
@@ -51,7 +51,7 @@ export async function benchInsights(ctx) {
   let dev;
   try {
     const inputs = mod.generate(100_000, 5_000);
-    const { rows, figures } = mod.rollupFigures(inputs);
+    const { stored, rows, figures } = mod.rollupFigures(inputs);
     const rowsPerEvent =
       figures.rollupRowsWrittenPerEvent + figures.volumeRowsWrittenPerEvent + figures.dedupeRowsWrittenPerEvent;
     figures.rowsWrittenPerEvent = Math.round(rowsPerEvent * 1000) / 1000;
@@ -62,7 +62,9 @@ export async function benchInsights(ctx) {
     ctx.log(
       `  D1 cost: ${figures.rowsWrittenPerEvent} rows written per event = $${figures.usdPerMillionEvents} per million events at $1 per million rows written`,
     );
-    ctx.log(`  stored: ${figures.storedRollupRows} rollup rows for ${figures.events} events`);
+    ctx.log(
+      `  stored: ${figures.storedRollupRows} rollup rows (${rows.length} dimension variants) for ${figures.events} events`,
+    );
     const compute = mod.computeFigures(rows);
     ctx.log(
       `  compute only (in process): trends ${compute.trendsMs} ms, funnel ${compute.funnelMs} ms, retention ${compute.retentionMs} ms`,
@@ -71,7 +73,7 @@ export async function benchInsights(ctx) {
     const persistTo = join(dir, 'state');
     applyMigrations(persistTo);
     const file = join(dir, 'seed.sql');
-    await writeFile(file, seedSql(rows));
+    await writeFile(file, seedSql(stored));
     const seeded = spawnSync(
       `${ROOT}node_modules/.bin/wrangler`,
       ['d1', 'execute', 'tessera', '--local', '--persist-to', persistTo, '--file', file, '--yes'],

@@ -57,7 +57,8 @@ async function numbers(sourceId: string) {
     .bind(sourceId)
     .first<{ n: number }>();
   const rollup = await env.DB.prepare(
-    'SELECT COALESCE(SUM(count), 0) AS n, COALESCE(SUM(json_array_length(times)), 0) AS times FROM insights_rollup WHERE source_id = ?',
+    `SELECT COALESCE(SUM(v.value ->> 1), 0) AS n, COALESCE(SUM(json_array_length(v.value -> 2)), 0) AS times
+     FROM insights_rollup r, json_each(r.variants) v WHERE r.source_id = ?`,
   )
     .bind(sourceId)
     .first<{ n: number; times: number }>();

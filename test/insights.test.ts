@@ -84,7 +84,7 @@ describe('insights API over rollups', { timeout: 60_000 }, () => {
     expect(r.body.cohorts[0]).toMatchObject({ start: new Date(T0).toISOString(), users: 2 });
     expect(r.body.cohorts[0].returned[0]).toEqual({ interval: 1, users: 1, share: 0.5 });
 
-    // The rollups aggregated: one row per (event, hour, profile, source, dimensions), not one per event.
+    // The rollups aggregated: one row per (event, hour, profile, source), not one per event.
     const rows = await env.DB.prepare('SELECT COUNT(*) AS n FROM insights_rollup WHERE source_id = ?')
       .bind(sourceId)
       .first<{ n: number }>();

@@ -114,7 +114,7 @@ describe('usage meter', () => {
     expect(d.unit('Profile', 'do.rows_read', 'Profile')).toBeGreaterThanOrEqual(rowsRead);
     // Tracks change nothing the directory lists (identifiers, traits), so the directory writes no D1
     // row; the insights rollups write one volume row and one rollup row per queue batch (each track
-    // is its own batch here, and its own rollup row since its properties differ), and one row per
+    // is its own batch here; a batch writes one rollup row per profile, event and hour), and one row per
     // queue message that keeps a redelivery from counting it again (src/insights/seen.ts): each
     // track here is its own message, so 3 rows an event (a 20-event /v1/batch shares one row).
     expect(d.unit('ingest-consumer', 'd1.rows_written')).toBe(3 * N);

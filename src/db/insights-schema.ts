@@ -13,7 +13,7 @@ export const insightsVolume = sqliteTable(
   (t) => [primaryKey({ columns: [t.minute, t.sourceId, t.type, t.event] })],
 );
 
-/** Occurrences per event, hour, profile, source and dimensions, with their timestamps. */
+/** Occurrences per event, hour, profile and source, by distinct dimensions (migrations/0018). */
 export const insightsRollup = sqliteTable(
   'insights_rollup',
   {
@@ -21,14 +21,16 @@ export const insightsRollup = sqliteTable(
     hour: integer('hour').notNull(),
     profileId: text('profile_id').notNull(),
     sourceId: text('source_id').notNull(),
-    dimsHash: text('dims_hash').notNull(),
-    /** Canonical JSON `{ properties, context }` of the occurrences. */
-    dims: text('dims').notNull(),
+    /** Sum of the variants' counts. */
     count: integer('count').notNull(),
-    /** JSON array of timestamps (ms), at most `MAX_TIMES`. */
-    times: text('times').notNull(),
+    /**
+     * JSON array of `[dims, count, times]`: canonical JSON `{ properties, context }` of the
+     * occurrences, how many, their first `MAX_TIMES` timestamps (ms); past `MAX_ROW_BYTES` the
+     * rest are one overflow variant (`OVERFLOW_DIMS`), last (src/insights/rollup.ts).
+     */
+    variants: text('variants').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.event, t.hour, t.profileId, t.sourceId, t.dimsHash] })],
+  (t) => [primaryKey({ columns: [t.event, t.hour, t.profileId, t.sourceId] })],
 );
 
 /** Saved insights reports. */

@@ -1,10 +1,11 @@
 import { ApiError } from '../lib/errors';
 import { MAX_MERGE_HOPS } from '../lib/merge-pointers';
-import type { RollupRow } from './rollup';
+import type { RollupRow, Variant } from './rollup';
 
-/** Most rollup rows one query reads; a wider query is refused rather than left to time out. */
+/** Most rollup variants one query reads; a wider query is refused rather than left to time out. */
 export const MAX_ROWS = 250_000;
-const PAGE = 50_000;
+/** Stored rows a page reads: a row holds its variants (typically a few, at most ~200 KB of them). */
+const PAGE = 10_000;
 const IDS_PER_QUERY = 5_000;
 
 interface Row {
@@ -12,13 +13,10 @@ interface Row {
   hour: number;
   profile_id: string;
   source_id: string;
-  dims_hash: string;
-  dims: string;
-  count: number;
-  times: string;
+  variants: string;
 }
 
-/** The rollup rows of `events` whose hour overlaps [from, to), optionally of one source. */
+/** The rollup variants of `events` whose hour overlaps [from, to), optionally of one source. */
 export async function loadRows(
   d1: D1Database,
   q: { events: string[]; from: string; to: string; sourceId?: string },
@@ -27,29 +25,22 @@ export async function loadRows(
   const toHour = Math.floor((Date.parse(q.to) - 1) / 3_600_000);
   const out: RollupRow[] = [];
   // Keyset paging on the primary key, so each page is an index range scan.
-  let after: unknown[] = ['', -1, '', '', ''];
+  let after: unknown[] = ['', -1, '', ''];
   for (;;) {
     const { results } = await d1
       .prepare(
-        `SELECT event, hour, profile_id, source_id, dims_hash, dims, count, times FROM insights_rollup
+        `SELECT event, hour, profile_id, source_id, variants FROM insights_rollup
          WHERE event IN (SELECT value FROM json_each(?1)) AND hour BETWEEN ?2 AND ?3
            AND (?4 IS NULL OR source_id = ?4)
-           AND (event, hour, profile_id, source_id, dims_hash) > (?5, ?6, ?7, ?8, ?9)
-         ORDER BY event, hour, profile_id, source_id, dims_hash LIMIT ?10`,
+           AND (event, hour, profile_id, source_id) > (?5, ?6, ?7, ?8)
+         ORDER BY event, hour, profile_id, source_id LIMIT ?9`,
       )
       .bind(JSON.stringify(q.events), fromHour, toHour, q.sourceId ?? null, ...after, PAGE)
       .all<Row>();
     for (const r of results) {
-      out.push({
-        event: r.event,
-        hour: r.hour,
-        profileId: r.profile_id,
-        sourceId: r.source_id,
-        dimsHash: r.dims_hash,
-        dims: r.dims,
-        count: r.count,
-        times: JSON.parse(r.times) as number[],
-      });
+      for (const [dims, count, times] of JSON.parse(r.variants) as Variant[]) {
+        out.push({ event: r.event, hour: r.hour, profileId: r.profile_id, sourceId: r.source_id, dims, count, times });
+      }
     }
     if (out.length > MAX_ROWS) {
       throw new ApiError(
@@ -60,7 +51,7 @@ export async function loadRows(
     }
     if (results.length < PAGE) return out;
     const last = results[results.length - 1];
-    after = [last.event, last.hour, last.profile_id, last.source_id, last.dims_hash];
+    after = [last.event, last.hour, last.profile_id, last.source_id];
   }
 }
 

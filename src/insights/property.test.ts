@@ -3,7 +3,7 @@ import { prng, type Rng } from '../lib/prng';
 import { funnel, retention, trends, unifier } from './compute';
 import { FunnelQuery, RetentionQuery, TrendsQuery } from './queries';
 import { type RawEvent, referenceFunnel, referenceRetention, referenceTrends, referenceUsers } from './reference';
-import { buildRollups, MAX_TIMES, type RollupRow } from './rollup';
+import { buildRollups, OVERFLOW_DIMS, type RollupRow, type StoredRollup, storeRollups, variantRows } from './rollup';
 
 const T0 = Date.parse('2026-03-02T00:00:00.000Z'); // a Monday
 const DAY = 86_400_000;
@@ -48,9 +48,9 @@ function randomMerges(r: Rng, profiles: string[]): [string, string][] {
   return [...pointer.entries()];
 }
 
-/** Rollup rows as D1 keeps them after several batches: counts summed, timestamps appended. */
-function rollupsOf(r: Rng, events: RawEvent[]): RollupRow[] {
-  const rows = new Map<string, RollupRow>();
+/** Rollup rows as D1 keeps them after several batches (merged as record.ts's upsert merges), flattened. */
+function rollupsOf(r: Rng, events: RawEvent[], maxBytes?: number): RollupRow[] {
+  const rows = new Map<string, StoredRollup>();
   let at = 0;
   while (at < events.length) {
     const size = r.int(1, 40);
@@ -60,17 +60,9 @@ function rollupsOf(r: Rng, events: RawEvent[]): RollupRow[] {
       event: { ...e, timestamp: new Date(e.t).toISOString() },
     }));
     at += size;
-    for (const row of buildRollups(batch).rollup) {
-      const k = [row.event, row.hour, row.profileId, row.sourceId, row.dimsHash].join('\0');
-      const cur = rows.get(k);
-      if (!cur) rows.set(k, { ...row, times: [...row.times] });
-      else {
-        cur.count += row.count;
-        cur.times = [...cur.times, ...row.times].slice(0, MAX_TIMES);
-      }
-    }
+    storeRollups(rows, buildRollups(batch, maxBytes).rollup, maxBytes);
   }
-  return [...rows.values()];
+  return variantRows([...rows.values()]);
 }
 
 const range = (r: Rng) => {
@@ -168,6 +160,57 @@ describe('insights equal a brute-force reference over raw events', () => {
     }
   });
 
+  // Past a row's byte cap variants lose their dimensions (one overflow variant), never counts or
+  // times: with a cap of about two variants a row, everything not filtered or broken down by a
+  // property stays exact.
+  it.each(Array.from({ length: 30 }, (_, i) => i + 1))('counts past the row cap, seed %i', (seed) => {
+    const r = prng(seed);
+    const profiles = Array.from({ length: r.int(2, 6) }, (_, i) => `p${i}`);
+    // Six hours of events (distinct times), so rows of an hour hold several variants.
+    const used = new Set<number>();
+    const events = randomEvents(r, profiles).map((e) => {
+      let t = T0 + DAY + ((e.t - T0) % (6 * 3_600_000));
+      while (used.has(t)) t++;
+      used.add(t);
+      return { ...e, t };
+    });
+    const merges = randomMerges(r, profiles);
+    const rows = rollupsOf(r, events, 100);
+    expect(rows.some((x) => x.dims === OVERFLOW_DIMS)).toBe(true);
+    for (let n = 0; n < 4; n++) {
+      const t = TrendsQuery.parse({
+        event: r.pick([...NAMES, '$page']),
+        ...range(r),
+        interval: r.pick(['hour', 'day', 'week']),
+        measure: r.pick(['events', 'users']),
+      });
+      const nonZero = (points: { value: number }[]) => points.some((p) => p.value > 0);
+      const got = trends(rows, t, unifier(new Map(merges))).series.filter((x) => nonZero(x.points));
+      const want = [...referenceTrends(events, t, referenceUsers(merges))].filter(([, p]) => nonZero(p));
+      expect(new Map(got.map((x) => [x.key, x.points])), JSON.stringify(t)).toEqual(new Map(want));
+      const f = FunnelQuery.parse({
+        steps: Array.from({ length: r.int(2, 3) }, () => ({ event: r.pick(NAMES) })),
+        within: r.pick(['1h', '2d', '7d']),
+        ...range(r),
+      });
+      const chains = referenceFunnel(events, f, referenceUsers(merges));
+      expect(
+        funnel(rows, f, unifier(new Map(merges))).steps.map((x) => x.users),
+        JSON.stringify(f),
+      ).toEqual(f.steps.map((_, i) => chains.filter((w) => w.times.length > i).length));
+      const q = RetentionQuery.parse({
+        startEvent: r.pick(NAMES),
+        returnEvent: r.pick(NAMES),
+        interval: r.pick(['day', 'week']),
+        ...range(r),
+      });
+      const ret = referenceRetention(events, q, referenceUsers(merges));
+      expect(retention(rows, q, unifier(new Map(merges))).cohorts.map((c) => [c.start, c.users])).toEqual(
+        [...ret.entries()].sort((a, b) => a[0] - b[0]).map(([c, v]) => [new Date(c).toISOString(), v.users.size]),
+      );
+    }
+  });
+
   it('counts one user for a funnel begun anonymously and finished after a merge with the known profile', () => {
     const t = T0 + DAY;
     const anon = 'p9-anon';
@@ -178,13 +221,15 @@ describe('insights equal a brute-force reference over raw events', () => {
       // identify: the anonymous profile is merged into the known one; the purchase lands there.
       { t: t + 120_000, profileId: known, sourceId: 's', type: 'track', event: 'Bought' },
     ];
-    const rows = buildRollups(
-      events.map((e) => ({
-        sourceId: e.sourceId,
-        profileId: e.profileId,
-        event: { ...e, timestamp: new Date(e.t).toISOString() },
-      })),
-    ).rollup;
+    const rows = variantRows(
+      buildRollups(
+        events.map((e) => ({
+          sourceId: e.sourceId,
+          profileId: e.profileId,
+          event: { ...e, timestamp: new Date(e.t).toISOString() },
+        })),
+      ).rollup,
+    );
     const q = FunnelQuery.parse({
       steps: [{ event: 'Viewed' }, { event: 'Added' }, { event: 'Bought' }],
       from: new Date(T0).toISOString(),

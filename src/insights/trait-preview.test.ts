@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ComputedTrait } from '../audiences/definitions';
-import { buildRollups, type RollupRow } from './rollup';
+import { buildRollups, type RollupRow, variantRows } from './rollup';
 import { messageKey } from './seen';
 import { previewTrait } from './trait-preview';
 
@@ -18,7 +18,7 @@ describe('computed-trait preview from rollups', () => {
     track('use_b', T + 2000, { total: 5 }),
     track('use_c', T + 3000, { total: 12 }),
   ]);
-  const rows: RollupRow[] = rollup;
+  const rows: RollupRow[] = variantRows(rollup);
 
   it('sums a property per unified profile, with where', () => {
     const trait = ComputedTrait.parse({

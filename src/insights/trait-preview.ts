@@ -19,7 +19,7 @@ export interface TraitPreview {
   caveats: string[];
 }
 
-/** The events a rollup row stands for: `count` occurrences, timed by its kept times. */
+/** The events a rollup variant stands for: `count` occurrences, timed by its kept times. */
 function eventsOf(row: RollupRow, room: number): SnapshotEvent[] {
   const dims = JSON.parse(row.dims) as { properties?: Record<string, unknown>; context?: Record<string, unknown> };
   const out: SnapshotEvent[] = [];
@@ -70,7 +70,7 @@ export function previewTrait(
   });
   if (clipped)
     caveats.push(
-      'Some events share a kept timestamp (rollups keep 200 per hour and row); first/last may differ slightly.',
+      'Some events share a kept timestamp (rollups keep 200 per hour and distinct properties); first/last may differ slightly.',
     );
   caveats.push(
     'From the insights rollups: event names, properties and context as received; the saved trait reads each profile.',

@@ -125,7 +125,7 @@ export async function eraseD1(d1: D1Database, subjects: Subjects, tags: string[]
     ...scrubbedDelete(d1, 'audience_members', [], `profile_id IN ${inIds}`, [ids]),
     ...scrubbedDelete(d1, 'audience_exits', [], `profile_id IN ${inIds}`, [ids]),
     // Insights rollups keep each profile's event properties and context (src/insights).
-    ...scrubbedDelete(d1, 'insights_rollup', ['dims', 'times'], `profile_id IN ${inIds}`, [ids]),
+    ...scrubbedDelete(d1, 'insights_rollup', ['variants'], `profile_id IN ${inIds}`, [ids]),
     ...mentioned.flatMap(([table, rowids]) => scrubbedDelete(d1, table, columns[table], BY_ROWID, [rowids])),
   ];
   const results = await d1.batch(statements);
