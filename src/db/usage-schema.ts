@@ -1,19 +1,14 @@
-import { integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-/** The usage meter's counters per hour, stage, source, unit and detail (migrations/0015). */
-export const usageCounters = sqliteTable(
-  'usage_counters',
-  {
-    hour: integer('hour').notNull(),
-    stage: text('stage').notNull(),
-    source: text('source').notNull(),
-    unit: text('unit').notNull(),
-    detail: text('detail').notNull(),
-    n: real('n').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.hour, t.stage, t.source, t.unit, t.detail] })],
-);
-export type UsageCounterRow = typeof usageCounters.$inferSelect;
+/**
+ * The usage meter's counters, one row per hour (migrations/0019, which folded in the per-counter
+ * rows of 0015's usage_counters): `counts` is a JSON object of counter key → n (src/usage/hours.ts).
+ */
+export const usageHours = sqliteTable('usage_hours', {
+  hour: integer('hour').primaryKey(),
+  counts: text('counts').notNull(),
+});
+export type UsageHourRow = typeof usageHours.$inferSelect;
 
 /** Delivery receipts, one row per destination, received minute and consumer batch (migrations/0015). */
 export const deliveryReceiptSets = sqliteTable(

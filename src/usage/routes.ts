@@ -2,10 +2,11 @@ import { and, gte, lt, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { db } from '../db/client';
-import { usageCounters } from '../db/usage-schema';
+import { usageHours } from '../db/usage-schema';
 import { badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { flushUsage } from './flush';
+import { sumsFromKeys } from './hours';
 import { pricesFrom } from './prices';
 import { buildReport } from './report';
 
@@ -48,15 +49,17 @@ export const usageApi = new Hono<AdminEnv>()
     if (to - from > MAX_RANGE_DAYS * 24 * HOUR) throw badRequest(`A range spans at most ${MAX_RANGE_DAYS} days`);
     const groupBy = c.req.query('groupBy') ?? 'stage';
     if (groupBy !== 'stage' && groupBy !== 'source') throw badRequest('`groupBy` must be `stage` or `source`');
-    const t = usageCounters;
+    const t = usageHours;
     const fromHour = Math.floor(from / HOUR);
     const toHour = Math.ceil(to / HOUR);
-    const sums = await db(c.env.DB)
-      .select({ stage: t.stage, source: t.source, unit: t.unit, detail: t.detail, n: sql<number>`sum(${t.n})` })
-      .from(t)
+    // Summed in SQL over the hours' JSON, so the answer is one row per counter, not per hour.
+    const keyed = await db(c.env.DB)
+      .select({ key: sql<string>`j.key`, n: sql<number>`sum(j.value)` })
+      .from(sql`${t}, json_each(${t.counts}) AS j`)
       .where(and(gte(t.hour, fromHour), lt(t.hour, Math.max(toHour, fromHour + 1))))
-      .groupBy(t.stage, t.source, t.unit, t.detail)
+      .groupBy(sql`j.key`)
       .all();
+    const sums = sumsFromKeys(keyed);
     const prices = pricesFrom(c.env.USAGE_PRICES);
     const report = buildReport(sums, groupBy, prices);
     return c.json({
