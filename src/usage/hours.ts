@@ -14,7 +14,8 @@ export const counterKey = (r: Pick<UsageRow, 'stage' | 'source' | 'unit' | 'deta
 export function countsByHour(rows: readonly UsageRow[]): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const r of rows) {
-    const hour = (out[String(r.hour)] ??= {});
+    out[String(r.hour)] ??= {};
+    const hour = out[String(r.hour)];
     const key = counterKey(r);
     hour[key] = (hour[key] ?? 0) + r.n;
   }
