@@ -200,6 +200,21 @@ const rowsInHours = async (from: number, to: number) =>
       .first<{ n: number }>()
   )?.n;
 
+/**
+ * The flush of the version before migration 0019, verbatim: what an isolate still running it
+ * during the deploy writes, into usage_counters, after the migration ran.
+ */
+const oldFlush = (rows: UsageRow[]) =>
+  env.DB.prepare(
+    `INSERT INTO usage_counters (hour, stage, source, unit, detail, n)
+       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+              json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
+       FROM json_each(?) WHERE true
+       ON CONFLICT (hour, stage, source, unit, detail) DO UPDATE SET n = n + excluded.n`,
+  )
+    .bind(JSON.stringify(rows.map((r) => [r.hour, r.stage, r.source, r.unit, r.detail, r.n])))
+    .run();
+
 describe("the usage meter's own writes", () => {
   // Hours of 1970, far from the hour the meter itself counts in now.
   const H = 100;
@@ -250,31 +265,53 @@ describe("the usage meter's own writes", () => {
       );
   });
 
-  it('reads the rows of usage_counters as migration 0019 folded them in', async () => {
-    const old = env.TEST_MIGRATIONS.find((m) => m.name.startsWith('0015_'));
+  it('folds usage_counters in once at migration 0019, then counts what an old isolate writes there once', async () => {
     const fold = env.TEST_MIGRATIONS.find((m) => m.name.startsWith('0019_'));
-    const create = old?.queries.find((q) => q.includes('CREATE TABLE usage_counters'));
     const copy = fold?.queries.filter((q) => !q.includes('CREATE TABLE'));
-    expect(create).toBeDefined();
-    expect(copy).toHaveLength(2); // the copy, then the drop
-    // The 0015 table with rows in it, as an older deployment left it, then 0019's copy and drop.
-    const rows = flushRows(H + 10, 7, ['ingest', 'Profile'], ['src-old']);
-    await env.DB.prepare(create as string).run();
-    await env.DB.batch(
-      rows.map((r) =>
-        env.DB.prepare(
-          'INSERT INTO usage_counters (hour, stage, source, unit, detail, n) VALUES (?, ?, ?, ?, ?, ?)',
-        ).bind(r.hour, r.stage, r.source, r.unit, r.detail, r.n),
-      ),
-    );
-    for (const q of copy ?? []) await env.DB.prepare(q).run();
+    expect(copy).toHaveLength(2); // the copy, then the delete
+    expect(fold?.queries.some((q) => /DROP\s+TABLE/i.test(q))).toBe(false);
+    const oldRows = async () =>
+      (await env.DB.prepare('SELECT count(*) AS n FROM usage_counters').first<{ n: number }>())?.n;
+    // usage_counters with rows in it, as the version before 0019 left it, then 0019's copy and
+    // delete in one batch, as wrangler applies a migration file.
+    const before = flushRows(H + 10, 7, ['ingest', 'Profile'], ['src-old']);
+    await oldFlush(before);
+    expect(await oldRows()).toBe(before.length);
+    await env.DB.batch((copy ?? []).map((q) => env.DB.prepare(q)));
     expect(await rowsInHours(H + 10, H + 11)).toBe(1);
-    // A flush after the migration adds to the folded counters under the same keys.
-    await writeUsage(env.DB, rows);
-    const report = await usageOver(H + 10, H + 11);
-    const want = expected([...rows, ...rows]);
+    expect(await oldRows()).toBe(0);
+
+    // During the deploy: an isolate still on the old version flushes into usage_counters (one
+    // hour of it in the range, one after it), a new one into usage_hours, under shared keys.
+    const late = [
+      ...flushRows(H + 10, 8, ['ingest', 'delivery-consumer'], ['src-old', 'src-late']),
+      ...flushRows(H + 11, 9, ['Profile'], ['src-late']),
+    ];
+    const outside = flushRows(H + 12, 11, ['ingest'], ['src-late']);
+    const fresh = flushRows(H + 10, 10, ['ingest', 'Profile'], ['src-old']);
+    await oldFlush([...late, ...outside]);
+    await writeUsage(env.DB, fresh);
+    expect(await oldRows()).toBe(late.length + outside.length);
+    expect(await rowsInHours(H + 10, H + 13)).toBe(1);
+
+    // Every count exactly once: what was folded in, what the old isolate wrote late, the new flush.
+    const all = [...before, ...late, ...fresh];
+    const want = expected(all);
+    const report = await usageOver(H + 10, H + 12);
     expect(report.events).toBe(want.events);
-    for (const [stage, g] of want.stages) expect(report.groups.find((x) => x.key === stage)?.units).toEqual(g.units);
+    expect(report.groups.map((g) => g.key).sort()).toEqual([...want.stages.keys()].sort());
+    for (const [stage, g] of want.stages) {
+      const got = report.groups.find((x) => x.key === stage);
+      expect({ stage, units: got?.units, details: got?.details }).toEqual({ stage, ...g });
+    }
+    const bySource = await usageOver(H + 10, H + 12, 'source');
+    for (const source of ['src-old', 'src-late'])
+      expect(bySource.groups.find((g) => g.key === source)?.events).toBe(
+        all.filter((r) => r.unit === 'events' && r.source === source).reduce((sum, r) => sum + r.n, 0),
+      );
+    // The range bounds usage_counters too: the hour after holds only the late rows written for it.
+    expect((await usageOver(H + 12, H + 13)).events).toBe(expected(outside).events);
+    expect((await usageOver(H + 11, H + 12)).events).toBe(expected(late.filter((r) => r.hour === H + 11)).events);
   });
 
   it('puts the counters back when the write fails', async () => {
