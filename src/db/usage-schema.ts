@@ -1,6 +1,20 @@
 import { integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-/** The usage meter's counters per hour, stage, source, unit and detail (migrations/0015). */
+/**
+ * The usage meter's counters, one row per hour (migrations/0019, which moved in the per-counter
+ * rows of 0015's usage_counters): `counts` is a JSON object of counter key → n (src/usage/hours.ts).
+ */
+export const usageHours = sqliteTable('usage_hours', {
+  hour: integer('hour').primaryKey(),
+  counts: text('counts').notNull(),
+});
+export type UsageHourRow = typeof usageHours.$inferSelect;
+
+/**
+ * The usage meter's counters per hour, stage, source, unit and detail (migrations/0015), emptied by
+ * 0019 but kept: only an isolate still running the version before 0019 writes here (during a
+ * deploy), and GET /api/usage adds those rows to usage_hours. Nothing of this version writes it.
+ */
 export const usageCounters = sqliteTable(
   'usage_counters',
   {
@@ -13,7 +27,6 @@ export const usageCounters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.hour, t.stage, t.source, t.unit, t.detail] })],
 );
-export type UsageCounterRow = typeof usageCounters.$inferSelect;
 
 /** Delivery receipts, one row per destination, received minute and consumer batch (migrations/0015). */
 export const deliveryReceiptSets = sqliteTable(

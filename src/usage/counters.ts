@@ -1,7 +1,7 @@
 /**
  * The usage meter's per-isolate counters. Every seam (D1, queue, Durable Object stub, R2, fetch)
- * adds to them in memory; `flush.ts` writes them to D1 in one statement at most every few seconds,
- * so metering never costs a write per event.
+ * adds to them in memory; `flush.ts` writes them to D1 in one statement (one row per hour) at
+ * most every `USAGE_FLUSH_SECONDS`, so metering never costs a write per event.
  */
 
 /** The billable units Tessera counts (Cloudflare's billing dimensions). */

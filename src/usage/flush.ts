@@ -1,38 +1,59 @@
-import { usage } from './counters';
+import { type UsageRow, usage } from './counters';
 import { MeteredD1 } from './d1';
+import { countsByHour } from './hours';
 
 const DEFAULT_FLUSH_SECONDS = 60;
 let lastFlush = 0;
 let inFlight: Promise<void> | undefined;
 
 /**
- * Writes the isolate's counters to D1 in one statement (one row per hour, stage, source, unit and
- * detail, added to what is there). The meter's own rows are counted under the stage `meter`.
- * A failed write puts the counters back for the next flush.
+ * The upsert of one flush: an hour's row is created, or its `counts` replaced by the sum, key by
+ * key, of what it held and what this flush adds, inside the one statement. D1 runs statements one
+ * at a time, so flushes of concurrent isolates each see the other's sum and add up exactly.
+ *
+ * Why one row per hour holding JSON, not one row per counter (dozens per flush, each billed as a
+ * written row) nor an append-only row per flush summed at read time (also one row per flush, but
+ * a range would read one row per flush of every isolate, growing with traffic and time): a flush
+ * writes one row per hour it spans (one, or two across the hour), and a report reads one row per
+ * hour of its range (at most 400 × 24). The row holds one key per stage, unit and detail the code
+ * counts (a few hundred) plus one per source that sent events that hour, far below D1's 2 MB row.
+ */
+const UPSERT = `INSERT INTO usage_hours (hour, counts)
+  SELECT key, value FROM json_each(?) WHERE true
+  ON CONFLICT (hour) DO UPDATE SET counts = (
+    SELECT json_group_object(key, n) FROM (
+      SELECT key, sum(value) AS n FROM (
+        SELECT key, value FROM json_each(usage_hours.counts)
+        UNION ALL
+        SELECT key, value FROM json_each(excluded.counts)
+      ) GROUP BY key
+    )
+  )`;
+
+/** Adds counters to D1 in one statement: one row written per hour they span. */
+export function writeUsage(d1: D1Database | MeteredD1, rows: readonly UsageRow[]): Promise<D1Result> {
+  return d1
+    .prepare(UPSERT)
+    .bind(JSON.stringify(countsByHour(rows)))
+    .run();
+}
+
+/**
+ * Writes the isolate's counters to D1 (`writeUsage`). The meter's own row is counted under the
+ * stage `meter`. A failed write puts the counters back for the next flush.
  */
 export async function flushUsage(d1: D1Database): Promise<void> {
   if (inFlight) await inFlight;
   if (!usage.size) return;
   const rows = usage.drain();
   const raw = d1 instanceof MeteredD1 ? d1.inner : d1;
-  const meter = new MeteredD1(raw, 'meter');
-  const run = meter
-    .prepare(
-      `INSERT INTO usage_counters (hour, stage, source, unit, detail, n)
-       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-              json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
-       FROM json_each(?) WHERE true
-       ON CONFLICT (hour, stage, source, unit, detail) DO UPDATE SET n = n + excluded.n`,
-    )
-    .bind(JSON.stringify(rows.map((r) => [r.hour, r.stage, r.source, r.unit, r.detail, r.n])))
-    .run()
-    .then(
-      () => undefined,
-      (err) => {
-        usage.restore(rows);
-        console.warn('usage meter flush failed; kept for the next one', err);
-      },
-    );
+  const run = writeUsage(new MeteredD1(raw, 'meter'), rows).then(
+    () => undefined,
+    (err) => {
+      usage.restore(rows);
+      console.warn('usage meter flush failed; kept for the next one', err);
+    },
+  );
   inFlight = run;
   try {
     await run;

@@ -1,11 +1,13 @@
 import { and, gte, lt, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/sqlite-core';
 import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { db } from '../db/client';
-import { usageCounters } from '../db/usage-schema';
+import { usageCounters, usageHours } from '../db/usage-schema';
 import { badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { flushUsage } from './flush';
+import { sumsFromKeys } from './hours';
 import { pricesFrom } from './prices';
 import { buildReport } from './report';
 
@@ -48,20 +50,39 @@ export const usageApi = new Hono<AdminEnv>()
     if (to - from > MAX_RANGE_DAYS * 24 * HOUR) throw badRequest(`A range spans at most ${MAX_RANGE_DAYS} days`);
     const groupBy = c.req.query('groupBy') ?? 'stage';
     if (groupBy !== 'stage' && groupBy !== 'source') throw badRequest('`groupBy` must be `stage` or `source`');
-    const t = usageCounters;
     const fromHour = Math.floor(from / HOUR);
     const toHour = Math.ceil(to / HOUR);
-    const sums = await db(c.env.DB)
-      .select({ stage: t.stage, source: t.source, unit: t.unit, detail: t.detail, n: sql<number>`sum(${t.n})` })
-      .from(t)
-      .where(and(gte(t.hour, fromHour), lt(t.hour, Math.max(toHour, fromHour + 1))))
-      .groupBy(t.stage, t.source, t.unit, t.detail)
+    const endHour = Math.max(toHour, fromHour + 1);
+    // Summed in SQL over the hours' JSON, so the answer is one row per counter, not per hour. Plus
+    // the rows of usage_counters, which only an isolate of the version before migration 0019 can
+    // have written (0019 moved and deleted the rest): same keys (json_array), counted once.
+    const h = usageHours;
+    const old = usageCounters;
+    const d = db(c.env.DB);
+    const counters = unionAll(
+      d
+        .select({ key: sql<string>`j.key`.as('key'), n: sql<number>`j.value`.as('n') })
+        .from(sql`${h}, json_each(${h.counts}) AS j`)
+        .where(and(gte(h.hour, fromHour), lt(h.hour, endHour))),
+      d
+        .select({
+          key: sql<string>`json_array(${old.stage}, ${old.source}, ${old.unit}, ${old.detail})`.as('key'),
+          n: sql<number>`${old.n}`.as('n'),
+        })
+        .from(old)
+        .where(and(gte(old.hour, fromHour), lt(old.hour, endHour))),
+    ).as('counters');
+    const keyed = await d
+      .select({ key: counters.key, n: sql<number>`sum(${counters.n})` })
+      .from(counters)
+      .groupBy(sql`${counters.key}`)
       .all();
+    const sums = sumsFromKeys(keyed);
     const prices = pricesFrom(c.env.USAGE_PRICES);
     const report = buildReport(sums, groupBy, prices);
     return c.json({
       from: new Date(fromHour * HOUR).toISOString(),
-      to: new Date(Math.max(toHour, fromHour + 1) * HOUR).toISOString(),
+      to: new Date(endHour * HOUR).toISOString(),
       groupBy,
       ...report,
       pricesPerMillion: prices,
