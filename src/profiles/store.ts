@@ -6,6 +6,7 @@ import { AGGREGATE_PROFILE_SCHEMA } from './engage/aggregate-store';
 import { ENGAGE_PROFILE_SCHEMA } from './engage/state-store';
 import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
+import { ProfileTables } from './tables';
 import { type StampedValue, wins } from './traits';
 
 /** Versioned schema of a Profile object (one step per migration, see `migrateSqlite`). */
@@ -48,9 +49,12 @@ export const PROFILE_SCHEMA = [
 ];
 
 /**
- * What every step of `PROFILE_SCHEMA` results in, for a new object to create at once (see
- * `migrateSqlite`); test/profile-schema.test.ts holds it equal to the upgraded layout. A new step
- * changes this too. (`"outbox"` is quoted as SQLite writes a renamed table.)
+ * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
+ * only the tables a new profile's first apply writes (meta, identifiers, traits, the event log,
+ * the outbox), in one statement. Every other table of `PROFILE_SCHEMA`'s latest layout is created
+ * on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus every lazy
+ * table equal to the upgraded layout. A new step changes this (or a lazy table) too. (`"outbox"`
+ * is quoted as SQLite writes a renamed table.)
  */
 export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
@@ -61,13 +65,6 @@ export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (
      first_message_id TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
      source_id TEXT) WITHOUT ROWID;
-   CREATE TABLE seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
-   CREATE TABLE links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT, created_at TEXT NOT NULL,
-     PRIMARY KEY (collection, key)) WITHOUT ROWID;
-   CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
-     complete INTEGER NOT NULL) WITHOUT ROWID;
-   ${ENGAGE_PROFILE_SCHEMA};
-   ${AGGREGATE_PROFILE_SCHEMA};
    CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
      name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);`;
@@ -77,9 +74,16 @@ const OUTBOX_ROW_BYTES = 512 * 1024;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
-/** SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. */
+/**
+ * SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. Links
+ * and merges are created on first write (tables.ts) and read empty before.
+ */
 export class ProfileStore {
-  constructor(private readonly sql: Sql) {}
+  private readonly tables: ProfileTables;
+
+  constructor(private readonly sql: Sql) {
+    this.tables = new ProfileTables(sql);
+  }
 
   meta(): Meta {
     return this.sql.exec<Row<Meta>>('SELECT * FROM meta').one();
@@ -178,11 +182,11 @@ export class ProfileStore {
   }
 
   mergedFrom(): MergedRow[] {
-    return this.sql.exec<Row<MergedRow>>('SELECT * FROM merged_from ORDER BY merged_at, profile_id').toArray();
+    return this.tables.rows<Row<MergedRow>>('merged_from', 'SELECT * FROM merged_from ORDER BY merged_at, profile_id');
   }
 
   mergeCount(): number {
-    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM merged_from').one().n;
+    return this.tables.rows<{ n: number }>('merged_from', 'SELECT count(*) AS n FROM merged_from')[0]?.n ?? 0;
   }
 
   /** What resolution needs to know about this profile. */
@@ -201,14 +205,16 @@ export class ProfileStore {
 
   /** Whether a profile was merged in: not at all, head only (history still arriving), or fully. */
   absorbState(profileId: string): 'none' | 'partial' | 'complete' {
-    const row = this.sql
-      .exec<{ complete: number }>('SELECT complete FROM merged_from WHERE profile_id = ?', profileId)
-      .toArray()[0];
+    const row = this.tables.rows<{ complete: number }>(
+      'merged_from',
+      'SELECT complete FROM merged_from WHERE profile_id = ?',
+      profileId,
+    )[0];
     return !row ? 'none' : row.complete ? 'complete' : 'partial';
   }
 
   markComplete(profileId: string): void {
-    this.sql.exec('UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
+    this.tables.change('merged_from', 'UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
   }
 
   traitRows(): TraitRow[] {
@@ -238,20 +244,24 @@ export class ProfileStore {
   }
 
   links(): LinkRow[] {
-    return this.sql.exec<Row<LinkRow>>('SELECT * FROM links ORDER BY created_at, key').toArray();
+    return this.tables.rows<Row<LinkRow>>('links', 'SELECT * FROM links ORDER BY created_at, key');
   }
 
   /** Users linked to this account (`user_id:…` / `anonymous_id:…` keys), oldest first. */
   linkedUserKeys(limit: number): string[] {
-    return this.sql
-      .exec<{ key: string }>("SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?", limit)
-      .toArray()
+    return this.tables
+      .rows<{ key: string }>(
+        'links',
+        "SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?",
+        limit,
+      )
       .map((r) => r.key);
   }
 
   addLinks(rows: LinkRow[]): void {
     for (const r of rows) {
-      this.sql.exec(
+      this.tables.write(
+        'links',
         'INSERT INTO links (collection, key, source_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
         r.collection,
         r.key,
@@ -310,7 +320,8 @@ export class ProfileStore {
     this.applyTraits(stamped);
     this.addLinks(head.links);
     const insert = (r: MergedRow) =>
-      this.sql.exec(
+      this.tables.write(
+        'merged_from',
         'INSERT INTO merged_from (profile_id, reason, merged_at, complete) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
         r.profile_id,
         r.reason,
@@ -354,8 +365,8 @@ export class ProfileStore {
 
   /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
   clearData(): void {
-    for (const t of ['identifiers', 'traits', 'event_log', 'seen', 'links', 'merged_from'])
-      this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['identifiers', 'traits', 'event_log']) this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
     this.sql.exec('UPDATE meta SET event_count = 0');
   }
 }
