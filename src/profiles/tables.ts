@@ -1,9 +1,9 @@
 import { type Sql, SqlMeter } from './sql-meter';
 
 /**
- * The Profile object's tables that a new object does not create up front but on first write
- * (DESIGN: a new profile's first apply pays only for what it uses; each CREATE is billed rows,
- * its sqlite_schema entry and its root page). Each entry is the latest layout of that table, as
+ * The Profile object's tables that a new object does not create up front but on first write, so a
+ * new profile pays only for the tables it uses: each CREATE writes billed rows (2 per table as
+ * measured, 1 per index, more for AUTOINCREMENT or UNIQUE). Each entry is the latest layout of that table, as
  * `PROFILE_SCHEMA`'s steps leave it: test/profile-schema.test.ts holds a fresh object with every
  * lazy table created equal to one upgraded through every step. A later step that changes one of
  * these tables must first create it as the previous version had it (`CREATE TABLE IF NOT EXISTS`),
