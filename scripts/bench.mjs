@@ -39,7 +39,7 @@ export async function startBenchTessera() {
   const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-'));
   let dev;
   try {
-    dev = await startDev({ persistTo, log: process.env.BENCH_LOG === "1" });
+    dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
     const source = await ensureSource(dev.url, dev.adminToken, 'Benchmark');
     return {
       url: dev.url,

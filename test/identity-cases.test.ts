@@ -78,7 +78,12 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
     // Eight days on (the identifiers' dates moved back), the window holds none of them any more.
     const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString();
     await runInDurableObject(profileObject(profileId), (_i, state) => {
-      state.storage.sql.exec("UPDATE identifiers SET created_at = ? WHERE kind = 'anonymous_id'", eightDaysAgo);
+      // The identifiers are one JSON object in the meta row (src/profiles/store.ts).
+      state.storage.sql.exec(
+        `UPDATE meta SET identifiers_json = (SELECT json_group_object(key, CASE WHEN value ->> 'kind' = 'anonymous_id'
+           THEN json_set(value, '$.created_at', ?) ELSE json(value) END) FROM json_each(identifiers_json))`,
+        eightDaysAgo,
+      );
     });
     await sendBatch(writeKey, [{ type: 'identify', userId: user, anonymousId: anons[6] }]);
     await waitForEvents(`user_id:${user}`, 7);

@@ -2,6 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEX_SHARDS, indexShard } from '../src/identity/index-do';
 import type { EnrichedEvent } from '../src/ingest/spec';
+import { ProfileStore } from '../src/profiles/store';
 import { consumeDirectly } from './identity-model';
 import { ADMIN, env, eventually, getJson, makeSource, SELF, uniq } from './kit/workers';
 
@@ -58,7 +59,7 @@ describe('PII at rest', () => {
     for (const clear of [marker, 'Marker Person', '555 0100', '+15550100']) expect(profileText).not.toContain(clear);
     const rows = await runInDurableObject(env.PROFILE.get(env.PROFILE.idFromName(profileId)), (_o, state) => ({
       traits: state.storage.sql.exec<{ key: string; value: string }>('SELECT key, value FROM traits').toArray(),
-      ids: state.storage.sql.exec<{ key: string; value: string }>('SELECT key, value FROM identifiers').toArray(),
+      ids: new ProfileStore(state.storage.sql).identifierRows(),
     }));
     const trait = (k: string) => JSON.parse(rows.traits.find((t) => t.key === k)?.value ?? 'null');
     expect(trait('email')).toMatch(/^pii1\.[0-9a-f]{8}\./);

@@ -1,5 +1,6 @@
 import type { EventQuery, EventRow, HistoryChunk, HistoryCursor, HistoryPage } from './rpc';
 import type { Sql } from './sql-meter';
+import { ProfileTables } from './tables';
 
 /** Event history kept per profile (DESIGN.md §3) and how long applied messageIds are remembered. */
 export const RETENTION = { maxAgeMs: 90 * 86_400_000, maxEvents: 10_000, seenMs: 14 * 86_400_000 };
@@ -44,32 +45,35 @@ const toRow = (r: StoredEvent): EventRow => ({
  * (pruned, kept longer than the queue can redeliver), so a replay changes nothing even after the
  * log was trimmed, and an applied event costs one row instead of four. Readers by time (the
  * timeline, merges' pages, engage back-fills, retention) scan the log, which retention bounds
- * (10k events by default): reads cost a thousandth of writes. Synchronous.
+ * (10k events by default): reads cost a thousandth of writes. `seen` is created the first time
+ * retention (or a merge) moves messageIds into it (tables.ts). Synchronous.
  */
 export class EventLog {
-  constructor(private readonly sql: Sql) {}
+  private readonly tables: ProfileTables;
+
+  constructor(private readonly sql: Sql) {
+    this.tables = new ProfileTables(sql);
+  }
 
   /** Whether a messageId was applied: in the log, or left it within the dedupe window. */
   seen(messageId: string): boolean {
-    return (
-      this.sql
-        .exec(
-          'SELECT 1 FROM event_log WHERE message_id = ? UNION ALL SELECT 1 FROM seen WHERE message_id = ? LIMIT 1',
-          messageId,
-          messageId,
-        )
-        .toArray().length > 0
-    );
+    if (this.sql.exec('SELECT 1 FROM event_log WHERE message_id = ?', messageId).toArray().length) return true;
+    return this.wasSeen(messageId);
+  }
+
+  /** Whether a messageId left the log within the dedupe window. */
+  private wasSeen(messageId: string): boolean {
+    return this.tables.rows('seen', 'SELECT 1 FROM seen WHERE message_id = ?', messageId).length > 0;
   }
 
   markSeen(messageId: string, at: number): void {
-    this.sql.exec('INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, at);
+    this.tables.write('seen', 'INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, at);
   }
 
   /** Adds an event to the log unless it was applied before; false when it was (the dedupe). */
   insert(e: EventRow): boolean {
     // What left the log is in `seen`; what is in it, its key refuses (`rowsWritten` 0).
-    if (this.sql.exec('SELECT 1 FROM seen WHERE message_id = ?', e.messageId).toArray().length) return false;
+    if (this.wasSeen(e.messageId)) return false;
     const { rowsWritten } = this.sql.exec(
       'INSERT INTO event_log (message_id, ts, type, name, source_id, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       e.messageId,
@@ -95,14 +99,17 @@ export class EventLog {
       [aged, now - r.maxAgeMs],
       [beyond, r.maxEvents],
     ] as const) {
-      this.sql.exec(
+      // Most alarms remove nothing: then `seen` is not created for it.
+      if (!this.sql.exec(`SELECT 1 FROM (${select}) LIMIT 1`, arg).toArray().length) continue;
+      this.tables.write(
+        'seen',
         `INSERT INTO seen (message_id, at) SELECT message_id, ? FROM (${select}) WHERE true ON CONFLICT DO NOTHING`,
         now,
         arg,
       );
       removed += this.sql.exec(`DELETE FROM event_log WHERE message_id IN (${select})`, arg).rowsWritten;
     }
-    this.sql.exec('DELETE FROM seen WHERE at < ?', now - r.seenMs);
+    this.tables.change('seen', 'DELETE FROM seen WHERE at < ?', now - r.seenMs);
     if (removed) this.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
     return removed;
   }
@@ -181,13 +188,12 @@ export class EventLog {
       }
     }
     const after = c.phase === 'seen' ? c.id : '';
-    chunk.seen = this.sql
-      .exec<{ message_id: string; at: number }>(
-        'SELECT message_id, at FROM seen WHERE message_id > ? ORDER BY message_id LIMIT ?',
-        after,
-        SEEN_PAGE,
-      )
-      .toArray();
+    chunk.seen = this.tables.rows<{ message_id: string; at: number }>(
+      'seen',
+      'SELECT message_id, at FROM seen WHERE message_id > ? ORDER BY message_id LIMIT ?',
+      after,
+      SEEN_PAGE,
+    );
     const last = chunk.seen.at(-1);
     const more = last !== undefined && chunk.seen.length === SEEN_PAGE;
     return { chunk, next: more ? { phase: 'seen', ts: 0, id: last.message_id } : undefined };

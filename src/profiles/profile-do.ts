@@ -31,6 +31,7 @@ import type {
 } from './rpc';
 import { SqlMeter, type WorkCost } from './sql-meter';
 import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from './store';
+import { reloadTables } from './tables';
 
 /**
  * One unified customer (or account). Events are applied in one SQLite transaction each (dedupe,
@@ -60,9 +61,15 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      migrateSqlite(ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      this.migrate();
       await this.alarmSlot.restore();
     });
+  }
+
+  /** The latest schema (a new object: only what its first apply writes; the rest on first use, tables.ts). */
+  private migrate(): void {
+    migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+    reloadTables(this.sql);
   }
 
   /** How resolution sees this profile: its identifiers, or where it went. */
@@ -209,15 +216,12 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
   erase(): Promise<{ identifiers: string[]; mergedFrom: string[] }> {
     return this.exclusive(async () => {
       const identifiers = this.store.identifierKeys();
-      const mergedFrom = this.sql
-        .exec<{ profile_id: string }>('SELECT profile_id FROM merged_from')
-        .toArray()
-        .map((r) => r.profile_id);
+      const mergedFrom = this.store.mergedFrom().map((r) => r.profile_id);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       this.alarmSlot.clear();
       // An empty schema again: a late call reads a missing profile instead of failing.
-      migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      this.migrate();
       return { identifiers, mergedFrom };
     });
   }

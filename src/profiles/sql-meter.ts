@@ -18,10 +18,11 @@ export class SqlMeter implements Sql {
   private cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] | undefined;
   private parsed = 0;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** `storage`: the object's SQLite, whose lazy tables (tables.ts) this meter shares. */
+  constructor(readonly storage: SqlStorage) {}
 
   exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
-    const cursor = this.sql.exec<T>(query, ...bindings);
+    const cursor = this.storage.exec<T>(query, ...bindings);
     this.cursors?.push(cursor as unknown as SqlStorageCursor<Record<string, SqlStorageValue>>);
     return cursor;
   }

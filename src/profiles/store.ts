@@ -6,6 +6,7 @@ import { AGGREGATE_PROFILE_SCHEMA } from './engage/aggregate-store';
 import { ENGAGE_PROFILE_SCHEMA } from './engage/state-store';
 import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
+import { ProfileTables } from './tables';
 import { type StampedValue, wins } from './traits';
 
 /** Versioned schema of a Profile object (one step per migration, see `migrateSqlite`). */
@@ -45,29 +46,32 @@ export const PROFILE_SCHEMA = [
    INSERT INTO outbox_next SELECT seq, body, created_at FROM outbox;
    DROP TABLE outbox;
    ALTER TABLE outbox_next RENAME TO outbox;`,
+  // A profile's identifiers in one JSON column of the meta row (key → the rest of its
+  // `IdentifierRow`) instead of a row each: a new user's identify writes one row for its three
+  // keys, not three, and no table. Identifiers are few per profile (the identity limits), so the
+  // row stays small; readers parse it once per call (ProfileStore).
+  `ALTER TABLE meta ADD COLUMN identifiers_json TEXT NOT NULL DEFAULT '{}';
+   UPDATE meta SET identifiers_json = (SELECT coalesce(json_group_object(key, json_object('kind', kind,
+     'value', value, 'source_id', source_id, 'first_message_id', first_message_id, 'created_at', created_at)), '{}')
+     FROM identifiers);
+   DROP TABLE identifiers;`,
 ];
 
 /**
- * What every step of `PROFILE_SCHEMA` results in, for a new object to create at once (see
- * `migrateSqlite`); test/profile-schema.test.ts holds it equal to the upgraded layout. A new step
- * changes this too. (`"outbox"` is quoted as SQLite writes a renamed table.)
+ * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
+ * only the tables a new profile's first apply writes (meta with its identifiers, traits, the event
+ * log, the outbox), in one statement. Every other table of `PROFILE_SCHEMA`'s latest layout is created
+ * on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus every lazy
+ * table equal to the upgraded layout. A new step changes this (or a lazy table) too. (`"outbox"`
+ * is quoted as SQLite writes a renamed table.)
  */
 export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
      created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
-     last_message_id TEXT, last_source_id TEXT);
+     last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}');
    INSERT INTO meta (one) VALUES (1);
-   CREATE TABLE identifiers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, source_id TEXT,
-     first_message_id TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
      source_id TEXT) WITHOUT ROWID;
-   CREATE TABLE seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
-   CREATE TABLE links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT, created_at TEXT NOT NULL,
-     PRIMARY KEY (collection, key)) WITHOUT ROWID;
-   CREATE TABLE merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL,
-     complete INTEGER NOT NULL) WITHOUT ROWID;
-   ${ENGAGE_PROFILE_SCHEMA};
-   ${AGGREGATE_PROFILE_SCHEMA};
    CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
      name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);`;
@@ -76,13 +80,27 @@ export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (
 const OUTBOX_ROW_BYTES = 512 * 1024;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
+type StoredIdentifier = Omit<IdentifierRow, 'key'>;
 
-/** SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. */
+/** The meta row's columns a `Meta` holds (not its identifiers). */
+const META_COLUMNS = `one, id, collection, merged_into, pending, version, event_count, created_at, updated_at,
+  last_seen_at, first_message_id, first_source_id, last_message_id, last_source_id`;
+const PERSON_KINDS = new Set(['user_id', 'anonymous_id', 'email', 'group_id']);
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/**
+ * SQL access to a Profile object's identity, traits, links, merges and outbox. Synchronous. Links
+ * and merges are created on first write (tables.ts) and read empty before.
+ */
 export class ProfileStore {
-  constructor(private readonly sql: Sql) {}
+  private readonly tables: ProfileTables;
+
+  constructor(private readonly sql: Sql) {
+    this.tables = new ProfileTables(sql);
+  }
 
   meta(): Meta {
-    return this.sql.exec<Row<Meta>>('SELECT * FROM meta').one();
+    return this.sql.exec<Row<Meta>>(`SELECT ${META_COLUMNS} FROM meta`).one();
   }
 
   setMeta(patch: Partial<Meta>): void {
@@ -110,55 +128,53 @@ export class ProfileStore {
     );
   }
 
-  identifierKeys(): string[] {
-    return this.sql
-      .exec<{ key: string }>('SELECT key FROM identifiers ORDER BY key')
-      .toArray()
-      .map((r) => r.key);
+  /** The identifiers, by key (one read of the meta row's JSON). */
+  private identifierMap(): Record<string, StoredIdentifier> {
+    return JSON.parse(this.sql.exec<{ j: string }>('SELECT identifiers_json AS j FROM meta').one().j);
   }
 
+  identifierKeys(): string[] {
+    return Object.keys(this.identifierMap()).sort();
+  }
+
+  /** Oldest first (then by key). */
   identifierRows(): IdentifierRow[] {
-    return this.sql.exec<Row<IdentifierRow>>('SELECT * FROM identifiers ORDER BY created_at, key').toArray();
+    return Object.entries(this.identifierMap())
+      .map(([key, r]) => ({
+        key,
+        kind: r.kind,
+        value: r.value,
+        source_id: r.source_id ?? null,
+        first_message_id: r.first_message_id ?? null,
+        created_at: r.created_at,
+      }))
+      .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : byKey(a, b)));
   }
 
   /** The identifiers audience events name a person by (user, anonymous, email, group), newest first. */
   personIdentifiers(): { kind: string; value: string }[] {
-    return this.sql
-      .exec<{ kind: string; value: string }>(
-        `SELECT kind, value FROM identifiers WHERE kind IN ('user_id', 'anonymous_id', 'email', 'group_id')
-         ORDER BY created_at DESC, key`,
-      )
-      .toArray();
+    return this.identifierRows()
+      .filter((r) => PERSON_KINDS.has(r.kind))
+      .sort((a, b) => (a.created_at > b.created_at ? -1 : a.created_at < b.created_at ? 1 : byKey(a, b)))
+      .map((r) => ({ kind: r.kind, value: r.value }));
   }
 
   /** The keys of `keys` this profile does not hold yet. */
   missing(keys: string[]): string[] {
-    // One JSON parameter, one statement, whatever the number of keys (SQLite binds at most 100).
-    const held = new Set(
-      this.sql
-        .exec<{ key: string }>(
-          'SELECT key FROM identifiers WHERE key IN (SELECT value FROM json_each(?))',
-          JSON.stringify(keys),
-        )
-        .toArray()
-        .map((r) => r.key),
-    );
-    return keys.filter((k) => !held.has(k));
+    const held = this.identifierMap();
+    return keys.filter((k) => !Object.hasOwn(held, k));
   }
 
+  /** Adds identifiers not held yet (one held keeps its first row): one write of the meta row, however many. */
   addIdentifiers(rows: IdentifierRow[]): void {
-    for (const r of rows) {
-      this.sql.exec(
-        `INSERT INTO identifiers (key, kind, value, source_id, first_message_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-        r.key,
-        r.kind,
-        r.value,
-        r.source_id,
-        r.first_message_id,
-        r.created_at,
-      );
+    const held = this.identifierMap();
+    let added = false;
+    for (const { key, ...r } of rows) {
+      if (Object.hasOwn(held, key)) continue;
+      held[key] = r;
+      added = true;
     }
+    if (added) this.sql.exec('UPDATE meta SET identifiers_json = ?', JSON.stringify(held));
   }
 
   /** Identifier rows for keys first seen in one event; `values`: sealed values of blind-indexed keys. */
@@ -178,18 +194,18 @@ export class ProfileStore {
   }
 
   mergedFrom(): MergedRow[] {
-    return this.sql.exec<Row<MergedRow>>('SELECT * FROM merged_from ORDER BY merged_at, profile_id').toArray();
+    return this.tables.rows<Row<MergedRow>>('merged_from', 'SELECT * FROM merged_from ORDER BY merged_at, profile_id');
   }
 
   mergeCount(): number {
-    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM merged_from').one().n;
+    return this.tables.rows<{ n: number }>('merged_from', 'SELECT count(*) AS n FROM merged_from')[0]?.n ?? 0;
   }
 
   /** What resolution needs to know about this profile. */
   view(id: string): ProfileView {
-    const rows = this.sql.exec<{ key: string; created_at: string }>(
-      'SELECT key, created_at FROM identifiers ORDER BY key',
-    );
+    const rows = Object.entries(this.identifierMap())
+      .map(([key, r]) => ({ key, created_at: r.created_at }))
+      .sort(byKey);
     const identifiers: string[] = [];
     const addedAt: Record<string, number> = {};
     for (const r of rows) {
@@ -201,14 +217,16 @@ export class ProfileStore {
 
   /** Whether a profile was merged in: not at all, head only (history still arriving), or fully. */
   absorbState(profileId: string): 'none' | 'partial' | 'complete' {
-    const row = this.sql
-      .exec<{ complete: number }>('SELECT complete FROM merged_from WHERE profile_id = ?', profileId)
-      .toArray()[0];
+    const row = this.tables.rows<{ complete: number }>(
+      'merged_from',
+      'SELECT complete FROM merged_from WHERE profile_id = ?',
+      profileId,
+    )[0];
     return !row ? 'none' : row.complete ? 'complete' : 'partial';
   }
 
   markComplete(profileId: string): void {
-    this.sql.exec('UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
+    this.tables.change('merged_from', 'UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
   }
 
   traitRows(): TraitRow[] {
@@ -238,20 +256,24 @@ export class ProfileStore {
   }
 
   links(): LinkRow[] {
-    return this.sql.exec<Row<LinkRow>>('SELECT * FROM links ORDER BY created_at, key').toArray();
+    return this.tables.rows<Row<LinkRow>>('links', 'SELECT * FROM links ORDER BY created_at, key');
   }
 
   /** Users linked to this account (`user_id:…` / `anonymous_id:…` keys), oldest first. */
   linkedUserKeys(limit: number): string[] {
-    return this.sql
-      .exec<{ key: string }>("SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?", limit)
-      .toArray()
+    return this.tables
+      .rows<{ key: string }>(
+        'links',
+        "SELECT key FROM links WHERE collection = 'users' ORDER BY created_at, key LIMIT ?",
+        limit,
+      )
       .map((r) => r.key);
   }
 
   addLinks(rows: LinkRow[]): void {
     for (const r of rows) {
-      this.sql.exec(
+      this.tables.write(
+        'links',
         'INSERT INTO links (collection, key, source_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
         r.collection,
         r.key,
@@ -310,7 +332,8 @@ export class ProfileStore {
     this.applyTraits(stamped);
     this.addLinks(head.links);
     const insert = (r: MergedRow) =>
-      this.sql.exec(
+      this.tables.write(
+        'merged_from',
         'INSERT INTO merged_from (profile_id, reason, merged_at, complete) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
         r.profile_id,
         r.reason,
@@ -354,8 +377,8 @@ export class ProfileStore {
 
   /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
   clearData(): void {
-    for (const t of ['identifiers', 'traits', 'event_log', 'seen', 'links', 'merged_from'])
-      this.sql.exec(`DELETE FROM ${t}`);
-    this.sql.exec('UPDATE meta SET event_count = 0');
+    for (const t of ['traits', 'event_log']) this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
+    this.sql.exec("UPDATE meta SET event_count = 0, identifiers_json = '{}'");
   }
 }

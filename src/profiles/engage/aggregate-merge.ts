@@ -1,6 +1,7 @@
 import { combineStates, parseSpecKey, subtractState } from '../../audiences/specs';
 import type { AggregatesExport, EventRow, MatchExport, SpecExport } from '../rpc';
 import type { Sql } from '../sql-meter';
+import { ProfileTables } from '../tables';
 import type { AggregateStore } from './aggregate-store';
 
 /** Where a transfer of match rows stands: the loser's last (spec id, messageId) sent. */
@@ -22,21 +23,25 @@ const MATCH_PAGE = 2000;
  * folded in from its log pages instead.
  */
 export class AggregateMerge {
+  private readonly tables: ProfileTables;
+
   constructor(
     private readonly sql: Sql,
     private readonly store: AggregateStore,
-  ) {}
+  ) {
+    this.tables = new ProfileTables(sql);
+  }
 
   /** What the loser hands over (its states and frequency tables; bounded by VALUE_CAP per spec). */
   exportSpecs(): AggregatesExport {
     const specs: SpecExport[] = [];
     for (const row of this.store.specs().values()) {
-      const values = this.sql
-        .exec<{ vkey: string; n: number; first_ts: number; first_id: string }>(
+      const values = this.tables
+        .rows<{ vkey: string; n: number; first_ts: number; first_id: string }>(
+          'engage_spec_values',
           'SELECT vkey, n, first_ts, first_id FROM engage_spec_values WHERE spec = ?',
           row.id,
         )
-        .toArray()
         .map((v) => ({ vkey: v.vkey, n: v.n, firstTs: v.first_ts, firstId: v.first_id }));
       specs.push({ key: row.spec.key, keepMs: row.spec.keepMs, state: row.state, values });
     }
@@ -46,25 +51,25 @@ export class AggregateMerge {
   /** One page of the loser's match rows. */
   matchPage(cursor?: MatchCursor): { rows: MatchExport[]; next?: MatchCursor } {
     const c = cursor ?? { spec: 0, id: '' };
-    const rows = this.sql
-      .exec<{
-        spec: number;
-        key: string;
-        message_id: string;
-        ts: number;
-        value: string | null;
-        num: number | null;
-        at: number;
-        folded: number;
-      }>(
-        `SELECT m.spec, s.key, m.message_id, m.ts, m.value, m.num, m.at, m.folded
+    const rows = this.tables.rows<{
+      spec: number;
+      key: string;
+      message_id: string;
+      ts: number;
+      value: string | null;
+      num: number | null;
+      at: number;
+      folded: number;
+    }>(
+      // A match row names a spec, so `engage_specs` exists wherever `engage_matches` does.
+      'engage_matches',
+      `SELECT m.spec, s.key, m.message_id, m.ts, m.value, m.num, m.at, m.folded
          FROM engage_matches m JOIN engage_specs s ON s.id = m.spec
          WHERE (m.spec, m.message_id) > (?, ?) ORDER BY m.spec, m.message_id LIMIT ?`,
-        c.spec,
-        c.id,
-        MATCH_PAGE,
-      )
-      .toArray();
+      c.spec,
+      c.id,
+      MATCH_PAGE,
+    );
     const last = rows.at(-1);
     const out = rows.map((r) => ({
       key: r.key,
@@ -102,15 +107,15 @@ export class AggregateMerge {
     for (const r of chunk.matches ?? []) {
       const row = mine.get(r.key);
       if (!row) continue; // a spec dropped meanwhile
-      const cur = this.sql
-        .exec<{ folded: number; src: string }>(
-          'SELECT folded, src FROM engage_matches WHERE spec = ? AND message_id = ?',
-          row.id,
-          r.messageId,
-        )
-        .toArray()[0];
+      const cur = this.tables.rows<{ folded: number; src: string }>(
+        'engage_matches',
+        'SELECT folded, src FROM engage_matches WHERE spec = ? AND message_id = ?',
+        row.id,
+        r.messageId,
+      )[0];
       if (!cur) {
-        this.sql.exec(
+        this.tables.write(
+          'engage_matches',
           `INSERT INTO engage_matches (spec, message_id, ts, value, num, at, folded, src) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           row.id,
           r.messageId,
@@ -152,12 +157,11 @@ export class AggregateMerge {
       row.state = combineStates(row.state, s.state);
       if (row.spec.values) for (const v of s.values) this.store.addValue(row, v.vkey, v.firstTs, v.firstId, v.n);
     }
-    const dups = this.sql
-      .exec<{ spec: number; message_id: string; value: string | null }>(
-        'SELECT spec, message_id, value FROM engage_matches WHERE src = ? AND dup = 1',
-        loserId,
-      )
-      .toArray();
+    const dups = this.tables.rows<{ spec: number; message_id: string; value: string | null }>(
+      'engage_matches',
+      'SELECT spec, message_id, value FROM engage_matches WHERE src = ? AND dup = 1',
+      loserId,
+    );
     for (const d of dups) {
       const row = byId.get(d.spec);
       if (!row) continue;

@@ -12,6 +12,7 @@ import {
 import { valueKey } from '../../audiences/values';
 import { EventLog } from '../event-log';
 import type { Sql } from '../sql-meter';
+import { ProfileTables } from '../tables';
 
 /**
  * The Profile object's aggregate tables (a step of `PROFILE_SCHEMA`):
@@ -56,8 +57,13 @@ export interface FoldEvent {
   raw: RawEvent;
 }
 
-/** SQL of the aggregate tables; synchronous, runs inside the apply (or alarm, or merge) transaction. */
+/**
+ * SQL of the aggregate tables; synchronous, runs inside the apply (or alarm, or merge) transaction.
+ * Each table is created on its first write (tables.ts) and reads empty before.
+ */
 export class AggregateStore {
+  private readonly tables: ProfileTables;
+
   constructor(
     private readonly sql: Sql,
     private readonly noteParsed: (bytes: number) => void = () => {},
@@ -65,14 +71,15 @@ export class AggregateStore {
     private readonly onMatch: (spec: number, ts: number) => void = () => {},
     /** The profile's event log, read to back-fill a new spec. */
     private readonly log: EventLog = new EventLog(sql),
-  ) {}
+  ) {
+    this.tables = new ProfileTables(sql);
+  }
 
   specs(): Map<string, SpecRow> {
-    const rows = this.sql
-      .exec<{ id: number; key: string; keep_ms: number; state: string }>(
-        'SELECT id, key, keep_ms, state FROM engage_specs',
-      )
-      .toArray();
+    const rows = this.tables.rows<{ id: number; key: string; keep_ms: number; state: string }>(
+      'engage_specs',
+      'SELECT id, key, keep_ms, state FROM engage_specs',
+    );
     return new Map(
       rows.map((r) => [r.key, { id: r.id, spec: parseSpecKey(r.key, r.keep_ms), state: JSON.parse(r.state) }]),
     );
@@ -87,8 +94,8 @@ export class AggregateStore {
     const have = this.specs();
     for (const [key, row] of have) {
       if (plan.has(key)) continue;
-      for (const t of ['engage_matches', 'engage_spec_values'])
-        this.sql.exec(`DELETE FROM ${t} WHERE spec = ?`, row.id);
+      for (const t of ['engage_matches', 'engage_spec_values'] as const)
+        this.tables.change(t, `DELETE FROM ${t} WHERE spec = ?`, row.id);
       this.sql.exec('DELETE FROM engage_specs WHERE id = ?', row.id);
       have.delete(key);
     }
@@ -110,8 +117,9 @@ export class AggregateStore {
     if (!specs.length) return [];
     const rows = specs.map((spec): SpecRow => {
       const state = emptyState();
-      const { id } = this.sql
-        .exec<{ id: number }>(
+      const { id } = this.tables
+        .write<{ id: number }>(
+          'engage_specs',
           'INSERT INTO engage_specs (key, keep_ms, state) VALUES (?, ?, ?) RETURNING id',
           spec.key,
           spec.keepMs,
@@ -147,7 +155,8 @@ export class AggregateStore {
     const vkey = value === null ? null : valueKey(value);
     const num = typeof value === 'number' && Number.isFinite(value) ? value : null;
     const due = e.ts <= now;
-    const { rowsWritten } = this.sql.exec(
+    const { rowsWritten } = this.tables.write(
+      'engage_matches',
       `INSERT INTO engage_matches (spec, message_id, ts, value, num, at, folded, src) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
       row.id,
@@ -166,12 +175,11 @@ export class AggregateStore {
 
   /** Folds the waiting (future) events whose time has come. */
   foldDue(specs: Map<string, SpecRow>, now: number): void {
-    const due = this.sql
-      .exec<{ spec: number; message_id: string; ts: number; value: string | null }>(
-        'SELECT spec, message_id, ts, value FROM engage_matches WHERE folded = 0 AND ts <= ?',
-        now,
-      )
-      .toArray();
+    const due = this.tables.rows<{ spec: number; message_id: string; ts: number; value: string | null }>(
+      'engage_matches',
+      'SELECT spec, message_id, ts, value FROM engage_matches WHERE folded = 0 AND ts <= ?',
+      now,
+    );
     if (!due.length) return;
     const byId = new Map([...specs.values()].map((r) => [r.id, r]));
     for (const m of due) {
@@ -189,13 +197,12 @@ export class AggregateStore {
 
   /** Adds `n` (may be negative) occurrences of a value, keeping its first (ts, messageId). */
   addValue(row: SpecRow, vkey: string, ts: number, id: string, n: number): void {
-    const cur = this.sql
-      .exec<{ n: number; first_ts: number; first_id: string }>(
-        'SELECT n, first_ts, first_id FROM engage_spec_values WHERE spec = ? AND vkey = ?',
-        row.id,
-        vkey,
-      )
-      .toArray()[0];
+    const cur = this.tables.rows<{ n: number; first_ts: number; first_id: string }>(
+      'engage_spec_values',
+      'SELECT n, first_ts, first_id FROM engage_spec_values WHERE spec = ? AND vkey = ?',
+      row.id,
+      vkey,
+    )[0];
     if (cur) {
       const earlier = ts < cur.first_ts || (ts === cur.first_ts && id < cur.first_id);
       this.sql.exec(
@@ -207,7 +214,8 @@ export class AggregateStore {
         vkey,
       );
     } else if (n > 0 && row.state.distinct < VALUE_CAP) {
-      this.sql.exec(
+      this.tables.write(
+        'engage_spec_values',
         'INSERT INTO engage_spec_values (spec, vkey, n, first_ts, first_id) VALUES (?, ?, ?, ?, ?)',
         row.id,
         vkey,
@@ -229,19 +237,21 @@ export class AggregateStore {
   valuesResult(row: SpecRow, type: 'most_frequent' | 'unique_list' | 'unique_count'): unknown {
     if (type === 'unique_count') return row.state.distinct;
     if (type === 'unique_list') {
-      return this.sql
-        .exec<{ vkey: string }>(
+      return this.tables
+        .rows<{ vkey: string }>(
+          'engage_spec_values',
           'SELECT vkey FROM engage_spec_values WHERE spec = ? ORDER BY first_ts, first_id LIMIT ?',
           row.id,
           UNIQUE_LIST_LIMIT,
         )
-        .toArray()
         .map((r) => JSON.parse(r.vkey));
     }
-    const cursor = this.sql.exec<{ vkey: string; n: number }>(
-      'SELECT vkey, n FROM engage_spec_values WHERE spec = ? AND n >= 2 ORDER BY n DESC',
-      row.id,
-    );
+    const cursor =
+      this.tables.cursor<{ vkey: string; n: number }>(
+        'engage_spec_values',
+        'SELECT vkey, n FROM engage_spec_values WHERE spec = ? AND n >= 2 ORDER BY n DESC',
+        row.id,
+      ) ?? [];
     return pickMostFrequent(topCounts(cursor, (r) => ({ value: JSON.parse(r.vkey), n: r.n })));
   }
 
@@ -249,10 +259,14 @@ export class AggregateStore {
   prune(now: number, dedupeMs: number): void {
     for (const row of this.specs().values()) {
       // Never a row a stored window count still includes (its lower edge may lag behind now).
-      const lo = this.sql
-        .exec<{ lo: number | null }>('SELECT min(lo) AS lo FROM engage_window_counts WHERE spec = ?', row.id)
-        .one().lo;
-      this.sql.exec(
+      const lo =
+        this.tables.rows<{ lo: number | null }>(
+          'engage_window_counts',
+          'SELECT min(lo) AS lo FROM engage_window_counts WHERE spec = ?',
+          row.id,
+        )[0]?.lo ?? null;
+      this.tables.change(
+        'engage_matches',
         'DELETE FROM engage_matches WHERE spec = ? AND ts <= ? AND folded = 1 AND at < ?',
         row.id,
         Math.min(now - row.spec.keepMs, lo ?? Number.MAX_SAFE_INTEGER),
@@ -263,8 +277,8 @@ export class AggregateStore {
 
   /** Forgets every aggregate (a profile merged away). */
   clear(): void {
-    for (const t of ['engage_matches', 'engage_spec_values', 'engage_specs', 'engage_window_counts'])
-      this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ['engage_matches', 'engage_spec_values', 'engage_specs', 'engage_window_counts'] as const)
+      this.tables.change(t, `DELETE FROM ${t}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Change } from '../../audiences/evaluate';
 import type { EngageValue } from '../rpc';
 import type { Sql } from '../sql-meter';
+import { ProfileTables } from '../tables';
 
 /**
  * The Profile object's audience tables, one migration step of its SQLite schema (appended to
@@ -25,21 +26,31 @@ export interface EngageState {
   stale: boolean;
 }
 
+/** The state of a profile that has none stored yet. */
+const INITIAL: EngageState = { revision: 0, nextChangeAt: null, stale: false };
+
 type Row<T> = T & Record<string, SqlStorageValue>;
 type ValueRow = { key: string; kind: string; def_id: string; version: number; value: string; seq: number; at: number };
 
 /**
  * SQL of the engage tables (results, evaluation state, membership changes waiting for D1). The
  * profile's traits, identifiers and events are read through `ProfileStore` and `EventLog`, never
- * here. Synchronous, so it runs inside the apply transaction.
+ * here. Each table is created on its first write (tables.ts): a profile no audience ever looked at
+ * has none, and reads them as empty (the state as `INITIAL`). Synchronous, so it runs inside the
+ * apply transaction.
  */
 export class EngageStore {
-  constructor(private readonly sql: Sql) {}
+  private readonly tables: ProfileTables;
+
+  constructor(sql: Sql) {
+    this.tables = new ProfileTables(sql);
+  }
 
   values(keys?: readonly string[]): EngageValue[] {
-    const rows = this.sql
-      .exec<Row<ValueRow>>('SELECT key, kind, def_id, version, value, seq, updated_at AS at FROM engage_values')
-      .toArray();
+    const rows = this.tables.rows<Row<ValueRow>>(
+      'engage_values',
+      'SELECT key, kind, def_id, version, value, seq, updated_at AS at FROM engage_values',
+    );
     const wanted = keys && new Set(keys);
     return rows
       .filter((r) => !wanted || wanted.has(r.key))
@@ -55,13 +66,14 @@ export class EngageStore {
   }
 
   deleteValues(keys: readonly string[]): void {
-    for (const key of keys) this.sql.exec('DELETE FROM engage_values WHERE key = ?', key);
+    for (const key of keys) this.tables.change('engage_values', 'DELETE FROM engage_values WHERE key = ?', key);
   }
 
   /** Stores a changed value; returns its new change count. */
   saveChange(c: Change, now: number): number {
-    return this.sql
-      .exec<{ seq: number }>(
+    return this.tables
+      .write<{ seq: number }>(
+        'engage_values',
         `INSERT INTO engage_values (key, kind, def_id, version, value, seq, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)
          ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, def_id = excluded.def_id, version = excluded.version,
            value = excluded.value, seq = seq + 1, updated_at = excluded.updated_at
@@ -77,17 +89,20 @@ export class EngageStore {
   }
 
   state(): EngageState {
-    const s = this.sql
-      .exec<{ revision: number; next_change_at: number | null; stale: number }>(
-        'SELECT revision, next_change_at, stale FROM engage_state',
-      )
-      .one();
-    return { revision: s.revision, nextChangeAt: s.next_change_at, stale: s.stale === 1 };
+    const s = this.tables.rows<{ revision: number; next_change_at: number | null; stale: number }>(
+      'engage_state',
+      'SELECT revision, next_change_at, stale FROM engage_state',
+    )[0];
+    return s ? { revision: s.revision, nextChangeAt: s.next_change_at, stale: s.stale === 1 } : { ...INITIAL };
   }
 
+  /** Writes the state: one row (an upsert, the table's first write creating it). */
   setState(s: EngageState): void {
-    this.sql.exec(
-      'UPDATE engage_state SET revision = ?, next_change_at = ?, stale = ?',
+    this.tables.write(
+      'engage_state',
+      `INSERT INTO engage_state (one, revision, next_change_at, stale) VALUES (1, ?, ?, ?)
+       ON CONFLICT (one) DO UPDATE SET revision = excluded.revision, next_change_at = excluded.next_change_at,
+         stale = excluded.stale`,
       s.revision,
       s.nextChangeAt,
       s.stale ? 1 : 0,
@@ -95,11 +110,15 @@ export class EngageStore {
   }
 
   markStale(): void {
-    this.sql.exec('UPDATE engage_state SET stale = 1');
+    this.tables.write(
+      'engage_state',
+      'INSERT INTO engage_state (one, stale) VALUES (1, 1) ON CONFLICT (one) DO UPDATE SET stale = 1',
+    );
   }
 
   addMembership(audienceId: string, member: boolean, at: number): void {
-    this.sql.exec(
+    this.tables.write(
+      'engage_membership',
       'INSERT INTO engage_membership (audience_id, member, at) VALUES (?, ?, ?)',
       audienceId,
       member ? 1 : 0,
@@ -108,24 +127,24 @@ export class EngageStore {
   }
 
   pendingMembership(limit: number): { seq: number; audienceId: string; member: boolean; at: number }[] {
-    return this.sql
-      .exec<{ seq: number; audience_id: string; member: number; at: number }>(
+    return this.tables
+      .rows<{ seq: number; audience_id: string; member: number; at: number }>(
+        'engage_membership',
         'SELECT seq, audience_id, member, at FROM engage_membership ORDER BY seq LIMIT ?',
         limit,
       )
-      .toArray()
       .map((r) => ({ seq: r.seq, audienceId: r.audience_id, member: r.member === 1, at: r.at }));
   }
 
   deleteMembership(upTo: number): void {
-    this.sql.exec('DELETE FROM engage_membership WHERE seq <= ?', upTo);
+    this.tables.change('engage_membership', 'DELETE FROM engage_membership WHERE seq <= ?', upTo);
   }
 
   /** A merged-away profile leaves every audience (in D1 only) and forgets its results. */
   leaveAll(now: number): void {
     for (const v of this.values())
       if (v.kind === 'audience' && v.value === true) this.addMembership(v.defId, false, now);
-    this.sql.exec('DELETE FROM engage_values');
-    this.sql.exec('UPDATE engage_state SET next_change_at = NULL, stale = 0');
+    this.tables.change('engage_values', 'DELETE FROM engage_values');
+    this.tables.change('engage_state', 'UPDATE engage_state SET next_change_at = NULL, stale = 0');
   }
 }
