@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { statementsOf } from './do-schema';
 import { fnv1a32 } from './hash';
 import { valueAtPath } from './json';
 import { chainEnd, followMerges, type MergeHop } from './merge-pointers';
@@ -79,5 +80,20 @@ describe('merge pointers', () => {
     expect(await followMerges('a', step, () => 'too long')).toBe('c');
     const loop = async (id: string): Promise<MergeHop<string>> => ({ next: id === 'x' ? 'y' : 'x' });
     expect(await followMerges('x', loop, () => 'too long')).toBe('too long');
+  });
+});
+
+describe('statementsOf', () => {
+  it('splits a schema script at semicolons outside quotes', () => {
+    expect(
+      statementsOf(`CREATE TABLE a (x TEXT DEFAULT ';');
+        INSERT INTO a VALUES ('it''s; fine');  ;
+        CREATE INDEX "odd;name" ON a (x)`),
+    ).toEqual([
+      "CREATE TABLE a (x TEXT DEFAULT ';')",
+      "INSERT INTO a VALUES ('it''s; fine')",
+      'CREATE INDEX "odd;name" ON a (x)',
+    ]);
+    expect(statementsOf('  ;  ')).toEqual([]);
   });
 });

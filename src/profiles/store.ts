@@ -60,10 +60,9 @@ export const PROFILE_SCHEMA = [
 /**
  * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
  * only the tables a new profile's first apply writes (meta with its identifiers, traits, the event
- * log, the outbox), in one statement. Every other table of `PROFILE_SCHEMA`'s latest layout is created
+ * log; the outbox is lazy too since the ingest consumer takes an apply's deliveries), in one script. Every other table of `PROFILE_SCHEMA`'s latest layout is created
  * on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus every lazy
- * table equal to the upgraded layout. A new step changes this (or a lazy table) too. (`"outbox"`
- * is quoted as SQLite writes a renamed table.)
+ * table equal to the upgraded layout. A new step changes this (or a lazy table) too.
  */
 export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
@@ -73,8 +72,7 @@ export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (
    CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
      source_id TEXT) WITHOUT ROWID;
    CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
-     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
-   CREATE TABLE "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);`;
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;`;
 
 /** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
 const OUTBOX_ROW_BYTES = 512 * 1024;
@@ -284,7 +282,7 @@ export class ProfileStore {
   }
 
   enqueue(msg: DeliveryMessage, now: number): void {
-    this.sql.exec('INSERT INTO outbox (body, created_at) VALUES (?, ?)', JSON.stringify(msg), now);
+    this.tables.write('outbox', 'INSERT INTO outbox (body, created_at) VALUES (?, ?)', JSON.stringify(msg), now);
   }
 
   /** An apply's deliveries as one outbox row (a packed `events` body; more rows only past `OUTBOX_ROW_BYTES`). */
@@ -293,18 +291,17 @@ export class ProfileStore {
   }
 
   outbox(limit = 100): { seq: number; body: DeliveryMessage }[] {
-    return this.sql
-      .exec<{ seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', limit)
-      .toArray()
+    return this.tables
+      .rows<{ seq: number; body: string }>('outbox', 'SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', limit)
       .map((r) => ({ seq: r.seq, body: JSON.parse(r.body) as DeliveryMessage }));
   }
 
   outboxSize(): number {
-    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+    return this.tables.rows<{ n: number }>('outbox', 'SELECT count(*) AS n FROM outbox')[0]?.n ?? 0;
   }
 
   deleteOutbox(upTo: number): void {
-    this.sql.exec('DELETE FROM outbox WHERE seq <= ?', upTo);
+    this.tables.change('outbox', 'DELETE FROM outbox WHERE seq <= ?', upTo);
   }
 
   exportHead(): ProfileExport {

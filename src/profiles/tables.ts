@@ -1,3 +1,4 @@
+import { execScript } from '../lib/do-schema';
 import { type Sql, SqlMeter } from './sql-meter';
 
 /**
@@ -10,6 +11,9 @@ import { type Sql, SqlMeter } from './sql-meter';
  * since a fresh object may not have it yet; and change its entry here.
  */
 export const LAZY_TABLES = {
+  // Written by audience evaluation and direct callers only: the ingest consumer takes an apply's
+  // deliveries (`ApplyInput.handOver`). Quoted as SQLite writes a renamed table (schema step 4).
+  outbox: 'CREATE TABLE IF NOT EXISTS "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)',
   seen: 'CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID',
   links: `CREATE TABLE IF NOT EXISTS links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT,
      created_at TEXT NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID`,
@@ -84,7 +88,7 @@ export class ProfileTables {
   ensure(table: LazyTable): void {
     const set = this.set();
     if (set.has(table)) return;
-    this.sql.exec(LAZY_TABLES[table]);
+    execScript(this.sql, LAZY_TABLES[table]);
     set.add(table);
   }
 
