@@ -13,7 +13,8 @@ import { type Sql, SqlMeter } from './sql-meter';
 export const LAZY_TABLES = {
   // Written by audience evaluation and direct callers only: the ingest consumer takes an apply's
   // deliveries (`ApplyInput.handOver`). Quoted as SQLite writes a renamed table (schema step 4).
-  outbox: 'CREATE TABLE IF NOT EXISTS "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)',
+  outbox:
+    'CREATE TABLE IF NOT EXISTS "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)',
   seen: 'CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID',
   links: `CREATE TABLE IF NOT EXISTS links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT,
      created_at TEXT NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID`,
