@@ -199,12 +199,16 @@ export class EventLog {
     return { chunk, next: more ? { phase: 'seen', ts: 0, id: last.message_id } : undefined };
   }
 
-  /** Takes in a page of a merged profile's log and dedupe set; counts the events it kept, once. */
-  importHistory(chunk: HistoryChunk): void {
+  /**
+   * Takes in a page of a merged profile's log and dedupe set; counts the events it kept, once
+   * (in meta, or, with `countLater`, by the caller's own meta write). Returns that count.
+   */
+  importHistory(chunk: HistoryChunk, countLater = false): number {
     let added = 0;
     for (const e of chunk.events) if (this.insert(e)) added++;
     for (const s of chunk.seen) this.markSeen(s.message_id, s.at);
-    if (added) this.sql.exec('UPDATE meta SET event_count = event_count + ?', added);
+    if (added && !countLater) this.sql.exec('UPDATE meta SET event_count = event_count + ?', added);
+    return added;
   }
 
   /** Every messageId in the log (diagnostics and tests). */

@@ -117,12 +117,22 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         const breaks = absorbBreaks(this.store.view(input.survivorId), input);
         if (breaks.length) return { status: 'conflict', breaks };
         const now = new Date().toISOString();
+        // A history that fits the first page (most merges: an anonymous visit) is taken in one
+        // transaction, meta written once; a longer one is pulled page by page below.
+        const whole = !input.history.next;
         this.ctx.storage.transactionSync(() => {
           this.init(input.survivorId, input.head.meta.collection ?? 'users', now);
-          this.store.importHead(input.head, input.reason, now);
+          const patch = this.store.importHead(input.head, input.reason, now, whole);
           this.engage.absorbStart(input.head.engage);
-          this.store.bump(now);
+          let added = 0;
+          if (whole) {
+            added = this.log.importHistory(input.history.chunk, true);
+            this.engage.absorbPage(input.loserId, input.head.engage, input.history.chunk);
+            this.engage.absorbFinish(input.loserId, input.head.engage);
+          }
+          this.store.bumpWith(now, patch, added);
         });
+        if (whole) return this.absorbed();
       }
       // The first page came with the request; the rest (large profiles only) is pulled.
       const loser = profileStub(this.env, input.loserId);
@@ -141,10 +151,15 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         this.store.markComplete(input.loserId);
         this.store.bump(new Date().toISOString());
       });
-      const refreshed = await this.engage.refreshOrDefer(); // the merged history may change results
-      this.afterCommit({ flushOutbox: refreshed.outboxWritten, engage: true });
-      return { status: 'ok' };
+      return this.absorbed();
     });
+  }
+
+  /** After a merged history is in: the results it may change, then what that left to send. */
+  private async absorbed(): Promise<AbsorbResult> {
+    const refreshed = await this.engage.refreshOrDefer();
+    this.afterCommit({ flushOutbox: refreshed.outboxWritten, engage: true });
+    return { status: 'ok' };
   }
 
   /** A page of this (frozen) profile's history, for the survivor of its merge. */
@@ -326,10 +341,8 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       }
       if (res.status === 'ok') {
         this.ctx.storage.transactionSync(() => {
-          this.store.clearData();
+          this.store.tombstone(to, new Date().toISOString());
           this.engage.mergedAway();
-          this.store.setMeta({ merged_into: to, pending: null });
-          this.store.bump(new Date().toISOString());
         });
         this.afterCommit({ engage: true }); // D1 learns that this profile left its audiences
         return { status: 'merged', into: to, snapshot: this.store.snapshot() };

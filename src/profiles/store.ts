@@ -314,8 +314,12 @@ export class ProfileStore {
     };
   }
 
-  /** Takes in a merged profile's identifiers, traits (last-write-wins), links and merge history. */
-  importHead(head: ProfileExport, reason: string, now: string): void {
+  /**
+   * Takes in a merged profile's identifiers, traits (last-write-wins), links and merge history;
+   * `complete` when its whole history comes in the same transaction. Returns the meta fields that
+   * change, for the caller's one meta write (`bumpWith`).
+   */
+  importHead(head: ProfileExport, reason: string, now: string, complete = false): Partial<Meta> {
     this.addIdentifiers(head.identifiers);
     const stamped: Record<string, StampedValue> = {};
     for (const t of head.traits) {
@@ -338,7 +342,7 @@ export class ProfileStore {
         r.complete,
       );
     for (const r of head.mergedFrom) insert(r);
-    if (head.meta.id) insert({ profile_id: head.meta.id, reason, merged_at: now, complete: 0 });
+    if (head.meta.id) insert({ profile_id: head.meta.id, reason, merged_at: now, complete: complete ? 1 : 0 });
     const m = this.meta();
     const patch: Partial<Meta> = {};
     const before = (a: string | null, b: string | null) => a !== null && (b === null || a < b);
@@ -352,7 +356,7 @@ export class ProfileStore {
       patch.last_message_id = head.meta.last_message_id;
       patch.last_source_id = head.meta.last_source_id;
     }
-    this.setMeta(patch);
+    return patch;
   }
 
   /** What the directory stores about this profile now (traits bounded as the directory keeps them). */
@@ -372,10 +376,17 @@ export class ProfileStore {
     };
   }
 
-  /** Empties a merged profile, keeping the tombstone (meta) and unsent outbox rows. */
-  clearData(): void {
+  /**
+   * Makes a merged profile a tombstone pointing at `to`: its data goes, meta and unsent outbox
+   * rows stay; meta is written once (the pointer, the emptied fields and the version bump).
+   */
+  tombstone(to: string, now: string): void {
     for (const t of ['traits', 'event_log']) this.sql.exec(`DELETE FROM ${t}`);
     for (const t of ['seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
-    this.sql.exec("UPDATE meta SET event_count = 0, identifiers_json = '{}'");
+    this.sql.exec(
+      "UPDATE meta SET event_count = 0, identifiers_json = '{}', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
+      to,
+      now,
+    );
   }
 }
