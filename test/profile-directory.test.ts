@@ -71,3 +71,24 @@ describe('profile directory bounds', { timeout: 60_000 }, () => {
     expect(rows.filter((r) => r?.event_count === 1)).toHaveLength(119);
   });
 });
+
+describe('profile directory rows written', () => {
+  it('a new profile costs two rows (its row and the recency index), a merge record one', async () => {
+    const id = uniq('rows');
+    const at = new Date().toISOString();
+    const inserted = await env.DB.prepare(
+      `INSERT INTO profile_directory (id, collection, version, identifiers, traits, search, created_at, updated_at)
+       VALUES (?, 'users', 1, '[]', '{}', ?, ?, ?)`,
+    )
+      .bind(id, id, at, at)
+      .run();
+    // Before migration 0020 (a rowid table with a TEXT key): 3, the key's own index included.
+    expect(inserted.meta.rows_written).toBe(2);
+    const merged = await env.DB.prepare(
+      'INSERT INTO profile_merges (loser, survivor, reason, merged_at) VALUES (?, ?, ?, ?)',
+    )
+      .bind(uniq('loser'), id, 'test', at)
+      .run();
+    expect(merged.meta.rows_written).toBe(2); // the row and the survivor index (before: 3)
+  });
+});
