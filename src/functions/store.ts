@@ -45,7 +45,7 @@ export function clearFunctionsCache(): void {
 }
 
 /**
- * The instance list, read from D1 when the revision moved (checked at most every RECHECK_MS);
+ * The instance list, read from D1 when the revision moved (checked at least every RECHECK_MS);
  * secrets opened. `keepAlive` (a request's `waitUntil`) lets a check run in the background.
  */
 export async function functionsConfig(

@@ -62,8 +62,9 @@ async function load(d1: D1Database): Promise<Entry> {
 }
 
 /**
- * The governance of a source, cached per isolate by revision: at most one small D1 read every
- * REVALIDATE_MS on the hot path, and a reload only when a plan, connection or setting changed.
+ * The governance of a source, cached per isolate by revision: one small D1 read every half
+ * REVALIDATE_MS at most while traffic flows (in the background), and a reload only when a plan,
+ * connection or setting changed.
  */
 export async function governanceFor(
   d1: D1Database,
