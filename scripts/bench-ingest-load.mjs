@@ -3,8 +3,14 @@
 // same workerd. A backlog of new users' events is queued first; then two clients send 20-event
 // batches with a 100 ms pause each for `--duration` seconds. Only requests answered while the
 // backlog had not all reached the webhook count, so the figure is "while saturated".
+//
+//   node scripts/bench-ingest-load.mjs [--duration 10]   this phase alone, on its own `wrangler dev`
 import { randomBytes } from 'node:crypto';
-import { pct, startReceiver } from './bench-common.mjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pct, runStandalone, startReceiver } from './bench-common.mjs';
+import { ensureSource, startDev } from './local.mjs';
 
 const BACKLOG_USERS = 500; // identify + 5 tracks each: 3,000 events
 const BATCH = 20;
@@ -103,3 +109,31 @@ export async function ingestUnderLoad(ctx, tessera) {
     await receiver.stop();
   }
 }
+
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+/** The phase on its own: a fresh `wrangler dev` with one source, as `npm run bench` starts it. */
+async function ingestLoadAlone(ctx) {
+  const persistTo = await mkdtemp(join(os.tmpdir(), 'tessera-bench-load-'));
+  let dev;
+  try {
+    dev = await startDev({ persistTo });
+    const source = await ensureSource(dev.url, dev.adminToken, 'Benchmark');
+    ctx.log(`ingest under pipeline load (load average ${loadAverage()}):`);
+    const tessera = { url: dev.url, adminToken: dev.adminToken, writeKey: source.writeKey, sourceId: source.id };
+    const out = await ingestUnderLoad(ctx, tessera);
+    ctx.log(`  load average after: ${loadAverage()}`);
+    return out;
+  } finally {
+    await dev?.stop();
+    await rm(persistTo, { recursive: true, force: true });
+  }
+}
+
+runStandalone(import.meta.url, ingestLoadAlone, { duration: { type: 'string' } }, (v) => ({
+  duration: Number(v.duration ?? 10),
+}));

@@ -4,6 +4,9 @@
 // last profile has its events, then prints self and inclusive time per function.
 //
 //   node scripts/profile.mjs [--users 200] [--out /tmp/tessera.cpuprofile]
+//   node scripts/profile.mjs --workload load [--duration 10]   the ingest bench's backlog phase
+//     (scripts/bench-ingest-load.mjs) instead; either way it also lists the longest stretches the
+//     thread ran without going idle, which are what a request arriving meanwhile waits behind.
 // Open the .cpuprofile in Chrome DevTools (Performance) for the flame chart. Synchronous SQLite
 // calls of Durable Objects show as self time of the JS function that called `sql.exec`.
 import { randomBytes } from 'node:crypto';
@@ -14,11 +17,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { waitUntil } from './bench-common.mjs';
+import { ingestUnderLoad } from './bench-ingest-load.mjs';
 import { ensureSource, freePort, startDev } from './local.mjs';
 
 const { values } = parseArgs({
-  options: { users: { type: 'string', default: '200' }, out: { type: 'string', default: '/tmp/tessera.cpuprofile' } },
+  options: {
+    users: { type: 'string', default: '200' },
+    out: { type: 'string', default: '/tmp/tessera.cpuprofile' },
+    workload: { type: 'string', default: 'identity' },
+    duration: { type: 'string', default: '10' },
+  },
 });
+if (!['identity', 'load'].includes(values.workload)) throw new Error('--workload is identity or load');
 const USERS = Number(values.users);
 
 /** Four events per user, as in the identity benchmark (two profiles, then a merge). */
@@ -99,6 +109,65 @@ export function summarize(profile, top = 25) {
   );
 }
 
+/**
+ * The longest runs of consecutive non-idle samples: how long the thread went without serving
+ * anything else, each with the functions that took most of it (self time) and the outermost
+ * named frames it ran under (the task's entry).
+ */
+export function longestStretches(profile, top = 10) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (n) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+  const entryOf = (id) => {
+    // The outermost frame with a name and a file: what the event loop called.
+    let out;
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const n = byId.get(cur);
+      if (n.callFrame.url && n.callFrame.functionName) out = label(n);
+    }
+    return out ?? label(byId.get(id));
+  };
+  const stretches = [];
+  let cur;
+  profile.samples.forEach((sample, i) => {
+    const us = profile.timeDeltas[i + 1] ?? 0; // a sample's time runs until the next one
+    const idle = byId.get(sample).callFrame.functionName === '(idle)';
+    if (idle) {
+      if (cur) stretches.push(cur);
+      cur = undefined;
+      return;
+    }
+    cur ??= { us: 0, self: new Map(), entries: new Map() };
+    cur.us += us;
+    const l = label(byId.get(sample));
+    cur.self.set(l, (cur.self.get(l) ?? 0) + us);
+    const e = entryOf(sample);
+    cur.entries.set(e, (cur.entries.get(e) ?? 0) + us);
+  });
+  if (cur) stretches.push(cur);
+  const heaviest = (m, n) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([l, us]) => `${(us / 1000).toFixed(0)} ms ${l}`)
+      .join('; ');
+  const busy = stretches.reduce((n, s) => n + s.us, 0);
+  const long = stretches.filter((s) => s.us >= 50_000);
+  return [
+    `-- longest stretches without going idle (${stretches.length} stretches, ${(busy / 1000).toFixed(0)} ms busy; ` +
+      `${long.length} of 50 ms or more, ${(long.reduce((n, s) => n + s.us, 0) / 1000).toFixed(0)} ms)`,
+    ...[...stretches]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map(
+        (s) =>
+          `${(s.us / 1000).toFixed(0).padStart(7)} ms  self: ${heaviest(s.self, 3)}\n            under: ${heaviest(s.entries, 3)}`,
+      ),
+  ].join('\n');
+}
+
 const dir = await mkdtemp(join(os.tmpdir(), 'tessera-profile-'));
 const inspectorPort = await freePort();
 const dev = await startDev({ persistTo: dir, extraArgs: ['--inspector-port', String(inspectorPort)] });
@@ -109,6 +178,29 @@ try {
   await cdp.call('Profiler.setSamplingInterval', { interval: 500 });
   await cdp.call('Profiler.start');
 
+  if (values.workload === 'load') {
+    const ctx = { options: { duration: Number(values.duration) }, log: (l) => console.log(l) };
+    await ingestUnderLoad(ctx, {
+      url: dev.url,
+      adminToken: dev.adminToken,
+      writeKey: source.writeKey,
+      sourceId: source.id,
+    });
+  } else await identityWorkload(dev, source);
+
+  const { result } = await cdp.call('Profiler.stop');
+  cdp.close();
+  writeFileSync(values.out, JSON.stringify(result.profile));
+  console.log(summarize(result.profile));
+  console.log(longestStretches(result.profile));
+  console.log(`profile written to ${values.out}`);
+} finally {
+  await dev.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Sends the identity workload and waits until the last profile has its events. */
+async function identityWorkload(dev, source) {
   const events = workload();
   const started = Date.now();
   const auth = `Basic ${Buffer.from(`${source.writeKey}:`).toString('base64')}`;
@@ -128,15 +220,7 @@ try {
   if (!done) throw new Error('the last profile did not get its events within 10 minutes');
   const seconds = (Date.now() - started) / 1000;
 
-  const { result } = await cdp.call('Profiler.stop');
-  cdp.close();
-  writeFileSync(values.out, JSON.stringify(result.profile));
   console.log(
     `${events.length} events, ${USERS} merges: ${seconds.toFixed(1)} s, ${(events.length / seconds).toFixed(1)} events/s`,
   );
-  console.log(summarize(result.profile));
-  console.log(`profile written to ${values.out}`);
-} finally {
-  await dev.stop();
-  await rm(dir, { recursive: true, force: true });
 }

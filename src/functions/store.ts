@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { type DeclaredSetting, type FunctionRow, functionInstances, functions, functionsMeta } from '../db/schema';
+import { RefreshAheadCache } from '../lib/refresh-ahead';
 import { openSecretValues } from '../privacy/secret-values';
 import type { FunctionKind } from './instrument';
 import type { LoadableFunction } from './sandbox';
@@ -31,26 +32,33 @@ export const bumpFunctions = (d1: D1Database) =>
     .set({ revision: sql`${functionsMeta.revision} + 1` })
     .where(eq(functionsMeta.id, 1));
 
-let cached: FunctionsConfig | undefined;
-let checkedAt = 0;
-/** How long an isolate trusts its instance list before it reads the revision again. */
+/**
+ * How long an isolate trusts its instance list before it reads the revision again. Past half of
+ * it a request reads it in the background and keeps the cached list (src/lib/refresh-ahead.ts).
+ */
 const RECHECK_MS = 1000;
+const cache = new RefreshAheadCache<'', FunctionsConfig>({ ttlMs: RECHECK_MS });
 
 /** Forgets this isolate's instance list (after a change made through it). */
 export function clearFunctionsCache(): void {
-  cached = undefined;
+  cache.clear();
 }
 
-/** The instance list, read from D1 when the revision moved (checked at most once a second); secrets opened. */
-export async function functionsConfig(env: Cloudflare.Env, now = Date.now()): Promise<FunctionsConfig> {
-  const d1 = env.DB;
-  if (cached && now - checkedAt < RECHECK_MS) return cached;
-  const meta = await d1.prepare('SELECT revision FROM functions_meta WHERE id = 1').first<{ revision: number }>();
-  const revision = meta?.revision ?? 0;
-  checkedAt = now;
-  if (cached && cached.revision === revision) return cached;
-  cached = await loadConfig(env, revision);
-  return cached;
+/**
+ * The instance list, read from D1 when the revision moved (checked at least every RECHECK_MS);
+ * secrets opened. `keepAlive` (a request's `waitUntil`) lets a check run in the background.
+ */
+export async function functionsConfig(
+  env: Cloudflare.Env,
+  now = Date.now(),
+  keepAlive?: (p: Promise<unknown>) => void,
+): Promise<FunctionsConfig> {
+  const revalidate = async (previous: FunctionsConfig | undefined) => {
+    const meta = await env.DB.prepare('SELECT revision FROM functions_meta WHERE id = 1').first<{ revision: number }>();
+    const revision = meta?.revision ?? 0;
+    return previous && previous.revision === revision ? previous : loadConfig(env, revision);
+  };
+  return cache.get('', { load: revalidate, now, keepAlive });
 }
 
 interface JoinedRow {

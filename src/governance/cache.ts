@@ -1,9 +1,14 @@
+import { RefreshAheadCache } from '../lib/refresh-ahead';
 import { type CompiledPlan, compilePlan } from './plan';
 import { DEFAULT_SCHEMA_SETTINGS, Rule, SchemaSettings } from './rules';
 import { currentGovernanceRevision, loadGovernance } from './store';
 import { TransformationBody } from './transformations';
 
-/** How long an isolate trusts its cached configuration before asking D1 for the revision again. */
+/**
+ * How long an isolate trusts its cached configuration before asking D1 for the revision again (a
+ * change applies everywhere within it). Past half of it a request checks in the background and
+ * keeps the cached configuration (src/lib/refresh-ahead.ts).
+ */
 export const REVALIDATE_MS = 5_000;
 
 /** What governs one source: its compiled plan (if any) and its schema controls. */
@@ -16,7 +21,6 @@ export interface SourceGovernance {
 
 interface Entry {
   revision: number;
-  checkedAt: number;
   plans: Map<string, CompiledPlan>;
   planOf: Map<string, string>;
   settings: Map<string, SchemaSettings>;
@@ -24,10 +28,9 @@ interface Entry {
   transforms: Map<string, TransformationBody[]>;
   byDestination?: DestinationTransformations;
 }
-let entry: Entry | undefined;
-let loading: Promise<Entry> | undefined;
+const cache = new RefreshAheadCache<'', Entry>({ ttlMs: REVALIDATE_MS });
 
-async function load(d1: D1Database, now: number): Promise<Entry> {
+async function load(d1: D1Database): Promise<Entry> {
   const { revision, plans, links, settings, transforms } = await loadGovernance(d1);
   const byScope = new Map<string, TransformationBody[]>();
   for (const row of transforms) {
@@ -51,7 +54,6 @@ async function load(d1: D1Database, now: number): Promise<Entry> {
   }
   return {
     revision,
-    checkedAt: now,
     plans: compiled,
     planOf: new Map(links.map((l) => [l.sourceId, l.planId])),
     settings: new Map(settings.map((s) => [s.sourceId, SchemaSettings.parse(s.settings)])),
@@ -60,11 +62,17 @@ async function load(d1: D1Database, now: number): Promise<Entry> {
 }
 
 /**
- * The governance of a source, cached per isolate by revision: at most one small D1 read every
- * REVALIDATE_MS on the hot path, and a reload only when a plan, connection or setting changed.
+ * The governance of a source, cached per isolate by revision: one small D1 read every half
+ * REVALIDATE_MS at most while traffic flows (in the background), and a reload only when a plan,
+ * connection or setting changed.
  */
-export async function governanceFor(d1: D1Database, sourceId: string, now = Date.now()): Promise<SourceGovernance> {
-  const current = await currentEntry(d1, now);
+export async function governanceFor(
+  d1: D1Database,
+  sourceId: string,
+  now = Date.now(),
+  keepAlive?: (p: Promise<unknown>) => void,
+): Promise<SourceGovernance> {
+  const current = await currentEntry(d1, now, keepAlive);
   const planId = current.planOf.get(sourceId);
   return {
     plan: (planId && current.plans.get(planId)) || null,
@@ -96,20 +104,14 @@ export async function destinationTransformations(
   return current.byDestination;
 }
 
-async function currentEntry(d1: D1Database, now: number): Promise<Entry> {
-  if (!entry || now - entry.checkedAt >= REVALIDATE_MS) {
-    if (entry && (await currentGovernanceRevision(d1)) === entry.revision) entry.checkedAt = now;
-    else {
-      loading ??= load(d1, now).finally(() => {
-        loading = undefined;
-      });
-      entry = await loading;
-    }
-  }
-  return entry;
+/** `keepAlive` (a request's `waitUntil`) lets a check past half the interval run in the background. */
+function currentEntry(d1: D1Database, now: number, keepAlive?: (p: Promise<unknown>) => void): Promise<Entry> {
+  const revalidate = async (previous: Entry | undefined) =>
+    previous && (await currentGovernanceRevision(d1)) === previous.revision ? previous : load(d1);
+  return cache.get('', { load: revalidate, now, keepAlive });
 }
 
 /** Forgets the cache (after a write in this isolate, so its own change applies at once). */
 export function clearGovernanceCache(): void {
-  entry = undefined;
+  cache.clear();
 }

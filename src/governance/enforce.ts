@@ -52,8 +52,9 @@ export async function governEvents(
   sourceId: string,
   events: EnrichedEvent[],
   debug: DebugEntry[],
+  keepAlive?: (p: Promise<unknown>) => void,
 ): Promise<Governed> {
-  const { plan, settings, transformations } = await governanceFor(d1, sourceId);
+  const { plan, settings, transformations } = await governanceFor(d1, sourceId, Date.now(), keepAlive);
   if (!plan && !transformations.length) return { accepted: events, extra: [], records: [], planId: null };
   const entryOf = new Map(debug.map((d) => [d.event, d]));
   const out: Governed = { accepted: [], extra: [], records: [], planId: plan?.id ?? null };

@@ -50,7 +50,7 @@ export async function accept(
 ) {
   const writeKey = writeKeyOf(c.req.raw, body);
   if (!writeKey) throw unauthorized('Missing write key: send it as the Basic username or as `writeKey`');
-  const match = await lookupWriteKey(c.env.DB, writeKey);
+  const match = await lookupWriteKey(c.env.DB, writeKey, keepAliveOf(c));
   if (!match.source) return dropForKey(c, writeKey, match, items.length);
   await enforceRateLimit(c, match.source.id); // 429 + Retry-After over the source's tier (src/privacy)
   return acceptForSource(c, match.source, body, items, forcedType, mode, match.key === 'previous');
@@ -76,13 +76,13 @@ export async function acceptForSource(
   await dropSuppressed(c.env, source.id, result, c.executionCtx);
   // The source's tracking plan: blocked events are dropped here, before anything is stored; the
   // answer to the client does not change (Segment's SDKs must not retry over governance).
-  const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug);
+  const governed = await governEvents(c.env.DB, source.id, result.accepted, result.debug, keepAliveOf(c));
   // The debugger gets the entries in a per-isolate batch after the answer (src/ingest/live-tap.ts).
   const debug = previousKey ? result.debug.map((e) => ({ ...e, writeKey: 'previous' as const })) : result.debug;
   tapLater(c.env, c.executionCtx, source.id, debug);
   c.executionCtx.waitUntil(recordGovernance(c.env.DB, source.id, result.accepted, governed));
   // The source's insert functions, after governance (src/functions/insert.ts).
-  const inserts = (await functionsConfig(c.env)).insertsOfSource.get(source.id);
+  const inserts = (await functionsConfig(c.env, Date.now(), keepAliveOf(c))).insertsOfSource.get(source.id);
   const inserted = await runInsertsOver(c.env, inserts, governed.accepted);
   if (inserted.ran.length) c.executionCtx.waitUntil(recordInvocations(c.env.DB, inserted.ran).catch(logFailure));
 
@@ -103,6 +103,14 @@ export async function acceptForSource(
   if (!result.rejected.length) return c.json({ success: true });
   return c.json({ success: true, accepted: result.accepted.length, rejected: result.rejected });
 }
+
+/**
+ * The request's `waitUntil`, for the caches on this path (key, rate tier, suppression, governance,
+ * functions): they revalidate in the background past half their TTL, so a request awaits D1 only
+ * when an entry is missing or expired. Locally D1 shares the pipeline's one thread, where an
+ * awaited read waits behind the consumers' D1 work.
+ */
+const keepAliveOf = (c: Context<Env>) => (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
 
 const logFailure = (err: unknown) => console.warn('function invocations could not be recorded', err);
 

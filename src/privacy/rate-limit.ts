@@ -8,6 +8,7 @@ import { requireSource } from '../governance/source-settings';
 import { ApiError } from '../lib/errors';
 import { parseJson } from '../lib/http/body';
 import { apiDoc } from '../lib/http/openapi';
+import { RefreshAheadCache } from '../lib/refresh-ahead';
 
 /**
  * Collection-route rate limits, per source and per source and client IP, on the Workers Rate
@@ -30,9 +31,10 @@ const BINDINGS: Record<Limited, { source: keyof Env; ip: keyof Env }> = {
 /** The bindings' period: the binding says only yes or no, so this is the honest wait. */
 const PERIOD_SECONDS = 10;
 
-// Every tier row, reloaded per isolate every few seconds: never a D1 read per request.
+// Every tier row, reloaded per isolate every few seconds: never a D1 read per request, and past
+// half the TTL reloaded in the background while requests keep the cached rows (src/lib/refresh-ahead.ts).
 const TTL_MS = 5_000;
-let tiers: { bySource: Map<string, RateTier>; expires: number } | undefined;
+const tiers = new RefreshAheadCache<'', Map<string, RateTier>>({ ttlMs: TTL_MS });
 
 /** The tier of a source without one of its own: `RATE_LIMIT_DEFAULT_TIER`, else `standard`. */
 function defaultTier(env: Cloudflare.Env): RateTier {
@@ -40,13 +42,17 @@ function defaultTier(env: Cloudflare.Env): RateTier {
   return parsed.success ? parsed.data : 'standard';
 }
 
-async function tierOf(env: Cloudflare.Env, sourceId: string): Promise<RateTier> {
-  const now = Date.now();
-  if (!tiers || tiers.expires <= now) {
+async function tierOf(
+  env: Cloudflare.Env,
+  sourceId: string,
+  keepAlive?: (p: Promise<unknown>) => void,
+): Promise<RateTier> {
+  const load = async () => {
     const rows = await db(env.DB).select().from(sourceRateLimits).all();
-    tiers = { bySource: new Map(rows.map((r) => [r.sourceId, r.tier])), expires: now + TTL_MS };
-  }
-  return tiers.bySource.get(sourceId) ?? defaultTier(env);
+    return new Map(rows.map((r) => [r.sourceId, r.tier]));
+  };
+  const bySource = await tiers.get('', { load, keepAlive });
+  return bySource.get(sourceId) ?? defaultTier(env);
 }
 
 /**
@@ -55,7 +61,8 @@ async function tierOf(env: Cloudflare.Env, sourceId: string): Promise<RateTier> 
  * binding or a limiter error lets the request through: events are worth more than the cap.
  */
 export async function enforceRateLimit(c: Context<{ Bindings: Cloudflare.Env }>, sourceId: string): Promise<void> {
-  const tier = await tierOf(c.env, sourceId).catch(() => defaultTier(c.env));
+  const keepAlive = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  const tier = await tierOf(c.env, sourceId, keepAlive).catch(() => defaultTier(c.env));
   if (tier === 'off') return;
   const names = BINDINGS[tier];
   const ip = c.req.header('cf-connecting-ip');
@@ -85,7 +92,7 @@ export const sourceRateLimitApi = new Hono<AdminEnv>()
   .get('/:id/rate-limit', doc.get, requireScope('sources:read'), async (c) => {
     const id = c.req.param('id');
     await requireSource(c.env.DB, id);
-    tiers = undefined;
+    tiers.clear();
     return c.json({ tier: await tierOf(c.env, id) });
   })
   .put('/:id/rate-limit', doc.put, requireScope('sources:write'), async (c) => {
@@ -97,6 +104,6 @@ export const sourceRateLimitApi = new Hono<AdminEnv>()
       .insert(sourceRateLimits)
       .values({ sourceId: id, tier, updatedAt })
       .onConflictDoUpdate({ target: sourceRateLimits.sourceId, set: { tier, updatedAt } });
-    tiers = undefined; // at once in this isolate, within TTL_MS elsewhere
+    tiers.clear(); // at once in this isolate, within TTL_MS elsewhere
     return c.json({ tier });
   });

@@ -2,39 +2,45 @@ import { extractIdentifiers, keyOf, normalizeValue, parseKey } from '../identity
 import type { Collected } from '../ingest/collect';
 import type { EnrichedEvent } from '../ingest/spec';
 import { isObject } from '../lib/json';
+import { RefreshAheadCache } from '../lib/refresh-ahead';
 import { indexKey, loadPii } from './pii-guard';
 import { countSuppressed, loadSuppressedKeys, suppressionRevision } from './suppression-store';
 
-/** How long an isolate trusts its cached suppression list before asking D1 for the revision. */
+/**
+ * How long an isolate trusts its cached suppression list before asking D1 for the revision: a
+ * suppression applies everywhere within it. Past half of it a request checks again in the
+ * background and keeps the cached list (src/lib/refresh-ahead.ts).
+ */
 export const REVALIDATE_MS = 5_000;
 
 interface Entry {
   revision: number;
-  checkedAt: number;
   keys: Set<string>;
 }
-let entry: Entry | undefined;
-let loading: Promise<Entry> | undefined;
+const cache = new RefreshAheadCache<'', Entry>({ ttlMs: REVALIDATE_MS });
 
-/** The suppressed identifier keys, cached per isolate by revision (as governance caches plans). */
-export async function suppressedKeys(d1: D1Database, now = Date.now()): Promise<ReadonlySet<string>> {
-  if (!entry || now - entry.checkedAt >= REVALIDATE_MS) {
-    if (entry && (await suppressionRevision(d1)) === entry.revision) entry.checkedAt = now;
-    else {
-      loading ??= loadSuppressedKeys(d1)
-        .then(({ revision, keys }) => ({ revision, checkedAt: now, keys: new Set(keys) }))
-        .finally(() => {
-          loading = undefined;
-        });
-      entry = await loading;
-    }
-  }
-  return entry.keys;
+/** The revision unchanged keeps the list; else the list is read again. */
+async function revalidate(d1: D1Database, previous: Entry | undefined): Promise<Entry> {
+  if (previous && (await suppressionRevision(d1)) === previous.revision) return previous;
+  const { revision, keys } = await loadSuppressedKeys(d1);
+  return { revision, keys: new Set(keys) };
+}
+
+/**
+ * The suppressed identifier keys, cached per isolate by revision (as governance caches plans).
+ * `keepAlive` (a request's `waitUntil`) lets a check past half the interval run in the background.
+ */
+export async function suppressedKeys(
+  d1: D1Database,
+  now = Date.now(),
+  keepAlive?: (p: Promise<unknown>) => void,
+): Promise<ReadonlySet<string>> {
+  return (await cache.get('', { load: (previous) => revalidate(d1, previous), now, keepAlive })).keys;
 }
 
 /** Forgets the cache (after a change in this isolate, so it applies at once). */
 export function clearSuppressionCache(): void {
-  entry = undefined;
+  cache.clear();
 }
 
 /** Every identifier key an event names: its identifiers, traits of any call type, alias's previousId. */
@@ -93,7 +99,7 @@ export async function dropSuppressed(
   ctx: Pick<ExecutionContext, 'waitUntil'>,
 ): Promise<number> {
   const d1 = env.DB;
-  const keys = await suppressedKeys(d1);
+  const keys = await suppressedKeys(d1, Date.now(), (p) => ctx.waitUntil(p));
   if (!keys.size) return 0;
   const before = result.debug.length;
   const blind = await blindKeysFor(

@@ -1,10 +1,27 @@
+// Imported HMAC keys by algorithm and secret: a webhook sends two signatures per request, and
+// importing the key each time was a third of the signing cost (`node scripts/profile.mjs --workload load`).
+const keys = new Map<string, CryptoKey>();
+const MAX_KEYS = 1_000;
+
+async function hmacKey(algorithm: 'SHA-1' | 'SHA-256', secret: string): Promise<CryptoKey> {
+  const id = `${algorithm}\u0000${secret}`;
+  const hit = keys.get(id);
+  if (hit) return hit;
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: algorithm },
+    false,
+    ['sign'],
+  );
+  if (keys.size >= MAX_KEYS) keys.clear();
+  keys.set(id, key);
+  return key;
+}
+
 /** Hex digest of an HMAC over `message` with `secret` (WebCrypto, works in Workers and Node). */
 export async function hmacHex(algorithm: 'SHA-1' | 'SHA-256', secret: string, message: string): Promise<string> {
-  const enc = new TextEncoder();
-  const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: algorithm }, false, [
-    'sign',
-  ]);
-  const mac = await crypto.subtle.sign('HMAC', key, enc.encode(message));
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey(algorithm, secret), new TextEncoder().encode(message));
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
