@@ -61,3 +61,35 @@ describe('a destination’s share of the invocation’s connections', () => {
     expect(await widest(1, 2)).toBe(2);
   });
 });
+
+describe('the fresh lane’s deadline', () => {
+  const run = async (fail: (n: number) => boolean, deadlineIn: number) => {
+    const d = dest();
+    const items: Work[] = Array.from({ length: 12 }, (_, i) => ({
+      dest: d,
+      event: { ...EVENTS.track, messageId: `d-${i}` },
+    }));
+    let n = 0;
+    const started = Date.now();
+    await deliverTo(d, items, {
+      config: { ...config, freshBudgetMs: 200 },
+      now: Date.now,
+      deadline: started + deadlineIn,
+      fetch: async () => {
+        const mine = n++;
+        await new Promise((r) => setTimeout(r, 10));
+        return new Response('no', { status: fail(mine) ? 500 : 200 });
+      },
+    });
+    return items.map((i) => i.outcome?.kind);
+  };
+
+  it('lets a destination whose requests all answered well finish its batch; one that failed hops', async () => {
+    // 12 requests of 10 ms, 6 at a time, against a deadline 15 ms away: a clean run goes on.
+    expect(await run(() => false, 15)).toEqual(Array(12).fill('delivered'));
+    // The first request fails: past the deadline, what is left hops to the retry lane.
+    const outcomes = await run((k) => k === 0, 15);
+    expect(outcomes.filter((o) => o === 'retry').length).toBeGreaterThan(1);
+    expect(outcomes).toContain('delivered');
+  });
+});

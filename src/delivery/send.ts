@@ -34,9 +34,10 @@ export interface SendDeps {
   /** Where a URL's name resolves (DoH), in production mode; see `resolve.ts`. */
   resolve?: (url: string) => Promise<string | undefined>;
   /**
-   * The fresh lane's deadline (epoch ms) for this batch: no request starts after it, and each
-   * one is cut after `freshBudgetMs` (four times that for a trusted vendor). Absent in the retry
-   * lane, which waits the full timeout.
+   * The fresh lane's deadline (epoch ms) for this batch: no request starts after it (a destination
+   * whose requests all answered well and fast in this batch may go on for `CLEAN_GRACE_BUDGETS`
+   * more budgets), and each one is cut after `freshBudgetMs` (four times that for a trusted
+   * vendor). Absent in the retry lane, which waits the full timeout.
    */
   deadline?: number;
   /** Destinations this batch delivers to at once: they share the invocation's connections. */
@@ -48,6 +49,18 @@ const MIN_REQUEST_MS = 25;
 
 /** A trusted destination's requests may take this many fresh budgets before they are cut. */
 const TRUSTED_BUDGET_FACTOR = 4;
+
+/**
+ * Fresh budgets past the batch's deadline that a destination whose every request in this batch
+ * answered well and fast may go on sending: hopping its events to the retry lane would only
+ * delay them (a second and the retry lane's batch wait) while its requests keep answering.
+ */
+const CLEAN_GRACE_BUDGETS = 3;
+
+/** How a destination's requests went in this batch so far: any failure, cut or slow answer ends `clean`. */
+interface BatchRun {
+  clean: boolean;
+}
 
 /** Splits a destination's work into requests: same batch key, at most `batchSize` and `maxBatchBytes`. */
 export function plan(items: Work[], dest: LiveDestination): Work[][] {
@@ -114,7 +127,7 @@ async function build(
 }
 
 /** Sends one group as one request and records the outcome on each of its items. */
-async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): Promise<void> {
+async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps, run: BatchRun): Promise<void> {
   const { config, now } = deps;
   if (dest.def.deliver) {
     // Code that sends itself (a destination function): its errors already say retry or not.
@@ -152,16 +165,20 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
       for (const i of group) i.outcome = { kind: 'retry', error, deferred: true };
       continue;
     }
-    // The fresh lane starts no request past its deadline (what is left goes to the retry lane),
-    // and gives each one its budget: longer for a trusted vendor, whose cut request may well
+    // The fresh lane starts no request past its deadline (what is left goes to the retry lane;
+    // a destination clean in this batch, a little later), and gives each one its budget: longer for a trusted vendor, whose cut request may well
     // have been taken (a cut is sent again, like a timeout), the short one otherwise.
-    if (deps.deadline !== undefined && deps.deadline - now() < MIN_REQUEST_MS) {
+    const late = deps.deadline !== undefined && deps.deadline - now() < MIN_REQUEST_MS;
+    const grace =
+      run.clean && deps.deadline !== undefined && now() < deps.deadline + CLEAN_GRACE_BUDGETS * config.freshBudgetMs;
+    if (late && !grace) {
       const error = new RetryableError("Not sent within the fresh lane's time for its batch; sent from the retry lane");
       for (const i of group) i.outcome = { kind: 'retry', error, hop: true };
       continue;
     }
     const budget = isTrusted(dest.id, now()) ? TRUSTED_BUDGET_FACTOR * config.freshBudgetMs : config.freshBudgetMs;
     const timeoutMs = deps.deadline === undefined ? config.timeoutMs : Math.min(config.timeoutMs, budget);
+    const startedAt = now();
     const result = await perform(req, {
       timeoutMs,
       allowLoopback: config.allowLoopback,
@@ -170,6 +187,8 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps): 
       bodyError: dest.def.bodyError,
       resolve: deps.resolve,
     });
+    // Slow is half the short budget: such a destination gets no grace past the deadline.
+    if (!result.ok || now() - startedAt > config.freshBudgetMs / 2) run.clean = false;
     if (result.ok) {
       recordSuccess(dest.id, now());
       for (const i of group) i.outcome = { kind: 'delivered', at: now() };
@@ -215,7 +234,8 @@ export async function deliverTo(dest: LiveDestination, items: Work[], deps: Send
   const suspect = (deps.lane ?? 'fresh') === 'fresh' && isSuspect(dest.id, deps.now());
   const share = Math.max(1, Math.floor(INVOCATION_CONNECTIONS / Math.max(1, deps.sharing ?? 1)));
   const width = suspect ? 1 : Math.min(deps.config.perDestinationConcurrency, share);
-  await forEachLimited(queue, width, (group) => sendGroup(dest, group, deps));
+  const run: BatchRun = { clean: !suspect };
+  await forEachLimited(queue, width, (group) => sendGroup(dest, group, deps, run));
   // One slow mark per batch, however many of its requests the deadline cut.
   const cut = items.find((i) => i.outcome?.kind === 'retry' && i.outcome.cut);
   if (cut?.outcome?.kind === 'retry') {
