@@ -325,7 +325,7 @@ describe("the usage meter's own writes", () => {
     const failing = {
       prepare: () => ({ bind: () => ({ run: () => Promise.reject(new Error('D1 unavailable')) }) }),
     } as unknown as D1Database;
-    await flushUsage(failing);
+    expect(await flushUsage(failing)).toBe(false); // and says so (POST /api/usage/flush answers 503)
     const kept = usage.drain();
     usage.restore(kept);
     expect(kept.filter((r) => r.stage === 'meter-test')).toEqual([
@@ -333,7 +333,7 @@ describe("the usage meter's own writes", () => {
     ]);
     // And the next flush that succeeds writes them.
     const hour = Math.floor(Date.now() / HOUR);
-    await flushUsage(env.DB);
+    expect(await flushUsage(env.DB)).toBe(true);
     const report = await usageOver(hour, hour + 1);
     expect(report.groups.find((g) => g.key === 'meter-test')?.details['d1.queries']?.failing).toBeGreaterThanOrEqual(3);
   });

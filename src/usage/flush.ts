@@ -40,23 +40,25 @@ export function writeUsage(d1: D1Database | MeteredD1, rows: readonly UsageRow[]
 
 /**
  * Writes the isolate's counters to D1 (`writeUsage`). The meter's own row is counted under the
- * stage `meter`. A failed write puts the counters back for the next flush.
+ * stage `meter`. A failed write puts the counters back for the next flush. Resolves whether the
+ * counters are written (true with nothing to write), so `POST /api/usage/flush` can say so.
  */
-export async function flushUsage(d1: D1Database): Promise<void> {
+export async function flushUsage(d1: D1Database): Promise<boolean> {
   if (inFlight) await inFlight;
-  if (!usage.size) return;
+  if (!usage.size) return true;
   const rows = usage.drain();
   const raw = d1 instanceof MeteredD1 ? d1.inner : d1;
   const run = writeUsage(new MeteredD1(raw, 'meter'), rows).then(
-    () => undefined,
+    () => true,
     (err) => {
       usage.restore(rows);
       console.warn('usage meter flush failed; kept for the next one', err);
+      return false;
     },
   );
-  inFlight = run;
+  inFlight = run.then(() => undefined);
   try {
-    await run;
+    return await run;
   } finally {
     inFlight = undefined;
   }

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { type AdminEnv, requireScope } from '../admin/auth';
 import { db } from '../db/client';
 import { usageCounters, usageHours } from '../db/usage-schema';
-import { badRequest } from '../lib/errors';
+import { ApiError, badRequest } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { flushUsage } from './flush';
 import { sumsFromKeys } from './hours';
@@ -35,7 +35,8 @@ const doc = apiDoc('Usage', {
     },
   },
   flush: {
-    summary: "Writes this isolate's usage counters now (benchmarks and tests; production flushes on its own)",
+    summary:
+      "Writes this isolate's usage counters now (benchmarks and tests; production flushes on its own); 503 when the write failed (the counters are kept)",
     status: 204,
   },
 });
@@ -89,6 +90,12 @@ export const usageApi = new Hono<AdminEnv>()
     });
   })
   .post('/flush', doc.flush, requireScope('sources:read'), async (c) => {
-    await flushUsage(c.env.DB);
+    // A benchmark reading the report next must not take a failed write for "nothing happened".
+    if (!(await flushUsage(c.env.DB)))
+      throw new ApiError(
+        503,
+        'unavailable',
+        'The usage counters could not be written; they are kept for the next flush',
+      );
     return c.body(null, 204);
   });
