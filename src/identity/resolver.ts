@@ -28,6 +28,7 @@ import type { ApplyInput, ApplyResult, Describe, LinkRow, ProfileSnapshot } from
 import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
 import { IndexClient, RESERVE_HOLD_MS, Reservations } from './index-client';
 import { type Entry, repointKeys } from './index-do';
+import { holder, movedTo, remember } from './isolate-caches';
 import { capIdentifiers, type ProfileView, planResolution } from './resolve';
 import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
 import { recordResolution } from './stats';
@@ -55,19 +56,6 @@ export class ResolveError extends Error {}
 const MAX_ATTEMPTS = 30;
 /** Most events applied to one profile in one call. */
 const RUN_EVENTS = 50;
-const movedTo = new Map<string, string>(); // tombstones never change: safe to remember per isolate
-/**
- * Key → profile that held it at its last answer. Only a hint: a profile that holds every key of
- * an event takes it without looking anything up, and answers "moved" if it was merged since.
- */
-const holder = new Map<string, string>();
-const CACHE_ENTRIES = 50_000;
-
-function remember(cache: Map<string, string>, key: string, value: string) {
-  if (cache.size >= CACHE_ENTRIES) cache.clear();
-  cache.set(key, value);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const backoff = (attempt: number) => sleep(Math.min(250, 2 ** Math.min(attempt, 8)) * (0.5 + Math.random()));
 
