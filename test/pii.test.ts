@@ -58,7 +58,7 @@ describe('PII at rest', () => {
     expect(profileText).toContain(user); // the scan reads real rows
     for (const clear of [marker, 'Marker Person', '555 0100', '+15550100']) expect(profileText).not.toContain(clear);
     const rows = await runInDurableObject(env.PROFILE.get(env.PROFILE.idFromName(profileId)), (_o, state) => ({
-      traits: state.storage.sql.exec<{ key: string; value: string }>('SELECT key, value FROM traits').toArray(),
+      traits: new ProfileStore(state.storage.sql).traitRows(),
       ids: new ProfileStore(state.storage.sql).identifierRows(),
     }));
     const trait = (k: string) => JSON.parse(rows.traits.find((t) => t.key === k)?.value ?? 'null');

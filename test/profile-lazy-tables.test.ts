@@ -24,7 +24,7 @@ const tablesOf = (sql: SqlStorage) =>
     .map((r) => r.name)
     .filter((n) => n !== 'sqlite_sequence')
     .sort();
-const FRESH = ['_schema', 'event_log', 'meta', 'traits'];
+const FRESH = ['event_log', 'meta'];
 
 /** Rows written by each statement of `statements` run one at a time (each cursor's own count). */
 const rowsOf = (sql: SqlStorage, statements: string[]) => statements.reduce((n, s) => n + sql.exec(s).rowsWritten, 0);
@@ -51,7 +51,7 @@ function newProfile() {
 describe('tables created on first use', () => {
   // First in the file: no audience is defined yet (the definitions revision is 0), so the apply
   // writes no engage state.
-  it("a new user's first identify writes 6 rows and creates no table; its layout costs 10 rows, not 40", async () => {
+  it("a new user's first identify writes 2 rows and creates no table; its layout costs 5 rows, not 40", async () => {
     const p = newProfile();
     const userId = uniq('u');
     const anon = uniq('a');
@@ -67,32 +67,29 @@ describe('tables created on first use', () => {
     const seen = await runInDurableObject(p.raw, (instance, state) => ({
       cost: (instance as TestProfile).lastApplyCost,
       tables: tablesOf(state.storage.sql),
-      counts: ['traits', 'event_log'].map(
-        (t) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${t}`).one().n,
-      ),
+      logged: state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n,
+      traits: new ProfileStore(state.storage.sql).traits(),
       identifiers: new ProfileStore(state.storage.sql).identifierKeys(),
     }));
-    // meta: the id written once, the three identifiers in one write, the run's one bump (3);
-    // 2 traits, 1 log row. Before: 9 (a row per identifier, an outbox row).
-    expect(seen.cost?.rowsWritten).toBe(3 + 2 + 1);
+    // One meta write (the id, the three identifiers, both traits and the counters together) and
+    // one log row. Before: 6 (meta written three times, a row per trait), and 9 before that (a row
+    // per identifier, an outbox row).
+    expect(seen.cost?.rowsWritten).toBe(1 + 1);
     expect(seen.tables).toEqual(FRESH);
-    expect(seen.counts).toEqual([2, 1]);
+    expect(seen.logged).toBe(1);
+    expect(seen.traits).toEqual({ email, name: 'Ada' });
     expect(seen.identifiers).toEqual([...keys].sort());
 
     // The layout itself, statement by statement on bare storage (a multi-statement exec's cursor
-    // reports its last statement only): the version table (2) and its row (1), then 2 rows per
-    // CREATE TABLE and 1 for meta's row. Every lazy table costs the same when it is created later
+    // reports its last statement only): 2 rows per CREATE TABLE and 1 for meta's row, which holds
+    // the schema version too (no `_schema` table: 3 rows fewer). Every lazy table costs the same when it is created later
     // as it did up front: nothing is paid twice, and a profile that never uses one never pays it.
     const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('rows')));
     const rows = await runInDurableObject(probe, (_i, state) => {
       const sql = state.storage.sql;
-      const version = rowsOf(sql, [
-        'CREATE TABLE _schema (version INTEGER NOT NULL)',
-        'INSERT INTO _schema VALUES (4)',
-      ]);
-      const fresh = rowsOf(sql, split(PROFILE_FRESH));
+      const fresh = rowsOf(sql, split(PROFILE_FRESH.script));
       const lazy = Object.values(LAZY_TABLES).reduce((n, code) => n + rowsOf(sql, split(code)), 0);
-      return { version, fresh, lazy };
+      return { fresh, lazy };
     });
     // Every table and index of a layout (as `steps` leave it), each created by a statement of its own.
     const layoutRows = async (steps: string[]) => {
@@ -110,14 +107,12 @@ describe('tables created on first use', () => {
       const clean = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('rows')));
       return runInDurableObject(clean, (_i, state) => rowsOf(state.storage.sql, layout));
     };
-    expect(rows.version).toBe(3);
-    expect(rows.fresh).toBe(3 * 2 + 1);
+    expect(rows.fresh).toBe(2 * 2 + 1);
     // Lazily created or not, all tables together cost what the latest layout does (meta's row aside).
     expect(rows.fresh + rows.lazy).toBe((await layoutRows(PROFILE_SCHEMA)) + 1);
     // What a new object created before (version 4, every table up front): 35 rows, + the meta and
-    // engage_state rows and the version table's 3: 40, against 10 now.
+    // engage_state rows and the version table's 3: 40, against 5 now.
     expect(await layoutRows(PROFILE_SCHEMA.slice(0, 4))).toBe(35);
-    expect(rows.version + rows.fresh).toBe(10);
     expect(rows.lazy).toBeGreaterThan(rows.fresh);
   });
 

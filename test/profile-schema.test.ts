@@ -28,12 +28,14 @@ describe('Profile object schema', () => {
     const byName = (rows: ReturnType<typeof schemaOf>) => [...rows].sort((a, b) => a.name.localeCompare(b.name));
     const want = await runInDurableObject(stepped, (_i, state) => {
       migrateSqlite(state.storage.sql, PROFILE_SCHEMA);
-      return byName(schemaOf(state.storage.sql));
+      // The stepped object keeps its version in `_schema`; a fresh one in its meta row.
+      return byName(schemaOf(state.storage.sql).filter((r) => r.name !== '_schema'));
     });
     const got = await runInDurableObject(fresh, (_i, state) => {
       const sql = state.storage.sql;
       migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH);
-      const version = sql.exec<{ version: number }>('SELECT version FROM _schema').one().version;
+      // Born with the fresh layout: the version is in the meta row (no `_schema` table).
+      const version = sql.exec<{ v: number }>('SELECT schema_version AS v FROM meta').one().v;
       const meta = sql.exec('SELECT count(*) AS n FROM meta').one().n;
       const before = schemaOf(sql).map((r) => r.name);
       reloadTables(sql);
@@ -42,7 +44,7 @@ describe('Profile object schema', () => {
       return { schema: byName(schemaOf(sql)), version, meta, before };
     });
     // Only what a new profile's first apply always writes, up front.
-    expect(got.before.sort()).toEqual(['_schema', 'event_log', 'meta', 'traits']);
+    expect(got.before.sort()).toEqual(['event_log', 'meta']);
     // `IF NOT EXISTS` is part of the text SQLite keeps: compare the layouts without it.
     const norm = (rows: ReturnType<typeof schemaOf>) =>
       rows.map((r) => ({
@@ -55,6 +57,25 @@ describe('Profile object schema', () => {
       }));
     expect(norm(got.schema)).toEqual(norm(want));
     expect(got).toMatchObject({ version: latest, meta: 1 });
+  });
+  it('an object born with the fresh layout takes a later step and records it in its meta row', async () => {
+    const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('later')));
+    const seen = await runInDurableObject(probe, (_i, state) => {
+      const sql = state.storage.sql;
+      migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      sql.exec("UPDATE meta SET id = 'usr_kept'");
+      const later = [...PROFILE_SCHEMA, 'ALTER TABLE meta ADD COLUMN later TEXT'];
+      migrateSqlite(sql, later, PROFILE_FRESH);
+      migrateSqlite(sql, later, PROFILE_FRESH); // once only: a second start runs nothing
+      return {
+        meta: sql
+          .exec<{ v: number; later: string | null; id: string }>('SELECT schema_version AS v, later, id FROM meta')
+          .toArray(),
+        tables: schemaOf(sql).map((r) => r.name),
+      };
+    });
+    expect(seen.meta).toEqual([{ v: latest + 1, later: null, id: 'usr_kept' }]);
+    expect(seen.tables).not.toContain('_schema');
   });
   for (let from = 1; from < latest; from++) {
     it(`upgrades an object from version ${from} to ${latest}, keeping its identifiers, traits and events`, async () => {
@@ -89,13 +110,28 @@ describe('Profile object schema', () => {
           old.event.messageId,
           old.event.messageId,
         );
-        sql.exec(
-          "INSERT INTO identifiers (key, kind, value, source_id, first_message_id, created_at) VALUES (?, 'user_id', ?, 'src_old', ?, ?)",
-          key,
-          key.slice(8),
-          old.event.messageId,
-          old.event.timestamp,
-        );
+        if (from < 5)
+          sql.exec(
+            "INSERT INTO identifiers (key, kind, value, source_id, first_message_id, created_at) VALUES (?, 'user_id', ?, 'src_old', ?, ?)",
+            key,
+            key.slice(8),
+            old.event.messageId,
+            old.event.timestamp,
+          );
+        // Step 5 moved the identifiers into the meta row.
+        else
+          sql.exec(
+            'UPDATE meta SET identifiers_json = ?',
+            JSON.stringify({
+              [key]: {
+                kind: 'user_id',
+                value: key.slice(8),
+                source_id: 'src_old',
+                first_message_id: old.event.messageId,
+                created_at: old.event.timestamp,
+              },
+            }),
+          );
         sql.exec(
           "INSERT INTO traits (key, value, ts, message_id, source_id) VALUES ('plan', '\"pro\"', ?, ?, 'src_old')",
           at,

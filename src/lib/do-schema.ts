@@ -1,22 +1,57 @@
 /**
- * Durable Object storage is versioned: each entry of `steps` is one migration, applied once per
- * object in order and recorded in `_schema`. Call it from the constructor inside
- * `blockConcurrencyWhile`, so no request ever sees a half-migrated object. `fresh`, when given,
- * is the layout all the steps result in, run instead of them by an object that has none yet (a
- * test must hold the two equal, as test/profile-schema.test.ts does for the Profile).
+ * The latest layout, for an object that has none yet, run instead of every step (a test must hold
+ * the two equal, as test/profile-schema.test.ts does for the Profile). `versionAt`, when given, is
+ * a one-row table and column the script creates and fills with `steps.length`: an object born with
+ * it keeps its version there instead of in a `_schema` table of its own, whose creation and row
+ * cost 3 billed rows per new object.
  */
-export function migrateSqlite(sql: SqlStorage, steps: string[], fresh?: string): void {
-  sql.exec('CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)');
-  const row = sql.exec<{ version: number }>('SELECT version FROM _schema').toArray()[0];
-  if (!row && fresh !== undefined) {
+export interface FreshLayout {
+  script: string;
+  versionAt?: { table: string; column: string };
+}
+
+/**
+ * Durable Object storage is versioned: each entry of `steps` is one migration, applied once per
+ * object in order and recorded in `_schema` (or, for an object born with a `fresh` layout that
+ * names `versionAt`, in that column). Call it from the constructor inside
+ * `blockConcurrencyWhile`, so no request ever sees a half-migrated object.
+ */
+export function migrateSqlite(sql: SqlStorage, steps: string[], fresh?: string | FreshLayout): void {
+  const layout = typeof fresh === 'string' ? { script: fresh } : fresh;
+  const at = layout?.versionAt;
+  const present = new Set(
+    sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('_schema', ?)",
+        at?.table ?? '_schema',
+      )
+      .toArray()
+      .map((r) => r.name),
+  );
+  if (at && !present.has('_schema') && present.has(at.table)) {
+    // Born with the fresh layout: its version is in its own row.
+    let version = sql.exec<{ v: number | null }>(`SELECT ${at.column} AS v FROM ${at.table}`).toArray()[0]?.v ?? 0;
+    while (version < steps.length) {
+      execScript(sql, steps[version]);
+      version++;
+      sql.exec(`UPDATE ${at.table} SET ${at.column} = ?`, version);
+    }
+    return;
+  }
+  if (!present.has('_schema') && layout) {
     // A new object: the latest layout in one go, without replaying (and paying the rows of)
     // every table an older step created and a later one rebuilt.
-    execScript(sql, fresh);
+    execScript(sql, layout.script);
+    if (at) return;
+    sql.exec('CREATE TABLE _schema (version INTEGER NOT NULL)');
     sql.exec('INSERT INTO _schema (version) VALUES (?)', steps.length);
     return;
   }
-  let version = row?.version ?? 0;
-  if (!row) sql.exec('INSERT INTO _schema (version) VALUES (0)');
+  if (!present.has('_schema')) {
+    sql.exec('CREATE TABLE _schema (version INTEGER NOT NULL)');
+    sql.exec('INSERT INTO _schema (version) VALUES (0)');
+  }
+  let version = sql.exec<{ version: number }>('SELECT version FROM _schema').one().version;
   while (version < steps.length) {
     execScript(sql, steps[version]);
     version++;

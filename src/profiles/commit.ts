@@ -3,13 +3,13 @@ import { effectsOf } from './apply';
 import type { FoldEvent } from './engage/aggregate-store';
 import type { EventLog } from './event-log';
 import type { ApplyInput, ReadQuery, ReadResult } from './rpc';
-import { ProfileStore } from './store';
+import { type MetaPatch, ProfileStore } from './store';
 
 /**
- * The writes of one apply, inside the caller's transaction: new identifiers and links, then each
- * message not seen before (its log row is the dedupe), traits, then one outbox row (none when the
- * caller takes the deliveries, `handOver`) and one meta write for the whole run rather than per
- * message.
+ * The writes of one apply, inside the caller's transaction: new links, then each message not seen
+ * before (its log row is the dedupe) and its traits, then one outbox row (none when the caller
+ * takes the deliveries, `handOver`) and one meta write for the whole run: a new profile's id, its
+ * new identifiers, its traits and the run's counters together, rather than a write each.
  */
 export function writeMessages(
   store: ProfileStore,
@@ -22,12 +22,17 @@ export function writeMessages(
   let applied = 0;
   let duplicates = 0;
   const events: FoldEvent[] = [];
+  const m = store.meta();
+  const patch: MetaPatch = m.id ? {} : { id: input.profileId, collection: input.collection, created_at: iso };
   const first = input.messages[0];
-  if (first)
-    store.addIdentifiers(
-      ProfileStore.newIdentifierRows(fresh, first.sourceId, first.event.messageId, iso, input.identifierValues),
-    );
+  const identifiers = first
+    ? store.identifiersWith(
+        ProfileStore.newIdentifierRows(fresh, first.sourceId, first.event.messageId, iso, input.identifierValues),
+      )
+    : undefined;
+  if (identifiers !== undefined) patch.identifiers_json = identifiers;
   store.addLinks(input.links ?? []);
+  const traits = store.traitWriter();
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;
   const outbound: OutboundEvent[] = [];
@@ -45,7 +50,7 @@ export function writeMessages(
     }
     // As evaluation reads a logged event: its JSON with the log's timestamp (ms).
     events.push({ messageId: fx.event.messageId, ts: fx.event.ts, raw: { ...msg.event, timestamp: fx.event.ts } });
-    store.applyTraits(fx.traits);
+    traits.apply(fx.traits);
     if (fx.outbound && handedOver) handedOver[i] = fx.outbound;
     else if (fx.outbound) outbound.push(fx.outbound);
     firstApplied ??= msg;
@@ -54,20 +59,16 @@ export function writeMessages(
   }
   // One outbox row and one meta write for the whole run, however many events it holds.
   if (outbound.length) store.enqueueAll(outbound, now.getTime());
-  if (firstApplied && lastApplied) {
-    const m = store.meta();
-    store.bumpWith(
-      iso,
-      {
-        first_message_id: m.first_message_id ?? firstApplied.event.messageId,
-        first_source_id: m.first_source_id ?? firstApplied.sourceId,
-        last_message_id: lastApplied.event.messageId,
-        last_source_id: lastApplied.sourceId,
-        last_seen_at: iso,
-      },
-      applied,
-    );
-  } else if (fresh.length) store.bump(iso);
+  Object.assign(patch, traits.patch());
+  if (firstApplied && lastApplied)
+    Object.assign(patch, {
+      first_message_id: m.first_message_id ?? firstApplied.event.messageId,
+      first_source_id: m.first_source_id ?? firstApplied.sourceId,
+      last_message_id: lastApplied.event.messageId,
+      last_source_id: lastApplied.sourceId,
+      last_seen_at: iso,
+    });
+  if (applied || fresh.length || Object.keys(patch).length) store.bumpWith(iso, patch, applied);
   return { applied, duplicates, events, handedOver };
 }
 

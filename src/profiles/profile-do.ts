@@ -121,8 +121,14 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         // transaction, meta written once; a longer one is pulled page by page below.
         const whole = !input.history.next;
         this.ctx.storage.transactionSync(() => {
-          this.init(input.survivorId, input.head.meta.collection ?? 'users', now);
           const patch = this.store.importHead(input.head, input.reason, now, whole);
+          // A survivor that held nothing yet (its object is new) takes its id here, in the same write.
+          if (!this.store.meta().id)
+            Object.assign(patch, {
+              id: input.survivorId,
+              collection: input.head.meta.collection ?? 'users',
+              created_at: patch.created_at ?? now,
+            });
           this.engage.absorbStart(input.head.engage);
           let added = 0;
           if (whole) {
@@ -148,8 +154,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       }
       this.ctx.storage.transactionSync(() => {
         this.engage.absorbFinish(input.loserId, input.head.engage);
-        this.store.markComplete(input.loserId);
-        this.store.bump(new Date().toISOString());
+        this.store.bumpWith(new Date().toISOString(), this.store.completePatch(input.loserId), 0);
       });
       return this.absorbed();
     });
@@ -289,10 +294,6 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     return this.commit(input, fresh, set);
   }
 
-  private init(id: string, collection: ApplyInput['collection'], now: string): void {
-    if (!this.store.meta().id) this.store.setMeta({ id, collection, created_at: now });
-  }
-
   private commit(input: ApplyInput, fresh: string[], set: EngageSet): ApplyResult {
     // The caller awaited (definitions, the index) since it last looked: a merge may have exported
     // this profile's history meanwhile, and an event written now would be lost with the tombstone.
@@ -301,7 +302,6 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     const now = new Date();
     const { result, cost } = this.sql.measure(() =>
       this.ctx.storage.transactionSync(() => {
-        this.init(input.profileId, input.collection, now.toISOString());
         const written = writeMessages(this.store, this.log, input, fresh, now);
         const evaluated = written.applied
           ? this.engage.evaluate(set, input.profileId, input.collection, now.getTime(), written.events)

@@ -1,13 +1,16 @@
 import { type DeliveryMessage, type OutboundEvent, packOutbound } from '../delivery/messages';
 import { parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
+import type { FreshLayout } from '../lib/do-schema';
 import { boundTraits } from './directory';
 import { AGGREGATE_PROFILE_SCHEMA } from './engage/aggregate-store';
 import { ENGAGE_PROFILE_SCHEMA } from './engage/state-store';
+import { MergedFromStore } from './merged-store';
 import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
 import { ProfileTables } from './tables';
-import { type StampedValue, wins } from './traits';
+import { TraitStore, type TraitWriter } from './trait-store';
+import type { StampedValue } from './traits';
 
 /** Versioned schema of a Profile object (one step per migration, see `migrateSqlite`). */
 export const PROFILE_SCHEMA = [
@@ -55,30 +58,45 @@ export const PROFILE_SCHEMA = [
      'value', value, 'source_id', source_id, 'first_message_id', first_message_id, 'created_at', created_at)), '{}')
      FROM identifiers);
    DROP TABLE identifiers;`,
+  // Traits and merged-in profiles inline in the meta row too (trait-store.ts, merged-store.ts): an
+  // identify's traits cost no row each, a new profile no traits table, a first merge no table. NULL
+  // keeps an older object's where they are, in their tables. And the schema version in the meta row of an object born with `PROFILE_FRESH`, instead
+  // of a `_schema` table of its own (3 rows); older objects keep theirs (`migrateSqlite`).
+  `ALTER TABLE meta ADD COLUMN traits_json TEXT;
+   ALTER TABLE meta ADD COLUMN merges_json TEXT;
+   ALTER TABLE meta ADD COLUMN schema_version INTEGER;`,
 ];
 
 /**
  * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
- * only the tables a new profile's first apply writes (meta with its identifiers, traits, the event
- * log; the outbox is lazy too since the ingest consumer takes an apply's deliveries), in one script. Every other table of `PROFILE_SCHEMA`'s latest layout is created
- * on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus every lazy
- * table equal to the upgraded layout. A new step changes this (or a lazy table) too.
+ * only the tables a new profile's first apply writes (meta, with its identifiers, traits and
+ * schema version; the event log), 5 rows. Every other table of `PROFILE_SCHEMA`'s latest layout is
+ * created on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus
+ * every lazy table equal to the upgraded layout. A new step changes this (or a lazy table) too.
  */
-export const PROFILE_FRESH = `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
+export const PROFILE_FRESH: FreshLayout = {
+  script: `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
      created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
-     last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}');
-   INSERT INTO meta (one) VALUES (1);
-   CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL, message_id TEXT NOT NULL,
-     source_id TEXT) WITHOUT ROWID;
+     last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}', traits_json TEXT,
+     merges_json TEXT, schema_version INTEGER);
+   INSERT INTO meta (one, traits_json, merges_json, schema_version) VALUES (1, '{}', '[]', ${PROFILE_SCHEMA.length});
    CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
-     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;`;
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;`,
+  versionAt: { table: 'meta', column: 'schema_version' },
+};
 
 /** Most bytes of events one outbox row holds (a row may take 2 MB; an apply of 50 events of 32 KB is 1.6 MB). */
 const OUTBOX_ROW_BYTES = 512 * 1024;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 type StoredIdentifier = Omit<IdentifierRow, 'key'>;
+/** Columns of the meta row one write may set: `Meta`'s, and the JSON of identifiers and traits. */
+export type MetaPatch = Partial<Meta> & {
+  identifiers_json?: string;
+  traits_json?: string | null;
+  merges_json?: string;
+};
 
 /** The meta row's columns a `Meta` holds (not its identifiers). */
 const META_COLUMNS = `one, id, collection, merged_into, pending, version, event_count, created_at, updated_at,
@@ -92,16 +110,20 @@ const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : 
  */
 export class ProfileStore {
   private readonly tables: ProfileTables;
+  private readonly traitStore: TraitStore;
+  private readonly merges: MergedFromStore;
 
   constructor(private readonly sql: Sql) {
     this.tables = new ProfileTables(sql);
+    this.traitStore = new TraitStore(sql, this.tables);
+    this.merges = new MergedFromStore(sql, this.tables);
   }
 
   meta(): Meta {
     return this.sql.exec<Row<Meta>>(`SELECT ${META_COLUMNS} FROM meta`).one();
   }
 
-  setMeta(patch: Partial<Meta>): void {
+  setMeta(patch: MetaPatch): void {
     const entries = Object.entries(patch);
     if (!entries.length) return;
     this.sql.exec(
@@ -116,7 +138,7 @@ export class ProfileStore {
   }
 
   /** `bump`, `patch` and `added` more logged events in one write of the meta row (once per apply). */
-  bumpWith(now: string, patch: Partial<Meta>, added: number): void {
+  bumpWith(now: string, patch: MetaPatch, added: number): void {
     const entries = Object.entries(patch);
     this.sql.exec(
       `UPDATE meta SET version = version + 1, updated_at = ?, event_count = event_count + ?${entries.map(([k]) => `, ${k} = ?`).join('')}`,
@@ -163,8 +185,11 @@ export class ProfileStore {
     return keys.filter((k) => !Object.hasOwn(held, k));
   }
 
-  /** Adds identifiers not held yet (one held keeps its first row): one write of the meta row, however many. */
-  addIdentifiers(rows: IdentifierRow[]): void {
+  /**
+   * The identifiers JSON with `rows` not held yet added (one held keeps its first row), for the
+   * caller's one meta write; undefined when none is new.
+   */
+  identifiersWith(rows: IdentifierRow[]): string | undefined {
     const held = this.identifierMap();
     let added = false;
     for (const { key, ...r } of rows) {
@@ -172,7 +197,7 @@ export class ProfileStore {
       held[key] = r;
       added = true;
     }
-    if (added) this.sql.exec('UPDATE meta SET identifiers_json = ?', JSON.stringify(held));
+    return added ? JSON.stringify(held) : undefined;
   }
 
   /** Identifier rows for keys first seen in one event; `values`: sealed values of blind-indexed keys. */
@@ -192,11 +217,11 @@ export class ProfileStore {
   }
 
   mergedFrom(): MergedRow[] {
-    return this.tables.rows<Row<MergedRow>>('merged_from', 'SELECT * FROM merged_from ORDER BY merged_at, profile_id');
+    return this.merges.rows();
   }
 
   mergeCount(): number {
-    return this.tables.rows<{ n: number }>('merged_from', 'SELECT count(*) AS n FROM merged_from')[0]?.n ?? 0;
+    return this.merges.count();
   }
 
   /** What resolution needs to know about this profile. */
@@ -215,42 +240,25 @@ export class ProfileStore {
 
   /** Whether a profile was merged in: not at all, head only (history still arriving), or fully. */
   absorbState(profileId: string): 'none' | 'partial' | 'complete' {
-    const row = this.tables.rows<{ complete: number }>(
-      'merged_from',
-      'SELECT complete FROM merged_from WHERE profile_id = ?',
-      profileId,
-    )[0];
-    return !row ? 'none' : row.complete ? 'complete' : 'partial';
+    return this.merges.state(profileId);
   }
 
-  markComplete(profileId: string): void {
-    this.tables.change('merged_from', 'UPDATE merged_from SET complete = 1 WHERE profile_id = ?', profileId);
+  /** Marks a merged profile's history as copied in; the meta columns that changes, for the caller's write. */
+  completePatch(profileId: string): MetaPatch {
+    return this.merges.complete(profileId);
   }
 
   traitRows(): TraitRow[] {
-    return this.sql.exec<Row<TraitRow>>('SELECT * FROM traits ORDER BY key').toArray();
+    return this.traitStore.rows();
   }
 
   traits(): Record<string, unknown> {
     return Object.fromEntries(this.traitRows().map((r) => [r.key, JSON.parse(r.value)]));
   }
 
-  /** Writes each trait that wins last-write-wins against the stored one. */
-  applyTraits(stamped: Record<string, StampedValue>): void {
-    for (const [key, v] of Object.entries(stamped)) {
-      const cur = this.sql
-        .exec<{ ts: number; message_id: string }>('SELECT ts, message_id FROM traits WHERE key = ?', key)
-        .toArray()[0];
-      if (!wins(v, cur && { ts: cur.ts, messageId: cur.message_id })) continue;
-      this.sql.exec(
-        'INSERT OR REPLACE INTO traits (key, value, ts, message_id, source_id) VALUES (?, ?, ?, ?, ?)',
-        key,
-        JSON.stringify(v.value ?? null),
-        v.ts,
-        v.messageId,
-        v.sourceId ?? null,
-      );
-    }
+  /** Last-write-wins changes of one transaction; their `patch()` goes into its meta write. */
+  traitWriter(): TraitWriter {
+    return this.traitStore.writer();
   }
 
   links(): LinkRow[] {
@@ -319,8 +327,8 @@ export class ProfileStore {
    * `complete` when its whole history comes in the same transaction. Returns the meta fields that
    * change, for the caller's one meta write (`bumpWith`).
    */
-  importHead(head: ProfileExport, reason: string, now: string, complete = false): Partial<Meta> {
-    this.addIdentifiers(head.identifiers);
+  importHead(head: ProfileExport, reason: string, now: string, complete = false): MetaPatch {
+    const identifiers = this.identifiersWith(head.identifiers);
     const stamped: Record<string, StampedValue> = {};
     for (const t of head.traits) {
       stamped[t.key] = {
@@ -330,21 +338,16 @@ export class ProfileStore {
         sourceId: t.source_id ?? undefined,
       };
     }
-    this.applyTraits(stamped);
+    const traits = this.traitWriter();
+    traits.apply(stamped);
     this.addLinks(head.links);
-    const insert = (r: MergedRow) =>
-      this.tables.write(
-        'merged_from',
-        'INSERT INTO merged_from (profile_id, reason, merged_at, complete) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        r.profile_id,
-        r.reason,
-        r.merged_at,
-        r.complete,
-      );
-    for (const r of head.mergedFrom) insert(r);
-    if (head.meta.id) insert({ profile_id: head.meta.id, reason, merged_at: now, complete: complete ? 1 : 0 });
+    const merged = this.merges.add([
+      ...head.mergedFrom,
+      ...(head.meta.id ? [{ profile_id: head.meta.id, reason, merged_at: now, complete: complete ? 1 : 0 }] : []),
+    ]);
     const m = this.meta();
-    const patch: Partial<Meta> = {};
+    const patch: MetaPatch = { ...traits.patch(), ...merged };
+    if (identifiers !== undefined) patch.identifiers_json = identifiers;
     const before = (a: string | null, b: string | null) => a !== null && (b === null || a < b);
     if (before(head.meta.created_at, m.created_at)) {
       patch.created_at = head.meta.created_at;
@@ -381,10 +384,10 @@ export class ProfileStore {
    * rows stay; meta is written once (the pointer, the emptied fields and the version bump).
    */
   tombstone(to: string, now: string): void {
-    for (const t of ['traits', 'event_log']) this.sql.exec(`DELETE FROM ${t}`);
-    for (const t of ['seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
+    this.sql.exec('DELETE FROM event_log');
+    for (const t of ['traits', 'seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
     this.sql.exec(
-      "UPDATE meta SET event_count = 0, identifiers_json = '{}', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
+      "UPDATE meta SET event_count = 0, identifiers_json = '{}', traits_json = '{}', merges_json = '[]', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
       to,
       now,
     );

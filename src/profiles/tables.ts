@@ -15,6 +15,10 @@ export const LAZY_TABLES = {
   // deliveries (`ApplyInput.handOver`). Quoted as SQLite writes a renamed table (schema step 4).
   outbox:
     'CREATE TABLE IF NOT EXISTS "outbox" (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)',
+  // Only for objects older than schema step 6 and profiles whose traits outgrew the meta row
+  // (trait-store.ts); every other profile keeps them inline.
+  traits: `CREATE TABLE IF NOT EXISTS traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL,
+    message_id TEXT NOT NULL, source_id TEXT) WITHOUT ROWID`,
   seen: 'CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID',
   links: `CREATE TABLE IF NOT EXISTS links (collection TEXT NOT NULL, key TEXT NOT NULL, source_id TEXT,
      created_at TEXT NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID`,
