@@ -1,5 +1,6 @@
 import { meterEnv } from './bindings';
 import { usage } from './counters';
+import { emulatorOnly } from './emulator';
 import { maybeFlush } from './flush';
 
 type Cursor = SqlStorageCursor<Record<string, SqlStorageValue>>;
@@ -29,6 +30,7 @@ function meterSql(sql: SqlStorage, cls: string, afterHarvest: () => void): SqlSt
       if (prop === 'exec')
         return (query: string, ...bindings: unknown[]) => {
           const cursor = target.exec(query, ...bindings);
+          if (emulatorOnly(query)) return cursor;
           if (!pending.length) queueMicrotask(harvest);
           pending.push(cursor as Cursor);
           return cursor;
