@@ -30,7 +30,10 @@ export const profileDirectory = sqliteTable(
 );
 export type DirectoryRow = typeof profileDirectory.$inferSelect;
 
-/** Which profile was merged into which, when and why. */
+/**
+ * Which profile was merged into which, when and why: written until migration 0021, kept for
+ * regulations to erase; merge pointers are `profileDirectory.mergedInto` since.
+ */
 export const profileMerges = sqliteTable('profile_merges', {
   loser: text('loser').primaryKey(),
   survivor: text('survivor').notNull(),

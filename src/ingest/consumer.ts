@@ -67,7 +67,6 @@ async function flushDirectory(env: Cloudflare.Env, resolved: Resolved[]): Promis
   const all = new DirectoryBatch();
   for (const { out } of resolved) {
     for (const s of out.snapshots) all.add(s);
-    for (const m of out.merges) all.addMerge(m);
   }
   try {
     await all.flush(env.DB);
@@ -81,7 +80,6 @@ async function flushDirectory(env: Cloudflare.Env, resolved: Resolved[]): Promis
     const { item, out } = entry;
     const own = new DirectoryBatch();
     for (const s of out.snapshots) own.add(s);
-    for (const m of out.merges) own.addMerge(m);
     try {
       if (own.size) await own.flush(env.DB);
       item.msg.ack();

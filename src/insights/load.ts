@@ -55,7 +55,10 @@ export async function loadRows(
   }
 }
 
-/** Merge pointers (loser → survivor) reachable from `ids`, read from the profile directory's history. */
+/**
+ * Merge pointers (loser → survivor) reachable from `ids`: a merged profile's directory row keeps
+ * `merged_into` (a primary-key lookup each; migration 0021 put older `profile_merges` records there).
+ */
 export async function loadMerges(d1: D1Database, ids: Iterable<string>): Promise<Map<string, string>> {
   const merges = new Map<string, string>();
   let frontier = [...new Set(ids)];
@@ -63,7 +66,10 @@ export async function loadMerges(d1: D1Database, ids: Iterable<string>): Promise
     const next: string[] = [];
     for (let i = 0; i < frontier.length; i += IDS_PER_QUERY) {
       const { results } = await d1
-        .prepare('SELECT loser, survivor FROM profile_merges WHERE loser IN (SELECT value FROM json_each(?))')
+        .prepare(
+          `SELECT id AS loser, merged_into AS survivor FROM profile_directory
+           WHERE id IN (SELECT value FROM json_each(?)) AND merged_into IS NOT NULL`,
+        )
         .bind(JSON.stringify(frontier.slice(i, i + IDS_PER_QUERY)))
         .all<{ loser: string; survivor: string }>();
       for (const r of results) {

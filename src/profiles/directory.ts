@@ -1,10 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { db } from '../db/client';
-import { profileDirectory, profileMerges } from '../db/profiles-schema';
+import { profileDirectory } from '../db/profiles-schema';
 import { isSealed } from '../privacy/pii';
 import type { ProfileSnapshot } from './rpc';
 
-/** A merge performed while resolving, for the directory's merge history (`profile_merges`). */
+/**
+ * A merge performed while resolving (counted by the resolver's stats). D1 keeps no row of its own
+ * for it: the loser's directory row, a tombstone with `merged_into`, is the pointer insights
+ * follow; reason and time are in the survivor's `merged_from`, which the Profile API reads.
+ */
 export interface MergeRecord {
   loser: string;
   survivor: string;
@@ -103,13 +107,21 @@ export function searchText(s: Pick<ProfileSnapshot, 'id' | 'identifiers' | 'trai
 }
 
 /**
- * Collects profile snapshots and merges while a queue batch is processed, then writes them to D1
- * in a few `batch()` calls: never one write per event. A snapshot only replaces a stored one
- * with a lower version, so batches that finish out of order cannot roll a profile back.
+ * The columns a tombstone's upsert sets on a stored row: none of the recency index's (collection,
+ * updated_at, id). D1 counts a row written for each index whose columns an UPDATE sets, changed or
+ * not, so a loser costs 1 row instead of 2; its updated_at stays as it was, which nothing reads
+ * (every listing skips rows with `merged_into`).
+ */
+const TOMBSTONE_SET = ['version', 'mergedInto', 'identifiers', 'traits', 'search', 'eventCount', 'lastSeenAt'] as const;
+
+/**
+ * Collects profile snapshots while a queue batch is processed, then writes them to D1 in a few
+ * `batch()` calls: never one write per event. A snapshot only replaces a stored one with a lower
+ * version, so batches that finish out of order cannot roll a profile back; a merged loser's
+ * snapshot (the highest version it will have) leaves its row as the merge pointer.
  */
 export class DirectoryBatch {
   private readonly snapshots = new Map<string, ProfileSnapshot>();
-  private readonly merges: MergeRecord[] = [];
 
   add(snapshot: ProfileSnapshot): void {
     if (!snapshot.id) return;
@@ -117,12 +129,8 @@ export class DirectoryBatch {
     if (!cur || cur.version < snapshot.version) this.snapshots.set(snapshot.id, snapshot);
   }
 
-  addMerge(m: MergeRecord): void {
-    this.merges.push(m);
-  }
-
   get size(): number {
-    return this.snapshots.size + this.merges.length;
+    return this.snapshots.size;
   }
 
   /**
@@ -147,7 +155,8 @@ export class DirectoryBatch {
         updatedAt: s.updatedAt,
         lastSeenAt: s.lastSeenAt ?? null,
       };
-      const { id: _id, ...set } = row;
+      const { id: _id, ...all } = row;
+      const set = row.mergedInto ? Object.fromEntries(TOMBSTONE_SET.map((k) => [k, row[k]])) : all;
       return client
         .insert(profileDirectory)
         .values(row)
@@ -157,21 +166,16 @@ export class DirectoryBatch {
           setWhere: sql`excluded.version > ${profileDirectory.version}`,
         });
     };
-    type Statement = ReturnType<typeof upsert> | ReturnType<typeof mergeRow>;
-    const mergeRow = (m: MergeRecord) => client.insert(profileMerges).values(m).onConflictDoNothing();
+    type Statement = ReturnType<typeof upsert>;
     // A snapshot whose listed content this isolate wrote recently is skipped: only its counters moved.
     const changed = [...this.snapshots.values()].filter((s) => !unchanged(s));
-    const items: { statement: Statement; lean?: () => Statement; what: string; snapshot?: ProfileSnapshot }[] = [
-      ...changed.map((s) => ({
-        statement: upsert(s, false),
-        lean: () => upsert(s, true),
-        what: `profile ${s.id}`,
-        snapshot: s,
-      })),
-      ...this.merges.map((m) => ({ statement: mergeRow(m), what: `merge of ${m.loser}` })),
-    ];
+    const items = changed.map((s) => ({
+      statement: upsert(s, false),
+      lean: () => upsert(s, true),
+      what: `profile ${s.id}`,
+      snapshot: s,
+    }));
     this.snapshots.clear();
-    this.merges.length = 0;
     let rowsWritten = 0;
     const failures: string[] = [];
     for (let i = 0; i < items.length; i += STATEMENTS_PER_BATCH) {
@@ -180,7 +184,7 @@ export class DirectoryBatch {
       try {
         await client.batch(statements as [Statement, ...Statement[]]);
         rowsWritten += chunk.length;
-        for (const c of chunk) if (c.snapshot) noteWritten(c.snapshot);
+        for (const c of chunk) noteWritten(c.snapshot);
         continue;
       } catch (err) {
         console.warn('profile directory batch refused; writing its rows one by one', err);
