@@ -18,6 +18,7 @@ import {
 import { resolvedProblem } from './resolve';
 import { type LiveDestination, route } from './routing';
 import { deliverTo, type SendDeps, type Work } from './send';
+import { startStallMeter } from './stall';
 import { deliveredKeys, loadLiveDestinations, receiptKey } from './store';
 import { readBody, type UnhandledMessage, unhandled } from './unhandled';
 
@@ -185,6 +186,13 @@ const failureOf = (item: Item, error: DeliveryError, reason: string | undefined,
 /** The queue retries and replays travel on, consumed by this same code in the `retry` lane. */
 export const RETRY_QUEUE = QUEUES.deliveryRetry;
 
+/**
+ * Fresh budgets of thread stall (`stall.ts`) a batch's deadline and requests are excused at most:
+ * the thread held every destination alike meanwhile, so excusing it lets no vendor delay another;
+ * the bound only keeps the lane's hold finite (a batch of the pipeline bench's new-user round stalled past 2 s).
+ */
+const STALL_BUDGETS = 8;
+
 /** Delay of a hop from the fresh lane to the retry lane. */
 const HOP_SECONDS = 1;
 
@@ -257,8 +265,9 @@ function retryMessages(list: [Item, number][]): [Item[], MessageSendRequest<Deli
  * fanned out to its destinations and tried at once; a destination that does not take it gets its
  * own `attempt` message on the retry queue, so one failing vendor never delays another. The queue
  * hands the lane its next batch only once this one returns, so in the fresh lane every request
- * shares one deadline (`freshBudgetMs`): a slow or hanging vendor's requests are cut there and
- * hop to the retry lane, which waits the full timeout. Order per batch: send, record receipts,
+ * shares one deadline (`freshBudgetMs`, on a clock that leaves out the thread's stalls, `stall.ts`):
+ * a slow or hanging vendor's requests are cut there and hop to the retry lane, which waits the
+ * full timeout. Order per batch: send, record receipts,
  * counters and unreadable messages (one D1 batch), enqueue retries and dead letters, then ack or
  * retry each message on its own.
  */
@@ -294,16 +303,26 @@ export async function consumeDelivery(
   for (const i of items) if (!i.outcome) pending.set(i.dest, [...(pending.get(i.dest) ?? []), i]);
   // The fresh lane's budget counts from the first request.
   const deadline = lane === 'fresh' ? given.now() + given.config.freshBudgetMs : given.deadline;
-  const deps: ConsumerDeps = { ...given, lane, deadline, sharing: pending.size };
-  await Promise.all(
-    [...pending].map(([dest, list]) =>
-      deliverTo(dest, list, deps).catch((err) => {
-        // Unexpected: whatever has no outcome yet is tried again, the other destinations go on.
-        const error = new RetryableError(`Delivery failed unexpectedly: ${err instanceof Error ? err.message : err}`);
-        for (const i of list) i.outcome ??= { kind: 'retry', error };
-      }),
-    ),
-  );
+  // The fresh lane's clock leaves out the thread's stalls, up to a bound: a batch holds the lane
+  // about 1 + CLEAN_GRACE_BUDGETS + STALL_BUDGETS budgets at most, however busy the thread.
+  const meter =
+    lane === 'fresh' && pending.size
+      ? startStallMeter(given.now, STALL_BUDGETS * given.config.freshBudgetMs)
+      : undefined;
+  const deps: ConsumerDeps = { ...given, lane, deadline, sharing: pending.size, stalled: meter?.stalled };
+  try {
+    await Promise.all(
+      [...pending].map(([dest, list]) =>
+        deliverTo(dest, list, deps).catch((err) => {
+          // Unexpected: whatever has no outcome yet is tried again, the other destinations go on.
+          const error = new RetryableError(`Delivery failed unexpectedly: ${err instanceof Error ? err.message : err}`);
+          for (const i of list) i.outcome ??= { kind: 'retry', error };
+        }),
+      ),
+    );
+  } finally {
+    meter?.stop();
+  }
 
   const now = deps.now();
   const retries = new Map<Item, number>();

@@ -21,7 +21,8 @@ export type SendOutcome =
   /**
    * `deferred`: not attempted because the destination is paused (breaker). `hop`: handed from
    * the fresh lane to the retry lane at once (degraded, too slow for the fresh lane's budget, or
-   * not reached before the budget ran out), to be sent there within a second.
+   * not reached before the budget ran out), to be sent there within a second. `cut`: the fresh
+   * lane's budget cut the request while the vendor, not a stalled thread, took the time (a slow mark).
    */
   | { kind: 'retry'; error: RetryableError; deferred?: boolean; hop?: boolean; cut?: boolean };
 
@@ -42,6 +43,11 @@ export interface SendDeps {
   deadline?: number;
   /** Destinations this batch delivers to at once: they share the invocation's connections. */
   sharing?: number;
+  /**
+   * Milliseconds the thread was busy elsewhere since the fresh lane's batch began (`stall.ts`):
+   * the deadline and a request's time are judged without it. Absent: none.
+   */
+  stalled?: () => number;
 }
 
 /** Below this much time left, a request is not started in the fresh lane. */
@@ -168,9 +174,11 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps, r
     // The fresh lane starts no request past its deadline (what is left goes to the retry lane;
     // a destination clean in this batch, a little later), and gives each one its budget: longer for a trusted vendor, whose cut request may well
     // have been taken (a cut is sent again, like a timeout), the short one otherwise.
-    const late = deps.deadline !== undefined && deps.deadline - now() < MIN_REQUEST_MS;
+    // Both on the batch's clock less the thread's stalls, which held every destination alike.
+    const live = () => now() - (deps.stalled?.() ?? 0);
+    const late = deps.deadline !== undefined && deps.deadline - live() < MIN_REQUEST_MS;
     const grace =
-      run.clean && deps.deadline !== undefined && now() < deps.deadline + CLEAN_GRACE_BUDGETS * config.freshBudgetMs;
+      run.clean && deps.deadline !== undefined && live() < deps.deadline + CLEAN_GRACE_BUDGETS * config.freshBudgetMs;
     if (late && !grace) {
       const error = new RetryableError("Not sent within the fresh lane's time for its batch; sent from the retry lane");
       for (const i of group) i.outcome = { kind: 'retry', error, hop: true };
@@ -178,7 +186,7 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps, r
     }
     const budget = isTrusted(dest.id, now()) ? TRUSTED_BUDGET_FACTOR * config.freshBudgetMs : config.freshBudgetMs;
     const timeoutMs = deps.deadline === undefined ? config.timeoutMs : Math.min(config.timeoutMs, budget);
-    const startedAt = now();
+    const startedAt = live();
     const result = await perform(req, {
       timeoutMs,
       allowLoopback: config.allowLoopback,
@@ -188,7 +196,8 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps, r
       resolve: deps.resolve,
     });
     // Slow is half the short budget: such a destination gets no grace past the deadline.
-    if (!result.ok || now() - startedAt > config.freshBudgetMs / 2) run.clean = false;
+    const took = live() - startedAt;
+    if (!result.ok || took > config.freshBudgetMs / 2) run.clean = false;
     if (result.ok) {
       recordSuccess(dest.id, now());
       for (const i of group) i.outcome = { kind: 'delivered', at: now() };
@@ -197,7 +206,9 @@ async function sendGroup(dest: LiveDestination, items: Work[], deps: SendDeps, r
       const error = new RetryableError(
         `No answer within the fresh lane's ${Math.round(timeoutMs)} ms; sent again from the retry lane, which waits ${config.timeoutMs} ms`,
       );
-      for (const i of group) i.outcome = { kind: 'retry', error, hop: true, cut: true };
+      // Counted slow only if the vendor took the time, not a stalled thread.
+      const cut = took > timeoutMs / 2;
+      for (const i of group) i.outcome = { kind: 'retry', error, hop: true, cut };
     } else if (result.error instanceof RetryableError) {
       const error = result.error;
       const kind = result.failure === 'timeout' || result.failure === 'network' ? result.failure : 'status';

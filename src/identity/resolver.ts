@@ -42,6 +42,8 @@ export interface Outcome {
   merges: MergeRecord[];
   /** With `handOver`: this event's deliveries, for the caller to send before it acks. */
   outbound: OutboundEvent[];
+  /** The outcomes of the followers (`ingest`) applied in the same call, in order; absent if none were. */
+  followed?: Outcome[];
 }
 
 /** How the caller takes the events' deliveries (see `ApplyInput.handOver`). */
@@ -114,11 +116,24 @@ export class Resolver {
   async ingestAll(msgs: IngestMessage[]): Promise<(Outcome | Error)[]> {
     const results: (Outcome | Error)[] = [];
     let run: { profile: string; idx: number[]; keys: Set<string> } | undefined;
-    const single = async (i: number) => {
+    /** Resolves event i, with the events after it that its profile will hold (a new user's tracks); returns the next index. */
+    const single = async (i: number, followers: number[] = []) => {
       const t0 = performance.now();
-      const out = await this.ingest(msgs[i]).catch((err) => (err instanceof Error ? err : new Error(String(err))));
-      if (!(out instanceof Error)) recordResolution(performance.now() - t0, 1, out.merges.length);
+      const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+      let out = await this.ingest(
+        msgs[i],
+        followers.map((j) => msgs[j]),
+      ).catch(asError);
+      // One bad follower (an event the RPC cannot carry) fails the shared apply: the event goes
+      // alone, as before, and the followers after it, so only the bad one fails.
+      if (out instanceof Error && followers.length) out = await this.ingest(msgs[i]).catch(asError);
+      const along = out instanceof Error ? [] : (out.followed ?? []);
+      if (!(out instanceof Error)) recordResolution(performance.now() - t0, 1 + along.length, out.merges.length);
       results[i] = out;
+      along.forEach((o, k) => {
+        results[followers[k]] = o;
+      });
+      return i + 1 + along.length;
     };
     const flushRun = async () => {
       const r = run;
@@ -147,9 +162,12 @@ export class Resolver {
       });
       (results[r.idx[r.idx.length - 1]] as Outcome).snapshots.push(res.snapshot);
     };
-    for (let i = 0; i < msgs.length; i++) {
+    const keysAt = (i: number) => {
       const e = msgs[i].event;
-      const keys = e.type === 'group' || e.type === 'alias' ? [] : this.plainKeys(e, 'users');
+      return e.type === 'group' || e.type === 'alias' ? [] : this.plainKeys(e, 'users');
+    };
+    for (let i = 0; i < msgs.length; ) {
+      const keys = keysAt(i);
       const known = keys.length ? holder.get(keys[0]) : undefined;
       const fits = known !== undefined && keys.every((k) => holder.get(k) === known);
       if (fits && run?.profile === known && run.idx.length < RUN_EVENTS) {
@@ -157,16 +175,39 @@ export class Resolver {
       } else {
         await flushRun();
         if (fits) run = { profile: known, idx: [i], keys: new Set(keys) };
-        else await single(i);
+        else {
+          i = await single(i, keys.length ? this.followersOf(keys, i, keysAt, msgs.length) : []);
+          continue;
+        }
       }
       for (const k of keys) run?.keys.add(k);
+      i++;
     }
     await flushRun();
     return results;
   }
 
-  /** Resolves one event and applies it to its user profile (and account profile, for group calls). */
-  async ingest(msg: IngestMessage): Promise<Outcome> {
+  /**
+   * The events right after `i` whose every identifier is one of `keys` (up to a run's length):
+   * wherever event i lands, its profile then holds them all, so they can go in the same apply,
+   * one Profile call and transaction where a new user's identify and tracks took two.
+   */
+  private followersOf(keys: string[], i: number, keysAt: (j: number) => string[], end: number): number[] {
+    const out: number[] = [];
+    for (let j = i + 1; j < end && out.length < RUN_EVENTS - 1; j++) {
+      const own = keysAt(j);
+      if (!own.length || !own.every((k) => keys.includes(k))) break;
+      out.push(j);
+    }
+    return out;
+  }
+
+  /**
+   * Resolves one event and applies it to its user profile (and account profile, for group calls).
+   * `followers` (user events only, each with identifiers among this event's) join its apply when
+   * the profile it lands on holds all their identifiers; otherwise the caller resolves them next.
+   */
+  async ingest(msg: IngestMessage, followers: IngestMessage[] = []): Promise<Outcome> {
     const out: Outcome = { snapshots: [], merges: [], outbound: [] };
     const e = msg.event;
     const userKeys = await this.keysOf(e, 'users');
@@ -176,7 +217,8 @@ export class Resolver {
       .filter((k) => k.startsWith('group_id:'))
       .map((key) => ({ collection: 'accounts', key, source_id: msg.sourceId, created_at: at }));
     if (userKeys.length) {
-      out.profileId = await this.resolveAndApply('users', userKeys, msg, userLinks, true, out);
+      const along = accountKeys.length ? [] : followers;
+      out.profileId = await this.resolveAndApply('users', userKeys, msg, userLinks, true, out, along);
     }
     if (accountKeys.length) {
       const links: LinkRow[] = userKeys
@@ -208,22 +250,37 @@ export class Resolver {
     links: LinkRow[],
     emit: boolean,
     out: Outcome,
+    followers: IngestMessage[] = [],
   ): Promise<string | undefined> {
-    const input = (profileId: string, ids: string[], reserved: string[] = []): ApplyInput => ({
-      profileId,
-      collection,
-      keys: ids,
-      reserved,
-      identifierValues: this.pii.values(ids),
-      messages: [this.pii.message(msg)],
-      links,
-      limits: this.spec,
-      emit,
-      ...this.handOverOf([msg]),
-    });
+    // The followers join the apply only if the keys it lands with include all of theirs.
+    let along: IngestMessage[] = [];
+    const input = (profileId: string, ids: string[], reserved: string[] = []): ApplyInput => {
+      along = followers.filter((f) => this.plainKeys(f.event, collection).every((k) => ids.includes(k)));
+      if (along.length < followers.length) along = [];
+      const all = [msg, ...along];
+      return {
+        profileId,
+        collection,
+        keys: ids,
+        reserved,
+        identifierValues: this.pii.values(ids),
+        messages: all.map((m) => this.pii.message(m)),
+        links,
+        limits: this.spec,
+        emit,
+        ...this.handOverOf(all),
+      };
+    };
     const applied = (target: string, res: Extract<ApplyResult, { status: 'ok' }>) => {
       out.snapshots.push(res.snapshot);
-      for (const sent of res.outbound ?? []) if (sent) out.outbound.push(sent);
+      const sent = res.outbound?.[0];
+      if (sent) out.outbound.push(sent);
+      if (along.length) {
+        out.followed = along.map((_, k) => {
+          const mine = res.outbound?.[k + 1];
+          return { profileId: target, snapshots: [], merges: [], outbound: mine ? [mine] : [] };
+        });
+      }
       for (const k of res.snapshot.identifiers) remember(holder, k, target);
       return target;
     };
