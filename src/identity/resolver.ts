@@ -20,16 +20,16 @@
 
 import type { OutboundEvent } from '../delivery/messages';
 import type { IngestMessage } from '../ingest/spec';
-import { followMerges } from '../lib/merge-pointers';
 import { IngestPii } from '../privacy/pii-guard';
 import type { MergeRecord } from '../profiles/directory';
 import { isOf, mintProfileId, profileStub } from '../profiles/protocol';
-import type { ApplyInput, ApplyResult, Describe, LinkRow, ProfileSnapshot } from '../profiles/rpc';
+import type { ApplyInput, ApplyResult, LinkRow, ProfileSnapshot } from '../profiles/rpc';
 import { type Collection, extractIdentifiers, keyOf, previousIdOf } from './identifiers';
-import { IndexClient, RESERVE_HOLD_MS, Reservations } from './index-client';
-import { type Entry, repointKeys } from './index-do';
-import { holder, movedTo, remember } from './isolate-caches';
-import { capIdentifiers, type ProfileView, planResolution } from './resolve';
+import { IndexClient, Reservations } from './index-client';
+import { repointKeys } from './index-do';
+import { holder, remember } from './isolate-caches';
+import { liveOwners, mergeAll, type Repoint, ResolveError } from './owners';
+import { capIdentifiers, planResolution } from './resolve';
 import { type LimitSpec, limitSpec, type Rules, usable } from './settings';
 import { recordResolution } from './stats';
 
@@ -52,8 +52,7 @@ export interface HandOver {
   again: ReadonlySet<string>;
 }
 
-/** Raised when resolution keeps racing; the queue message is retried later. */
-export class ResolveError extends Error {}
+export { ResolveError } from './owners';
 
 const MAX_ATTEMPTS = 30;
 /** Most events applied to one profile in one call. */
@@ -70,7 +69,7 @@ const backoff = (attempt: number) => sleep(Math.min(250, 2 ** Math.min(attempt, 
 export class Resolver {
   private readonly spec: LimitSpec;
   /** Index entries seen pointing at merged profiles, repointed in one go by `flush()`. */
-  private readonly repoints = new Map<string, { key: string; from: string; to: string }>();
+  private readonly repoints = new Map<string, Repoint>();
   /** Lookup-and-claim, gathered per shard over the groups this batch resolves at once. */
   private readonly index: IndexClient;
 
@@ -317,7 +316,7 @@ export class Resolver {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let ids = keys.filter((k) => !dropped.has(k));
       if (!ids.length) return undefined;
-      const seen = await this.owners(ids, claimFor, held);
+      const seen = await liveOwners(this.env, this.index, ids, claimFor, held, this.repoints);
       if (!seen) {
         // Waiting on another event's reservation (or a merge): give ours back first, or two
         // events each holding a key the other needs would wait on each other.
@@ -344,7 +343,7 @@ export class Resolver {
       const target = plan.target ?? claimFor;
       // A merge can take a while: the keys go back meanwhile, and the target claims them itself.
       if (plan.losers.length) await held.releaseAll(this.index, Date.now());
-      if (!(await this.mergeAll(target, plan.losers, ids, seen.owners, msg, out))) {
+      if (!(await mergeAll(this.env, this.spec, { target, losers: plan.losers, ids, owners: seen.owners }, msg, out))) {
         await backoff(attempt);
         continue;
       }
@@ -361,91 +360,5 @@ export class Resolver {
       if (res.status === 'busy' || res.status === 'lost') await backoff(attempt);
     }
     throw new ResolveError(`identity resolution of ${msg.event.messageId} did not settle`);
-  }
-
-  /** Merges `losers` into `target`; false when one of them refused (plan again). */
-  private async mergeAll(
-    target: string,
-    losers: string[],
-    ids: string[],
-    owners: Record<string, string>,
-    msg: IngestMessage,
-    out: Outcome,
-  ): Promise<boolean> {
-    for (const loser of losers) {
-      const via = (p: string) => ids.filter((k) => owners[k] === p).join(', ');
-      const reason = `${msg.event.type} ${msg.event.messageId} linked ${via(loser)} (${loser}) with ${via(target)}`;
-      const res = await profileStub(this.env, loser).mergeInto({
-        profileId: loser,
-        survivorId: target,
-        reason,
-        limits: this.spec,
-      });
-      if (res.status !== 'merged') {
-        if (res.status === 'busy') await profileStub(this.env, loser).settle(loser);
-        return false;
-      }
-      remember(movedTo, loser, res.into);
-      out.snapshots.push(res.snapshot);
-      out.merges.push({ loser, survivor: res.into, reason, mergedAt: new Date().toISOString() });
-    }
-    return true;
-  }
-
-  /**
-   * Live owners of the keys and what they hold, claiming the absent ones for `claimFor` in the
-   * same call: those (and earlier ones of this event) are `held`, not owners, so the plan sees
-   * exactly what a plain lookup would have. Undefined while an owner is mid-merge, or holds a key
-   * it was only just given (someone's reservation: left to its maker for RESERVE_HOLD_MS).
-   */
-  private async owners(
-    keys: string[],
-    claimFor: string,
-    held: Reservations,
-  ): Promise<{ owners: Record<string, string>; profiles: Record<string, ProfileView> } | undefined> {
-    const entries = await this.index.resolve(keys, claimFor);
-    const now = Date.now();
-    const index: Record<string, Entry> = {};
-    for (const key of keys) {
-      const e = entries[key];
-      if (!e) continue;
-      const mine = e.claimed && e.profile === claimFor ? held.add(key, e, now) : held.owns(key, e, now);
-      if (!mine) index[key] = e;
-    }
-    const distinct = [...new Set(Object.values(index).map((e) => e.profile))];
-    const live = await Promise.all(distinct.map((id) => this.follow(id)));
-    if (live.some((v) => v === undefined)) return undefined;
-    const rootOf = new Map(distinct.map((id, i) => [id, live[i]!]));
-    const owners: Record<string, string> = {};
-    const profiles: Record<string, ProfileView> = {};
-    for (const [key, { profile: id, at }] of Object.entries(index)) {
-      const root = rootOf.get(id)!;
-      if (root.id === id && !root.identifiers.includes(key) && now - at < RESERVE_HOLD_MS) return undefined;
-      owners[key] = root.id;
-      profiles[root.id] = root;
-      if (root.id !== id) this.repoints.set(key, { key, from: id, to: root.id });
-    }
-    return { owners, profiles };
-  }
-
-  /** Follows forward pointers to the live profile; undefined if one is mid-merge. */
-  private follow(start: string): Promise<ProfileView | undefined> {
-    return followMerges<ProfileView | undefined>(
-      start,
-      async (id) => {
-        const cached = movedTo.get(id);
-        if (cached) return { next: cached };
-        const stub = profileStub(this.env, id);
-        let d: Describe = await stub.describe(id);
-        if (d.status === 'busy') d = await stub.settle(id);
-        if (d.status === 'live') return { done: d };
-        if (d.status === 'busy') return { done: undefined };
-        remember(movedTo, id, d.to);
-        return { next: d.to };
-      },
-      () => {
-        throw new ResolveError(`forward pointers from ${start} are too long`);
-      },
-    );
   }
 }
