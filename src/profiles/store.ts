@@ -132,12 +132,10 @@ export class ProfileStore {
     );
   }
 
-  /** Counts a change: the directory keeps the snapshot with the highest version. */
-  bump(now: string): void {
-    this.sql.exec('UPDATE meta SET version = version + 1, updated_at = ?', now);
-  }
-
-  /** `bump`, `patch` and `added` more logged events in one write of the meta row (once per apply). */
+  /**
+   * Counts a change (the directory keeps the snapshot with the highest version), with `patch` and
+   * `added` more logged events, in one write of the meta row (once per apply).
+   */
   bumpWith(now: string, patch: MetaPatch, added: number): void {
     const entries = Object.entries(patch);
     this.sql.exec(
