@@ -57,4 +57,20 @@ describe('the alarm slot', () => {
     again.arm(far);
     expect(restarted.sets).toEqual([now + 30_000, far]);
   });
+
+  it('ensures an alarm without moving one already set (a merge backstop: retention, days away, will do)', async () => {
+    const now = 1_000_000;
+    const far = now + 14 * 86_400_000;
+    const set = storage(far);
+    const slot = new AlarmSlot(set.storage);
+    await slot.restore();
+    slot.ensure(now + ALARM_DELAY_MS);
+    expect(set.sets).toEqual([]);
+    const none = storage(null);
+    const bare = new AlarmSlot(none.storage);
+    await bare.restore();
+    bare.ensure(now + ALARM_DELAY_MS);
+    bare.ensure(now + 5);
+    expect(none.sets).toEqual([now + ALARM_DELAY_MS]);
+  });
 });

@@ -65,6 +65,14 @@ export class AlarmSlot {
     });
   }
 
+  /**
+   * Sets the alarm at `when` only if none is set: for work that must be retried eventually, where
+   * an alarm already due (even days away) is backstop enough and moving it would cost a row.
+   */
+  ensure(when: number): void {
+    if (this.at === undefined) this.arm(when);
+  }
+
   /** The alarm fired or was deleted: none is set any more. */
   clear(): void {
     this.at = undefined;

@@ -4,7 +4,7 @@ import { claimKeys, releaseKeys, repointKeys } from '../identity/index-do';
 import { measureExcess } from '../identity/resolve';
 import { migrateSqlite } from '../lib/do-schema';
 import { sendJson } from '../lib/queue';
-import { AlarmSlot, type Committed, nextAlarmAt, owesAlarm } from './alarm';
+import { ALARM_DELAY_MS, AlarmSlot, type Committed, nextAlarmAt, owesAlarm } from './alarm';
 import { readParts, writeMessages } from './commit';
 import { type EngageSet, ProfileEngage } from './engage/engage';
 import { EventLog, retentionFrom } from './event-log';
@@ -97,9 +97,15 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         if (input.survivorId >= input.profileId) return { status: 'conflict', breaks: ['*order'] };
         pending = { to: input.survivorId, reason: input.reason, limits: input.limits };
         this.store.setMeta({ pending: JSON.stringify(pending), id: m.id ?? input.profileId });
-        this.afterCommit({ merge: true }); // finishes the merge if this object dies midway
+        // Should this object die midway, the resolver's queue message is retried and finishes
+        // the merge within seconds (it settles every owner it meets, as does any later lookup);
+        // the alarm is only the backstop, so one already set (retention, days away) will do.
+        this.alarmSlot.ensure(Date.now() + ALARM_DELAY_MS);
       }
-      return this.drive(input.profileId, pending);
+      const res = await this.drive(input.profileId, pending);
+      // Still pending while this object lives (the survivor unreachable or busy): retry soon.
+      if (res.status === 'busy') this.afterCommit({ merge: true });
+      return res;
     });
   }
 
@@ -340,10 +346,15 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         return { status: 'busy', absorbed: true };
       }
       if (res.status === 'ok') {
-        this.ctx.storage.transactionSync(() => {
-          this.store.tombstone(to, new Date().toISOString());
-          this.engage.mergedAway();
-        });
+        try {
+          this.ctx.storage.transactionSync(() => {
+            this.store.tombstone(to, new Date().toISOString());
+            this.engage.mergedAway();
+          });
+        } catch (err) {
+          reloadTables(this.sql); // the rollback brought back tables the tombstone dropped
+          throw err;
+        }
         this.afterCommit({ engage: true }); // D1 learns that this profile left its audiences
         return { status: 'merged', into: to, snapshot: this.store.snapshot() };
       }

@@ -67,6 +67,13 @@ export const PROFILE_SCHEMA = [
    ALTER TABLE meta ADD COLUMN schema_version INTEGER;`,
 ];
 
+/** The event log's latest layout (`PROFILE_FRESH`; a tombstone creates it again, empty). */
+export const EVENT_LOG_TABLE = `CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID`;
+
+/** Rows the CREATE of an empty event log is billed (measured in test/profile-tombstone.test.ts). */
+export const EVENT_LOG_CREATE_ROWS = 2;
+
 /**
  * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
  * only the tables a new profile's first apply writes (meta, with its identifiers, traits and
@@ -81,8 +88,7 @@ export const PROFILE_FRESH: FreshLayout = {
      last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}', traits_json TEXT,
      merges_json TEXT, schema_version INTEGER);
    INSERT INTO meta (one, traits_json, merges_json, schema_version) VALUES (1, '{}', '[]', ${PROFILE_SCHEMA.length});
-   CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
-     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;`,
+   ${EVENT_LOG_TABLE};`,
   versionAt: { table: 'meta', column: 'schema_version' },
 };
 
@@ -379,11 +385,18 @@ export class ProfileStore {
 
   /**
    * Makes a merged profile a tombstone pointing at `to`: its data goes, meta and unsent outbox
-   * rows stay; meta is written once (the pointer, the emptied fields and the version bump).
+   * rows stay; meta is written once (the pointer, the emptied fields and the version bump). A DELETE
+   * is billed a row per row it removes, a DROP none: the lazy tables are dropped (absent again, as
+   * in a new object), and the event log too, created again empty, when it holds more rows than
+   * that CREATE costs (a tombstone keeps the layout later schema steps expect).
    */
   tombstone(to: string, now: string): void {
-    this.sql.exec('DELETE FROM event_log');
-    for (const t of ['traits', 'seen', 'links', 'merged_from'] as const) this.tables.change(t, `DELETE FROM ${t}`);
+    const logged = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n;
+    if (logged > EVENT_LOG_CREATE_ROWS) {
+      this.sql.exec('DROP TABLE event_log');
+      this.sql.exec(EVENT_LOG_TABLE);
+    } else if (logged) this.sql.exec('DELETE FROM event_log');
+    for (const t of ['traits', 'seen', 'links', 'merged_from'] as const) this.tables.drop(t);
     this.sql.exec(
       "UPDATE meta SET event_count = 0, identifiers_json = '{}', traits_json = '{}', merges_json = '[]', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
       to,

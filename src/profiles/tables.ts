@@ -152,6 +152,18 @@ export class ProfileTables {
     }
   }
 
+  /**
+   * Drops `table` (with its indexes) if it exists: it is absent again, as in a new object, until a
+   * write creates it. Billed as no row however many it held (a DELETE is billed one per row);
+   * measured in test/profile-tombstone.test.ts. After a rollback of the caller's transaction,
+   * `reloadTables` must learn that it exists again.
+   */
+  drop(table: LazyTable): void {
+    if (!this.has(table)) return;
+    this.sql.exec(`DROP TABLE IF EXISTS ${table}`);
+    this.set().delete(table);
+  }
+
   /** The lazy table `err` says is missing (then forgotten: the cache was wrong), if it says so. */
   private forgot(err: unknown): LazyTable | undefined {
     const missing = /no such table: (?:main\.)?"?(\w+)"?/.exec(err instanceof Error ? err.message : String(err))?.[1];

@@ -275,10 +275,10 @@ export class AggregateStore {
     }
   }
 
-  /** Forgets every aggregate (a profile merged away). */
+  /** Forgets every aggregate (a profile merged away): the tables go, which costs no row per row held. */
   clear(): void {
     for (const t of ['engage_matches', 'engage_spec_values', 'engage_specs', 'engage_window_counts'] as const)
-      this.tables.change(t, `DELETE FROM ${t}`);
+      this.tables.drop(t);
   }
 }
 

@@ -144,7 +144,7 @@ export class EngageStore {
   leaveAll(now: number): void {
     for (const v of this.values())
       if (v.kind === 'audience' && v.value === true) this.addMembership(v.defId, false, now);
-    this.tables.change('engage_values', 'DELETE FROM engage_values');
+    this.tables.drop('engage_values');
     this.tables.change('engage_state', 'UPDATE engage_state SET next_change_at = NULL, stale = 0');
   }
 }
