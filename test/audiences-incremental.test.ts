@@ -8,6 +8,7 @@ import { compileRules, defaultSettings, limitSpec } from '../src/identity/settin
 import type { IngestMessage } from '../src/ingest/spec';
 import { AggregateStore } from '../src/profiles/engage/aggregate-store';
 import { WindowResults } from '../src/profiles/engage/window-results';
+import { EventLog } from '../src/profiles/event-log';
 import type { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { define, ingestMessage, profileObject, uniq } from './kit/workers';
@@ -80,6 +81,8 @@ describe('bounded evaluation on a large profile', () => {
     const now = Date.now();
     // 10,000 events of about 28 KB, written in one statement inside the object (fast setup).
     await runInDurableObject(profileObject(p.id), (_i, state) => {
+      // In the log's table, as a log this large is (the inline log moves there past its cap).
+      new EventLog(state.storage.sql).moveToTable();
       state.storage.sql.exec(
         `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
          INSERT INTO event_log (message_id, ts, type, name, source_id, body)

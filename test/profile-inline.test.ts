@@ -60,7 +60,7 @@ describe('traits inline in the meta row', () => {
     const s = await stored(p);
     expect(s.traits).toEqual({ plan: 'pro', name: 'Ada', city: 'Paris' });
     expect(s.table).toBeUndefined();
-    expect(s.cost?.rowsWritten).toBe(2); // the log row and the one meta write
+    expect(s.cost?.rowsWritten).toBe(1); // the one meta write (the event goes in its inline log)
     const read = await p.stub.read({ traits: true });
     expect(read.status === 'live' && read.traits?.map((t) => [t.key, t.value])).toEqual([
       ['city', 'Paris'],
@@ -115,8 +115,8 @@ describe('traits inline in the meta row', () => {
     const fresh = await stored(s1);
     expect(fresh.mergeTable).toBeUndefined();
     expect(fresh.merges).toMatchObject([{ profile_id: l1.id, reason: 'first', complete: 1 }]);
-    // The absorb of a one-page history: its log row and one meta write (merges, traits, counters).
-    expect(fresh.cost?.rowsWritten).toBe(2);
+    // The absorb of a one-page history: one meta write (merges, traits, the inline log, counters).
+    expect(fresh.cost?.rowsWritten).toBe(1);
     expect(await s1.stub.describe(s1.id)).toMatchObject({ status: 'live', merges: 1 });
 
     // As an object from before step 6 holds them: traits and merges in their tables.

@@ -24,7 +24,7 @@ const tablesOf = (sql: SqlStorage) =>
     .map((r) => r.name)
     .filter((n) => n !== 'sqlite_sequence')
     .sort();
-const FRESH = ['event_log', 'meta'];
+const FRESH = ['meta'];
 
 /** Rows written by each statement of `statements` run one at a time (each cursor's own count). */
 const rowsOf = (sql: SqlStorage, statements: string[]) => statements.reduce((n, s) => n + sql.exec(s).rowsWritten, 0);
@@ -51,7 +51,7 @@ function newProfile() {
 describe('tables created on first use', () => {
   // First in the file: no audience is defined yet (the definitions revision is 0), so the apply
   // writes no engage state.
-  it("a new user's first identify writes 2 rows and creates no table; its layout costs 5 rows, not 40", async () => {
+  it("a new user's first identify writes 1 row and creates no table; its layout costs 3 rows, not 40", async () => {
     const p = newProfile();
     const userId = uniq('u');
     const anon = uniq('a');
@@ -67,14 +67,13 @@ describe('tables created on first use', () => {
     const seen = await runInDurableObject(p.raw, (instance, state) => ({
       cost: (instance as TestProfile).lastApplyCost,
       tables: tablesOf(state.storage.sql),
-      logged: state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n,
+      logged: new EventLog(state.storage.sql).messageIds().length,
       traits: new ProfileStore(state.storage.sql).traits(),
       identifiers: new ProfileStore(state.storage.sql).identifierKeys(),
     }));
-    // One meta write (the id, the three identifiers, both traits and the counters together) and
-    // one log row. Before: 6 (meta written three times, a row per trait), and 9 before that (a row
-    // per identifier, an outbox row).
-    expect(seen.cost?.rowsWritten).toBe(1 + 1);
+    // One meta write (the id, the three identifiers, both traits, the event in the inline log and
+    // the counters together). Before: 2 (and a log row), 6 before that, 9 before that.
+    expect(seen.cost?.rowsWritten).toBe(1);
     expect(seen.tables).toEqual(FRESH);
     expect(seen.logged).toBe(1);
     expect(seen.traits).toEqual({ email, name: 'Ada' });
@@ -107,11 +106,11 @@ describe('tables created on first use', () => {
       const clean = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('rows')));
       return runInDurableObject(clean, (_i, state) => rowsOf(state.storage.sql, layout));
     };
-    expect(rows.fresh).toBe(2 * 2 + 1);
+    expect(rows.fresh).toBe(2 + 1);
     // Lazily created or not, all tables together cost what the latest layout does (meta's row aside).
     expect(rows.fresh + rows.lazy).toBe((await layoutRows(PROFILE_SCHEMA)) + 1);
     // What a new object created before (version 4, every table up front): 35 rows, + the meta and
-    // engage_state rows and the version table's 3: 40, against 5 now.
+    // engage_state rows and the version table's 3: 40, against 3 now.
     expect(await layoutRows(PROFILE_SCHEMA.slice(0, 4))).toBe(35);
     expect(rows.lazy).toBeGreaterThan(rows.fresh);
   });

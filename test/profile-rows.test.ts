@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type DeliveryMessage, outboundEventsOf } from '../src/delivery/messages';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
+import { EventLog } from '../src/profiles/event-log';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import type { TestProfile } from './kit/test-profile';
 import { env, ingestMessage, profileObject, uniq } from './kit/workers';
@@ -14,7 +15,7 @@ const message = (event: Record<string, unknown>): IngestMessage =>
   ingestMessage(event, { messageId: uniq('m'), sourceId: 'src_rows' });
 
 describe("a known user's apply", () => {
-  it('writes one row per event, one outbox row and one meta write; the flush deletes one row', async () => {
+  it('writes its events in its one meta write (inline log), one outbox row; the flush deletes one row', async () => {
     const id = mintProfileId('users');
     const stub = profileStub(env, id);
     const raw = profileObject(id);
@@ -39,9 +40,10 @@ describe("a known user's apply", () => {
     );
     expect(await apply(tracks)).toMatchObject({ status: 'ok', applied: 20 });
     const cost = await runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
-    // 20 log rows, 1 outbox row, 1 meta update (before: 3 + 2 per event in the log and dedupe
-    // set, 2 per event in the outbox, 1 per event on meta, 2 more meta writes).
-    expect(cost?.rowsWritten).toBe(22);
+    // 1 outbox row, 1 meta update holding the 20 events in its inline log (before: a log row
+    // each, 22 in all; before that 3 + 2 per event in the log and dedupe set, 2 per event in the
+    // outbox, 1 per event on meta, 2 more meta writes).
+    expect(cost?.rowsWritten).toBe(2);
     // The flush: one packed queue message for the 20 deliveries.
     await expect.poll(() => sent.length).toBe(1);
     expect(outboundEventsOf(sent[0]).map((o) => o.event.messageId)).toEqual(tracks.map((t) => t.event.messageId));
@@ -62,5 +64,14 @@ describe("a known user's apply", () => {
     if (read.status !== 'live') throw new Error(read.status);
     expect(read.meta.event_count).toBe(21);
     expect(read.messageIds).toHaveLength(21);
+
+    // A log in its table (past the inline cap, or an older object): a row per event on top.
+    await runInDurableObject(raw, (_i, state) => new EventLog(state.storage.sql).moveToTable());
+    const more = Array.from({ length: 20 }, (_, i) =>
+      message({ type: 'track', userId, event: 'Product Viewed', properties: { i } }),
+    );
+    expect(await apply(more)).toMatchObject({ status: 'ok', applied: 20 });
+    const tabled = await runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+    expect(tabled?.rowsWritten).toBe(20 + 2);
   });
 });

@@ -44,7 +44,7 @@ describe('Profile object schema', () => {
       return { schema: byName(schemaOf(sql)), version, meta, before };
     });
     // Only what a new profile's first apply always writes, up front.
-    expect(got.before.sort()).toEqual(['event_log', 'meta']);
+    expect(got.before.sort()).toEqual(['meta']);
     // `IF NOT EXISTS` is part of the text SQLite keeps: compare the layouts without it.
     const norm = (rows: ReturnType<typeof schemaOf>) =>
       rows.map((r) => ({

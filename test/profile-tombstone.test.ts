@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import type { IngestMessage } from '../src/ingest/spec';
 import { ALARM_DELAY_MS } from '../src/profiles/alarm';
+import { EventLog } from '../src/profiles/event-log';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { SqlMeter } from '../src/profiles/sql-meter';
-import { EVENT_LOG_CREATE_ROWS, EVENT_LOG_TABLE, ProfileStore } from '../src/profiles/store';
+import { ProfileStore } from '../src/profiles/store';
 import { LAZY_TABLES, ProfileTables } from '../src/profiles/tables';
 import type { TestProfile } from './kit/test-profile';
 import { ingestMessage, profileObject, uniq } from './kit/workers';
@@ -44,7 +45,7 @@ const tablesOf = (sql: SqlStorage) =>
 const tracks = (n: number) => Array.from({ length: n }, (_, i) => message({ type: 'track', event: `E${i}` }));
 
 describe('a tombstone drops what it held', () => {
-  it('a DROP is billed no row however many it held, a DELETE one per row; the empty log costs its CREATE', async () => {
+  it('a DROP is billed no row however many it held, a DELETE one per row', async () => {
     await runInDurableObject(profileObject(uniq('scratch')), (_i, state) => {
       const sql = state.storage.sql;
       const rows = (q: string) => sql.exec(q).rowsWritten;
@@ -56,28 +57,13 @@ describe('a tombstone drops what it held', () => {
       expect(rows('DELETE FROM a')).toBe(12);
       expect(rows('DROP TABLE b')).toBe(0);
     });
-    // The event log's CREATE, as a tombstone runs it again (the constant the tombstone weighs).
-    const p = newProfile();
-    await p.apply([`anonymous_id:${uniq('a')}`], tracks(1));
-    const created = await runInDurableObject(p.raw, (_i, state) => {
-      const sql = state.storage.sql;
-      sql.exec('DROP TABLE event_log');
-      const meter = new SqlMeter(sql);
-      return meter.measure(() => meter.exec(EVENT_LOG_TABLE)).cost.rowsWritten;
-    });
-    expect(created).toBe(EVENT_LOG_CREATE_ROWS);
   });
 
-  it('tombstoning a profile of 40 events and lazy tables writes 3 rows (meta and the empty log), not 40 more', async () => {
-    const p = newProfile();
-    const key = `anonymous_id:${uniq('a')}`;
-    await p.apply([key], tracks(40));
-    const seen = await runInDurableObject(p.raw, (_i, state) => {
+  /** Tombstones `p` as a merge does, with its rows written and what is left. */
+  const tombstone = (p: ReturnType<typeof newProfile>, before?: (sql: SqlStorage) => void) =>
+    runInDurableObject(p.raw, (_i, state) => {
       const sql = state.storage.sql;
-      // Lazy tables with rows, as an older or larger profile has them (links, merged-in profiles).
-      const tables = new ProfileTables(sql);
-      tables.write('links', "INSERT INTO links VALUES ('accounts', 'group_id:g1', NULL, 't')");
-      tables.write('merged_from', "INSERT INTO merged_from VALUES ('use_x', 'r', 't', 1)");
+      before?.(sql);
       const meter = new SqlMeter(sql);
       const { cost } = meter.measure(() =>
         state.storage.transactionSync(() => new ProfileStore(meter).tombstone('use_survivor', 't')),
@@ -85,27 +71,35 @@ describe('a tombstone drops what it held', () => {
       return {
         rows: cost.rowsWritten,
         tables: tablesOf(sql),
-        logged: sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n,
+        logged: new EventLog(sql).messageIds().length,
         meta: new ProfileStore(sql).meta(),
       };
     });
-    // Meta once, the log's CREATE; the DROPs nothing. DELETEs were 40 + 1 + 1 more.
-    expect(seen.rows).toBe(1 + EVENT_LOG_CREATE_ROWS);
+
+  it('a profile whose log is in its table (it outgrew the meta row) and lazy tables: one row, the meta write', async () => {
+    const p = newProfile();
+    // 40 events of 2 KB: past the inline log's cap, so in the event_log table (a row each).
+    const big = tracks(40).map((m) => ({ ...m, event: { ...m.event, properties: { pad: 'x'.repeat(2000) } } }));
+    await p.apply([`anonymous_id:${uniq('a')}`], big);
+    const seen = await tombstone(p, (sql) => {
+      expect(tablesOf(sql)).toContain('event_log');
+      // Lazy tables with rows, as an older or larger profile has them (links, merged-in profiles).
+      const tables = new ProfileTables(sql);
+      tables.write('links', "INSERT INTO links VALUES ('accounts', 'group_id:g1', NULL, 't')");
+      tables.write('merged_from', "INSERT INTO merged_from VALUES ('use_x', 'r', 't', 1)");
+    });
+    // DELETEs were 40 + 1 + 1 more.
+    expect(seen.rows).toBe(1);
     expect(seen.logged).toBe(0);
-    expect(seen.tables).toEqual(['event_log', 'meta']);
+    expect(seen.tables).toEqual(['meta']);
     expect(seen.meta).toMatchObject({ merged_into: 'use_survivor', event_count: 0 });
   });
 
-  it('a small log is deleted (cheaper than its CREATE), and the profile keeps working as a tombstone', async () => {
+  it('an inline log goes in the same meta write', async () => {
     const p = newProfile();
-    await p.apply([`anonymous_id:${uniq('a')}`], tracks(2));
-    const rows = await runInDurableObject(p.raw, (_i, state) => {
-      const meter = new SqlMeter(state.storage.sql);
-      return meter.measure(() =>
-        state.storage.transactionSync(() => new ProfileStore(meter).tombstone('use_survivor', 't')),
-      ).cost.rowsWritten;
-    });
-    expect(rows).toBe(1 + 2);
+    await p.apply([`anonymous_id:${uniq('a')}`], tracks(12));
+    const seen = await tombstone(p);
+    expect(seen).toMatchObject({ rows: 1, logged: 0, tables: ['meta'] });
   });
 });
 
@@ -124,7 +118,7 @@ describe("a merge's alarm", () => {
     const after = await runInDurableObject(d.raw, (_i, state) => ({
       alarm: state.storage.getAlarm(),
       tables: tablesOf(state.storage.sql),
-      logged: state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n,
+      logged: new EventLog(state.storage.sql).messageIds().length,
     }));
     expect(await after.alarm).toBe(alarmBefore);
     expect(after.logged).toBe(0);

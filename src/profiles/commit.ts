@@ -33,6 +33,7 @@ export function writeMessages(
   if (identifiers !== undefined) patch.identifiers_json = identifiers;
   store.addLinks(input.links ?? []);
   const traits = store.traitWriter();
+  const logged = log.writer();
   let firstApplied: ApplyInput['messages'][number] | undefined;
   let lastApplied: ApplyInput['messages'][number] | undefined;
   const outbound: OutboundEvent[] = [];
@@ -41,8 +42,8 @@ export function writeMessages(
   const again = new Set(input.again ?? []);
   for (const [i, msg] of input.messages.entries()) {
     const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
-    // The log's key is the dedupe (and `seen` for what left the log): one row per new event.
-    if (!log.insert(fx.event)) {
+    // The log's key is the dedupe (and `seen` for what left the log): inline, or a row per new event.
+    if (!logged.insert(fx.event)) {
       duplicates++;
       // Redelivered: an earlier attempt may have logged it and died before handing it over.
       if (handedOver && fx.outbound && again.has(msg.event.messageId)) handedOver[i] = fx.outbound;
@@ -59,7 +60,7 @@ export function writeMessages(
   }
   // One outbox row and one meta write for the whole run, however many events it holds.
   if (outbound.length) store.enqueueAll(outbound, now.getTime());
-  Object.assign(patch, traits.patch());
+  Object.assign(patch, traits.patch(), logged.patch());
   if (firstApplied && lastApplied)
     Object.assign(patch, {
       first_message_id: m.first_message_id ?? firstApplied.event.messageId,

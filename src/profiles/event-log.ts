@@ -40,13 +40,49 @@ const toRow = (r: StoredEvent): EventRow => ({
 });
 
 /**
- * A profile's event log (`event_log`, keyed by messageId: one row per event, no secondary index)
- * and its dedupe set. The log's key dedupes what it keeps; `seen` remembers only what left the log
- * (pruned, kept longer than the queue can redeliver), so a replay changes nothing even after the
- * log was trimmed, and an applied event costs one row instead of four. Readers by time (the
- * timeline, merges' pages, engage back-fills, retention) scan the log, which retention bounds
- * (10k events by default): reads cost a thousandth of writes. `seen` is created the first time
- * retention (or a merge) moves messageIds into it (tables.ts). Synchronous.
+ * Most bytes of JSON a profile's log takes inline in its meta row. Past it the log moves to the
+ * `event_log` table (a row per event) for good: the meta row is rewritten by every apply, so it
+ * stays small; a sparse visitor's few events never need the table.
+ */
+export const INLINE_LOG_BYTES = 48 * 1024;
+
+/** The inline log as the table's rows (same columns, same types), for the readers' SQL. */
+const INLINE_ROWS = `SELECT j.value ->> 0 AS message_id, j.value ->> 1 AS ts, j.value ->> 2 AS type,
+  j.value ->> 3 AS name, j.value ->> 4 AS source_id, j.value ->> 5 AS body FROM meta, json_each(meta.log_json) j`;
+/** A row of the inline log, as `json_group_array` builds it back in SQL. */
+const ROW_JSON = 'json_array(message_id, ts, type, name, source_id, body)';
+
+/** The meta column a log change sets, for the caller's meta write (part of `MetaPatch`, store.ts). */
+export type LogPatch = { log_json?: string | null };
+
+const utf8 = new TextEncoder();
+/**
+ * A row of the inline log. Its text as SQLite keeps a bound JS string (a lone surrogate becomes
+ * U+FFFD), so an inline log holds what the table would and its ids compare equal to the table's.
+ */
+const inlineRow = (e: EventRow) =>
+  JSON.stringify([
+    e.messageId.toWellFormed(),
+    e.ts,
+    e.type.toWellFormed(),
+    e.name.toWellFormed(),
+    e.sourceId.toWellFormed(),
+    e.body.toWellFormed(),
+  ]);
+
+/**
+ * A profile's event log, keyed by messageId, and its dedupe set. The log is inline in the meta
+ * row (`log_json`, a JSON array of rows) while it is small, so an apply's events cost no row of
+ * their own (they go in its one meta write) and a new profile no table; past `INLINE_LOG_BYTES`,
+ * and for objects older than schema step 7 (`log_json` NULL), it is the `event_log` table (one row
+ * per event, no secondary index). Readers see one relation either way: in inline mode their SQL
+ * reads a CTE named `event_log` over the JSON. The log's key dedupes what it keeps; `seen`
+ * remembers only what left the log (pruned, kept longer than the queue can redeliver), so a replay
+ * changes nothing even after the log was trimmed. Readers by time (the timeline, merges' pages,
+ * engage back-fills, retention) scan the log, which retention bounds (10k events by default):
+ * reads cost a thousandth of writes. `seen` is created the first time retention (or a merge) moves
+ * messageIds into it (tables.ts). Writes go through a `LogWriter`, whose `patch()` the caller
+ * folds into its one meta write. Synchronous.
  */
 export class EventLog {
   private readonly tables: ProfileTables;
@@ -55,10 +91,24 @@ export class EventLog {
     this.tables = new ProfileTables(sql);
   }
 
+  /** The inline log's JSON, or null when the log is the table. */
+  private inlineJson(): string | null {
+    return this.sql.exec<{ j: string | null }>('SELECT log_json AS j FROM meta').one().j;
+  }
+
+  /** Runs a reader's SQL over `event_log`: the table, or the inline rows under that name. */
+  private read<T extends Record<string, SqlStorageValue>>(query: string, ...args: unknown[]): T[] {
+    if (this.inlineJson() === null) return this.tables.rows<T>('event_log', query, ...args);
+    return this.sql.exec<T>(`WITH event_log AS (${INLINE_ROWS}) ${query}`, ...args).toArray();
+  }
+
   /** Whether a messageId was applied: in the log, or left it within the dedupe window. */
   seen(messageId: string): boolean {
-    if (this.sql.exec('SELECT 1 FROM event_log WHERE message_id = ?', messageId).toArray().length) return true;
-    return this.wasSeen(messageId);
+    return this.logged(messageId) || this.wasSeen(messageId);
+  }
+
+  private logged(messageId: string): boolean {
+    return this.read('SELECT 1 FROM event_log WHERE message_id = ?', messageId).length > 0;
   }
 
   /** Whether a messageId left the log within the dedupe window. */
@@ -70,11 +120,26 @@ export class EventLog {
     this.tables.write('seen', 'INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, at);
   }
 
-  /** Adds an event to the log unless it was applied before; false when it was (the dedupe). */
-  insert(e: EventRow): boolean {
-    // What left the log is in `seen`; what is in it, its key refuses (`rowsWritten` 0).
-    if (this.wasSeen(e.messageId)) return false;
-    const { rowsWritten } = this.sql.exec(
+  /** Adds events of one transaction; its `patch()` goes into the caller's meta write. */
+  writer(): LogWriter {
+    return new LogWriter(this, this.inlineJson());
+  }
+
+  /** (LogWriter) Whether a messageId left the log within the dedupe window. */
+  left(messageId: string): boolean {
+    return this.wasSeen(messageId);
+  }
+
+  /** (LogWriter) The messageIds of an inline log's JSON. */
+  idsOf(json: string): Set<string> {
+    const rows = this.sql.exec<{ id: string }>('SELECT value ->> 0 AS id FROM json_each(?)', json).toArray();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** (LogWriter) A row into the table; false when its key was there. */
+  insertRow(e: EventRow): boolean {
+    const { rowsWritten } = this.tables.write(
+      'event_log',
       'INSERT INTO event_log (message_id, ts, type, name, source_id, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       e.messageId,
       e.ts,
@@ -86,12 +151,35 @@ export class EventLog {
     return rowsWritten > 0;
   }
 
+  /** (LogWriter) Moves an inline log (a JSON array of rows) to the table, once, for good. */
+  spill(json: string): void {
+    this.tables.write(
+      'event_log',
+      `INSERT INTO event_log (message_id, ts, type, name, source_id, body)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)
+       WHERE true ON CONFLICT DO NOTHING`,
+      json,
+    );
+  }
+
+  /** Moves an inline log to the table now (as its writer does past the cap): tests, and tools. */
+  moveToTable(): void {
+    const json = this.inlineJson();
+    if (json === null) return;
+    this.spill(json);
+    this.sql.exec('UPDATE meta SET log_json = NULL');
+  }
+
   /**
    * Applies the retention window: drops events older than `maxAgeMs` or beyond the newest
    * `maxEvents`, remembering their messageIds in `seen` for the dedupe window (from now: an old
-   * timestamp may have arrived recently), then forgets what is past that window.
+   * timestamp may have arrived recently), then forgets what is past that window. Inline, the
+   * log's JSON is written again without them (one meta write, however many left).
    */
   prune(now: number, r: Retention = RETENTION): number {
+    const inline = this.inlineJson() !== null;
+    const cte = inline ? `WITH event_log AS (${INLINE_ROWS}) ` : '';
+    const logged = inline || this.tables.has('event_log');
     const aged = 'SELECT message_id FROM event_log WHERE ts < ?';
     const beyond = 'SELECT message_id FROM event_log ORDER BY ts DESC, message_id DESC LIMIT -1 OFFSET ?';
     let removed = 0;
@@ -100,17 +188,27 @@ export class EventLog {
       [beyond, r.maxEvents],
     ] as const) {
       // Most alarms remove nothing: then `seen` is not created for it.
-      if (!this.sql.exec(`SELECT 1 FROM (${select}) LIMIT 1`, arg).toArray().length) continue;
+      if (!logged || !this.sql.exec(`${cte}SELECT 1 FROM (${select}) LIMIT 1`, arg).toArray().length) continue;
       this.tables.write(
         'seen',
-        `INSERT INTO seen (message_id, at) SELECT message_id, ? FROM (${select}) WHERE true ON CONFLICT DO NOTHING`,
+        `${cte}INSERT INTO seen (message_id, at) SELECT message_id, ? FROM (${select}) WHERE true ON CONFLICT DO NOTHING`,
         now,
         arg,
       );
-      removed += this.sql.exec(`DELETE FROM event_log WHERE message_id IN (${select})`, arg).rowsWritten;
+      if (inline) {
+        const kept = this.sql
+          .exec<{ j: string; n: number; left: number }>(
+            `${cte}SELECT coalesce(json_group_array(${ROW_JSON}), '[]') AS j, count(*) AS n,
+               (SELECT count(*) FROM event_log) AS left FROM event_log WHERE message_id NOT IN (${select})`,
+            arg,
+          )
+          .one();
+        removed += kept.left - kept.n;
+        this.sql.exec('UPDATE meta SET log_json = ?', kept.j);
+      } else removed += this.sql.exec(`DELETE FROM event_log WHERE message_id IN (${select})`, arg).rowsWritten;
     }
     this.tables.change('seen', 'DELETE FROM seen WHERE at < ?', now - r.seenMs);
-    if (removed) this.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
+    if (removed) this.sql.exec(`${cte}UPDATE meta SET event_count = (SELECT count(*) FROM event_log)`);
     return removed;
   }
 
@@ -133,14 +231,11 @@ export class EventLog {
     if (q.exclude?.length) cond('name NOT IN (SELECT value FROM json_each(?))', JSON.stringify(q.exclude));
     const dir = q.asc ? 'ASC' : 'DESC';
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return this.sql
-      .exec<StoredEvent>(
-        `SELECT * FROM event_log ${filter} ORDER BY ts ${dir}, message_id ${dir} LIMIT ?`,
-        ...args,
-        q.limit,
-      )
-      .toArray()
-      .map(toRow);
+    return this.read<StoredEvent>(
+      `SELECT * FROM event_log ${filter} ORDER BY ts ${dir}, message_id ${dir} LIMIT ?`,
+      ...args,
+      q.limit,
+    ).map(toRow);
   }
 
   /**
@@ -152,17 +247,15 @@ export class EventLog {
     names: readonly string[] | null,
     limit: number,
   ): { message_id: string; ts: number; body: string }[] {
-    return this.sql
-      .exec<{ message_id: string; ts: number; body: string }>(
-        `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
+    return this.read<{ message_id: string; ts: number; body: string }>(
+      `SELECT message_id, ts, body FROM event_log WHERE (ts, message_id) > (?, ?)
          ${names ? "AND type = 'track' AND name IN (SELECT value FROM json_each(?))" : ''}
          ORDER BY ts, message_id LIMIT ?`,
-        after.ts,
-        after.id,
-        ...(names ? [JSON.stringify(names)] : []),
-        limit,
-      )
-      .toArray();
+      after.ts,
+      after.id,
+      ...(names ? [JSON.stringify(names)] : []),
+      limit,
+    );
   }
 
   /**
@@ -173,15 +266,12 @@ export class EventLog {
     const c = cursor ?? { phase: 'events', ts: Number.MIN_SAFE_INTEGER, id: '' };
     const chunk: HistoryChunk = { events: [], seen: [] };
     if (c.phase === 'events') {
-      chunk.events = this.sql
-        .exec<StoredEvent>(
-          'SELECT * FROM event_log WHERE (ts, message_id) > (?, ?) ORDER BY ts, message_id LIMIT ?',
-          c.ts,
-          c.id,
-          EVENTS_PAGE,
-        )
-        .toArray()
-        .map(toRow);
+      chunk.events = this.read<StoredEvent>(
+        'SELECT * FROM event_log WHERE (ts, message_id) > (?, ?) ORDER BY ts, message_id LIMIT ?',
+        c.ts,
+        c.id,
+        EVENTS_PAGE,
+      ).map(toRow);
       const last = chunk.events.at(-1);
       if (last && chunk.events.length === EVENTS_PAGE) {
         return { chunk, next: { phase: 'events', ts: last.ts, id: last.messageId } };
@@ -200,22 +290,63 @@ export class EventLog {
   }
 
   /**
-   * Takes in a page of a merged profile's log and dedupe set; counts the events it kept, once
-   * (in meta, or, with `countLater`, by the caller's own meta write). Returns that count.
+   * Takes in a page of a merged profile's log and dedupe set. Returns the events it kept and the
+   * meta columns that changes, for the caller's one meta write (`bumpWith`).
    */
-  importHistory(chunk: HistoryChunk, countLater = false): number {
+  importHistory(chunk: HistoryChunk): { added: number; patch: LogPatch } {
+    const w = this.writer();
     let added = 0;
-    for (const e of chunk.events) if (this.insert(e)) added++;
+    for (const e of chunk.events) if (w.insert(e)) added++;
     for (const s of chunk.seen) this.markSeen(s.message_id, s.at);
-    if (added && !countLater) this.sql.exec('UPDATE meta SET event_count = event_count + ?', added);
-    return added;
+    return { added, patch: w.patch() };
   }
 
   /** Every messageId in the log (diagnostics and tests). */
   messageIds(): string[] {
-    return this.sql
-      .exec<{ message_id: string }>('SELECT message_id FROM event_log ORDER BY message_id')
-      .toArray()
-      .map((r) => r.message_id);
+    return this.read<{ message_id: string }>('SELECT message_id FROM event_log ORDER BY message_id').map(
+      (r) => r.message_id,
+    );
+  }
+}
+
+/**
+ * The events one transaction adds to a log. Inline, they wait in memory (a duplicate within the
+ * transaction is refused as one in the log is) and `patch()` hands the caller the log's new JSON
+ * for its one meta write, or, when that would pass `INLINE_LOG_BYTES`, moves the whole log to the
+ * table (once: a row per event and the table's creation) and patches the column to NULL. In
+ * table mode each insert is a row and `patch()` is empty. Call `patch()` once, and write it.
+ */
+export class LogWriter {
+  private readonly pending: string[] = [];
+  /** The inline log's messageIds and this transaction's, read once on the first insert. */
+  private ids: Set<string> | undefined;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly json: string | null,
+  ) {}
+
+  /** Adds an event unless it was applied before; false when it was (the dedupe). */
+  insert(e: EventRow): boolean {
+    if (this.json === null) return !this.log.left(e.messageId) && this.log.insertRow(e);
+    this.ids ??= this.log.idsOf(this.json);
+    const id = e.messageId.toWellFormed();
+    if (this.ids.has(id) || this.log.left(e.messageId)) return false;
+    this.ids.add(id);
+    this.pending.push(inlineRow(e));
+    return true;
+  }
+
+  patch(): LogPatch {
+    if (this.json === null || !this.pending.length) return {};
+    const rows = this.pending.join(',');
+    const json = this.json === '[]' ? `[${rows}]` : `${this.json.slice(0, -1)},${rows}]`;
+    // Bytes are at least the characters and at most three times them (the encode only in between).
+    const fits =
+      json.length <= INLINE_LOG_BYTES &&
+      (json.length * 3 <= INLINE_LOG_BYTES || utf8.encode(json).length <= INLINE_LOG_BYTES);
+    if (fits) return { log_json: json };
+    this.log.spill(json);
+    return { log_json: null };
   }
 }

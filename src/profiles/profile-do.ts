@@ -138,7 +138,9 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
           this.engage.absorbStart(input.head.engage);
           let added = 0;
           if (whole) {
-            added = this.log.importHistory(input.history.chunk, true);
+            const imported = this.log.importHistory(input.history.chunk);
+            added = imported.added;
+            Object.assign(patch, imported.patch);
             this.engage.absorbPage(input.loserId, input.head.engage, input.history.chunk);
             this.engage.absorbFinish(input.loserId, input.head.engage);
           }
@@ -152,7 +154,8 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       for (;;) {
         const chunk = page.chunk;
         this.ctx.storage.transactionSync(() => {
-          this.log.importHistory(chunk);
+          const { added, patch } = this.log.importHistory(chunk);
+          if (added) this.store.bumpWith(new Date().toISOString(), patch, added);
           this.engage.absorbPage(input.loserId, input.head.engage, chunk);
         });
         if (!page.next) break;

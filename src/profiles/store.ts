@@ -65,14 +65,11 @@ export const PROFILE_SCHEMA = [
   `ALTER TABLE meta ADD COLUMN traits_json TEXT;
    ALTER TABLE meta ADD COLUMN merges_json TEXT;
    ALTER TABLE meta ADD COLUMN schema_version INTEGER;`,
+  // A new profile's event log inline in the meta row too (event-log.ts), as a JSON array, until it
+  // outgrows `INLINE_LOG_BYTES` and moves to the `event_log` table, which is then created (a lazy
+  // table since this step: tables.ts). NULL keeps an older object's log in its table.
+  `ALTER TABLE meta ADD COLUMN log_json TEXT;`,
 ];
-
-/** The event log's latest layout (`PROFILE_FRESH`; a tombstone creates it again, empty). */
-export const EVENT_LOG_TABLE = `CREATE TABLE event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL,
-     name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID`;
-
-/** Rows the CREATE of an empty event log is billed (measured in test/profile-tombstone.test.ts). */
-export const EVENT_LOG_CREATE_ROWS = 2;
 
 /**
  * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
@@ -86,9 +83,9 @@ export const PROFILE_FRESH: FreshLayout = {
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
      created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
      last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}', traits_json TEXT,
-     merges_json TEXT, schema_version INTEGER);
-   INSERT INTO meta (one, traits_json, merges_json, schema_version) VALUES (1, '{}', '[]', ${PROFILE_SCHEMA.length});
-   ${EVENT_LOG_TABLE};`,
+     merges_json TEXT, schema_version INTEGER, log_json TEXT);
+   INSERT INTO meta (one, traits_json, merges_json, schema_version, log_json)
+     VALUES (1, '{}', '[]', ${PROFILE_SCHEMA.length}, '[]');`,
   versionAt: { table: 'meta', column: 'schema_version' },
 };
 
@@ -102,6 +99,7 @@ export type MetaPatch = Partial<Meta> & {
   identifiers_json?: string;
   traits_json?: string | null;
   merges_json?: string;
+  log_json?: string | null;
 };
 
 /** The meta row's columns a `Meta` holds (not its identifiers). */
@@ -385,20 +383,14 @@ export class ProfileStore {
 
   /**
    * Makes a merged profile a tombstone pointing at `to`: its data goes, meta and unsent outbox
-   * rows stay; meta is written once (the pointer, the emptied fields and the version bump). A DELETE
-   * is billed a row per row it removes, a DROP none: the lazy tables are dropped (absent again, as
-   * in a new object), and the event log too, created again empty, when it holds more rows than
-   * that CREATE costs (a tombstone keeps the layout later schema steps expect).
+   * rows stay; meta is written once (the pointer, the emptied fields, an empty inline log and the
+   * version bump). Tables are dropped, not emptied: a DELETE is billed a row per row it removes, a
+   * DROP none. They are absent again, as in a new object (tables.ts).
    */
   tombstone(to: string, now: string): void {
-    const logged = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM event_log').one().n;
-    if (logged > EVENT_LOG_CREATE_ROWS) {
-      this.sql.exec('DROP TABLE event_log');
-      this.sql.exec(EVENT_LOG_TABLE);
-    } else if (logged) this.sql.exec('DELETE FROM event_log');
-    for (const t of ['traits', 'seen', 'links', 'merged_from'] as const) this.tables.drop(t);
+    for (const t of ['event_log', 'traits', 'seen', 'links', 'merged_from'] as const) this.tables.drop(t);
     this.sql.exec(
-      "UPDATE meta SET event_count = 0, identifiers_json = '{}', traits_json = '{}', merges_json = '[]', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
+      "UPDATE meta SET event_count = 0, identifiers_json = '{}', traits_json = '{}', merges_json = '[]', log_json = '[]', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
       to,
       now,
     );

@@ -11,6 +11,10 @@ import { type Sql, SqlMeter } from './sql-meter';
  * since a fresh object may not have it yet; and change its entry here.
  */
 export const LAZY_TABLES = {
+  // Since schema step 7, only for profiles whose log outgrew the meta row (event-log.ts) and
+  // objects born before (created by step 4, so present there).
+  event_log: `CREATE TABLE IF NOT EXISTS event_log (message_id TEXT PRIMARY KEY, ts INTEGER NOT NULL,
+    type TEXT NOT NULL, name TEXT NOT NULL, source_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID`,
   // Written by audience evaluation and direct callers only: the ingest consumer takes an apply's
   // deliveries (`ApplyInput.handOver`). Quoted as SQLite writes a renamed table (schema step 4).
   outbox:
