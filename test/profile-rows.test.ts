@@ -64,3 +64,44 @@ describe("a known user's apply", () => {
     expect(read.messageIds).toHaveLength(21);
   });
 });
+
+describe("a known user's run of events", () => {
+  it('is logged in one statement, however many events it holds; a messageId twice in it counts once', async () => {
+    const id = mintProfileId('users');
+    const stub = profileStub(env, id);
+    const raw = profileObject(id);
+    const userId = uniq('u');
+    const keys = [`user_id:${userId}`];
+    const apply = (messages: IngestMessage[]) =>
+      stub.apply({ profileId: id, collection: 'users', keys, messages, limits, emit: true, handOver: true });
+    const cost = () => runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+    const track = (i: number) => message({ type: 'track', userId, event: 'Product Viewed', properties: { i } });
+    expect(await apply([message({ type: 'identify', userId, traits: { plan: 'pro' } })])).toMatchObject({ applied: 1 });
+
+    expect(await apply([track(0)])).toMatchObject({ status: 'ok', applied: 1 });
+    const one = await cost();
+    const run = Array.from({ length: 20 }, (_, i) => track(i + 1));
+    expect(await apply(run)).toMatchObject({ status: 'ok', applied: 20 });
+    const twenty = await cost();
+    // Every statement is a call into SQLite: a run's log rows go in one, so 20 events cost the
+    // statements of one (one each before: 19 more).
+    expect(twenty?.statements).toBe(one?.statements);
+    expect(twenty?.rowsWritten).toBe((one?.rowsWritten ?? 0) + 19);
+
+    // Within one run, the second copy of a messageId is a duplicate, as it is across runs.
+    const dup = track(99);
+    const res = await apply([dup, track(100), dup, run[3]]);
+    expect(res).toMatchObject({ status: 'ok', applied: 2, duplicates: 2 });
+    if (res.status !== 'ok') throw new Error(res.status);
+    expect(res.outbound?.map((o) => o?.event.messageId ?? null)).toEqual([
+      dup.event.messageId,
+      expect.any(String),
+      null,
+      null,
+    ]);
+    const read = await stub.read({ messageIds: true });
+    if (read.status !== 'live') throw new Error(read.status);
+    expect(read.meta.event_count).toBe(24);
+    expect(read.messageIds).toHaveLength(24);
+  });
+});

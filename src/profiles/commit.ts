@@ -39,10 +39,13 @@ export function writeMessages(
   // With `handOver`, each message's delivery goes back to the caller instead of the outbox.
   const handedOver = input.handOver ? input.messages.map(() => null as OutboundEvent | null) : undefined;
   const again = new Set(input.again ?? []);
+  const effects = input.messages.map((msg) => effectsOf(msg, input.profileId, input.collection, input.emit));
+  // The log's key is the dedupe (and `seen` for what left the log): one row per new event, all
+  // of the run's in one statement.
+  const isNew = log.insertAll(effects.map((fx) => fx.event));
   for (const [i, msg] of input.messages.entries()) {
-    const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
-    // The log's key is the dedupe (and `seen` for what left the log): one row per new event.
-    if (!log.insert(fx.event)) {
+    const fx = effects[i];
+    if (!isNew[i]) {
       duplicates++;
       // Redelivered: an earlier attempt may have logged it and died before handing it over.
       if (handedOver && fx.outbound && again.has(msg.event.messageId)) handedOver[i] = fx.outbound;

@@ -5,6 +5,8 @@ export type Sql = Pick<SqlStorage, 'exec'>;
 export interface WorkCost {
   rowsRead: number;
   rowsWritten: number;
+  /** SQL statements run: each is a call into SQLite (and, locally, a traced span). */
+  statements: number;
   /** Bytes of stored event JSON parsed (the memory an evaluation can cost). */
   parsedBytes: number;
   ms: number;
@@ -34,7 +36,8 @@ export class SqlMeter implements Sql {
 
   /** Runs `fn`, measuring its queries. Not reentrant: a nested run is counted in the outer one. */
   measure<R>(fn: () => R): { result: R; cost: WorkCost } {
-    if (this.cursors) return { result: fn(), cost: { rowsRead: 0, rowsWritten: 0, parsedBytes: 0, ms: 0 } };
+    if (this.cursors)
+      return { result: fn(), cost: { rowsRead: 0, rowsWritten: 0, statements: 0, parsedBytes: 0, ms: 0 } };
     this.cursors = [];
     this.parsed = 0;
     const start = performance.now();
@@ -46,7 +49,11 @@ export class SqlMeter implements Sql {
         rowsRead += c.rowsRead;
         rowsWritten += c.rowsWritten;
       }
-      return { result, cost: { rowsRead, rowsWritten, parsedBytes: this.parsed, ms: performance.now() - start } };
+      const statements = this.cursors.length;
+      return {
+        result,
+        cost: { rowsRead, rowsWritten, statements, parsedBytes: this.parsed, ms: performance.now() - start },
+      };
     } finally {
       this.cursors = undefined;
     }

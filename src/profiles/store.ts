@@ -188,6 +188,7 @@ export class ProfileStore {
    * caller's one meta write; undefined when none is new.
    */
   identifiersWith(rows: IdentifierRow[]): string | undefined {
+    if (!rows.length) return undefined; // a known user's apply: no read of the identifiers
     const held = this.identifierMap();
     let added = false;
     for (const { key, ...r } of rows) {
