@@ -75,14 +75,23 @@ describe("a known user's run of events", () => {
     const apply = (messages: IngestMessage[]) =>
       stub.apply({ profileId: id, collection: 'users', keys, messages, limits, emit: true, handOver: true });
     const cost = () => runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+    const statements = () => runInDurableObject(raw, (instance) => (instance as TestProfile).statementsRun);
     const track = (i: number) => message({ type: 'track', userId, event: 'Product Viewed', properties: { i } });
     expect(await apply([message({ type: 'identify', userId, traits: { plan: 'pro' } })])).toMatchObject({ applied: 1 });
 
+    const before = await statements();
     expect(await apply([track(0)])).toMatchObject({ status: 'ok', applied: 1 });
     const one = await cost();
+    const whole = (await statements()) - before;
     const run = Array.from({ length: 20 }, (_, i) => track(i + 1));
     expect(await apply(run)).toMatchObject({ status: 'ok', applied: 20 });
     const twenty = await cost();
+    // The whole call, one track of a known user: the meta row before the definitions' await, the
+    // identifiers (any new?), the meta row again after it (merged meanwhile?), reused inside the
+    // transaction; the log insert and the meta write; the answer's snapshot in one read; the
+    // alarm's check. Before: the meta row read twice more, the identifiers twice more, the traits
+    // once more (11).
+    expect(whole).toBe(7);
     // Every statement is a call into SQLite: a run's log rows go in one, so 20 events cost the
     // statements of one (one each before: 19 more).
     expect(twenty?.statements).toBe(one?.statements);

@@ -2,7 +2,7 @@ import type { OutboundEvent } from '../delivery/messages';
 import { effectsOf } from './apply';
 import type { FoldEvent } from './engage/aggregate-store';
 import type { EventLog } from './event-log';
-import type { ApplyInput, ReadQuery, ReadResult } from './rpc';
+import type { ApplyInput, Meta, ReadQuery, ReadResult } from './rpc';
 import { type MetaPatch, ProfileStore } from './store';
 
 /**
@@ -17,12 +17,14 @@ export function writeMessages(
   input: ApplyInput,
   fresh: string[],
   now: Date,
+  /** The meta row, when the caller read it right before this transaction. */
+  meta?: Meta,
 ): { applied: number; duplicates: number; events: FoldEvent[]; handedOver?: (OutboundEvent | null)[] } {
   const iso = now.toISOString();
   let applied = 0;
   let duplicates = 0;
   const events: FoldEvent[] = [];
-  const m = store.meta();
+  const m = meta ?? store.meta();
   const patch: MetaPatch = m.id ? {} : { id: input.profileId, collection: input.collection, created_at: iso };
   const first = input.messages[0];
   const identifiers = first

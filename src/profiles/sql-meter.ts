@@ -19,12 +19,15 @@ export interface WorkCost {
 export class SqlMeter implements Sql {
   private cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] | undefined;
   private parsed = 0;
+  /** Statements run since the object started, measured or not (tests hold a whole call to a budget). */
+  executed = 0;
 
   /** `storage`: the object's SQLite, whose lazy tables (tables.ts) this meter shares. */
   constructor(readonly storage: SqlStorage) {}
 
   exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
     const cursor = this.storage.exec<T>(query, ...bindings);
+    this.executed++;
     this.cursors?.push(cursor as unknown as SqlStorageCursor<Record<string, SqlStorageValue>>);
     return cursor;
   }
