@@ -75,3 +75,61 @@ describe("a known user's apply", () => {
     expect(tabled?.rowsWritten).toBe(20 + 2);
   });
 });
+
+describe("a known user's run of events", () => {
+  it.each(['inline', 'table'] as const)(
+    'is logged in one statement, however many events it holds; a messageId twice in it counts once (%s log)',
+    async (mode) => {
+      const id = mintProfileId('users');
+      const stub = profileStub(env, id);
+      const raw = profileObject(id);
+      const userId = uniq('u');
+      const keys = [`user_id:${userId}`];
+      const apply = (messages: IngestMessage[]) =>
+        stub.apply({ profileId: id, collection: 'users', keys, messages, limits, emit: true, handOver: true });
+      const cost = () => runInDurableObject(raw, (instance) => (instance as TestProfile).lastApplyCost);
+      const statements = () => runInDurableObject(raw, (instance) => (instance as TestProfile).statementsRun);
+      const track = (i: number) => message({ type: 'track', userId, event: 'Product Viewed', properties: { i } });
+      expect(await apply([message({ type: 'identify', userId, traits: { plan: 'pro' } })])).toMatchObject({
+        applied: 1,
+      });
+      if (mode === 'table') await runInDurableObject(raw, (_i, state) => new EventLog(state.storage.sql).moveToTable());
+
+      const before = await statements();
+      expect(await apply([track(0)])).toMatchObject({ status: 'ok', applied: 1 });
+      const one = await cost();
+      const whole = (await statements()) - before;
+      const run = Array.from({ length: 20 }, (_, i) => track(i + 1));
+      expect(await apply(run)).toMatchObject({ status: 'ok', applied: 20 });
+      const twenty = await cost();
+      // The whole call, one track of a known user: the meta row before the definitions' await, the
+      // identifiers (any new?), the meta row again after it (merged meanwhile?), reused inside the
+      // transaction; where the log is (meta's log_json), then inline its messageIds or in the
+      // table the insert; the meta write; the answer's snapshot in one read; the alarm's check.
+      // Before: the meta row read twice more, the identifiers twice more, the traits once more (11).
+      expect(whole).toBe(8);
+      // Every statement is a call into SQLite: a run's log rows go in one, so 20 events cost the
+      // statements of one (one each before: 19 more).
+      expect(twenty?.statements).toBe(one?.statements);
+      // Rows: inline, the events are in the one meta write; in the table, a row each.
+      expect(one?.rowsWritten).toBe(mode === 'inline' ? 1 : 2);
+      expect(twenty?.rowsWritten).toBe(mode === 'inline' ? 1 : 21);
+
+      // Within one run, the second copy of a messageId is a duplicate, as it is across runs.
+      const dup = track(99);
+      const res = await apply([dup, track(100), dup, run[3]]);
+      expect(res).toMatchObject({ status: 'ok', applied: 2, duplicates: 2 });
+      if (res.status !== 'ok') throw new Error(res.status);
+      expect(res.outbound?.map((o) => o?.event.messageId ?? null)).toEqual([
+        dup.event.messageId,
+        expect.any(String),
+        null,
+        null,
+      ]);
+      const read = await stub.read({ messageIds: true });
+      if (read.status !== 'live') throw new Error(read.status);
+      expect(read.meta.event_count).toBe(24);
+      expect(read.messageIds).toHaveLength(24);
+    },
+  );
+});

@@ -2,7 +2,7 @@ import type { OutboundEvent } from '../delivery/messages';
 import { effectsOf } from './apply';
 import type { FoldEvent } from './engage/aggregate-store';
 import type { EventLog } from './event-log';
-import type { ApplyInput, ReadQuery, ReadResult } from './rpc';
+import type { ApplyInput, Meta, ReadQuery, ReadResult } from './rpc';
 import { type MetaPatch, ProfileStore } from './store';
 
 /**
@@ -17,12 +17,14 @@ export function writeMessages(
   input: ApplyInput,
   fresh: string[],
   now: Date,
+  /** The meta row, when the caller read it right before this transaction. */
+  meta?: Meta,
 ): { applied: number; duplicates: number; events: FoldEvent[]; handedOver?: (OutboundEvent | null)[] } {
   const iso = now.toISOString();
   let applied = 0;
   let duplicates = 0;
   const events: FoldEvent[] = [];
-  const m = store.meta();
+  const m = meta ?? store.meta();
   const patch: MetaPatch = m.id ? {} : { id: input.profileId, collection: input.collection, created_at: iso };
   const first = input.messages[0];
   const identifiers = first
@@ -40,10 +42,13 @@ export function writeMessages(
   // With `handOver`, each message's delivery goes back to the caller instead of the outbox.
   const handedOver = input.handOver ? input.messages.map(() => null as OutboundEvent | null) : undefined;
   const again = new Set(input.again ?? []);
+  const effects = input.messages.map((msg) => effectsOf(msg, input.profileId, input.collection, input.emit));
+  // The log's key is the dedupe (and `seen` for what left the log): inline in the meta write, or
+  // a row per new event, all of the run's in one statement.
+  const isNew = logged.insertAll(effects.map((fx) => fx.event));
   for (const [i, msg] of input.messages.entries()) {
-    const fx = effectsOf(msg, input.profileId, input.collection, input.emit);
-    // The log's key is the dedupe (and `seen` for what left the log): inline, or a row per new event.
-    if (!logged.insert(fx.event)) {
+    const fx = effects[i];
+    if (!isNew[i]) {
       duplicates++;
       // Redelivered: an earlier attempt may have logged it and died before handing it over.
       if (handedOver && fx.outbound && again.has(msg.event.messageId)) handedOver[i] = fx.outbound;

@@ -28,6 +28,8 @@ export function retentionFrom(vars: { PROFILE_EVENT_RETENTION_DAYS?: string; PRO
 // Pages stay far below the RPC size limit: at most 500 events of at most 32 KB each.
 const EVENTS_PAGE = 500;
 const SEEN_PAGE = 5000;
+/** JSON characters of events per insert statement: a statement's text and values stay far below SQLite's 2 MB. */
+const INSERT_CHUNK_CHARS = 512 * 1024;
 
 type StoredEvent = { message_id: string; ts: number; type: string; name: string; source_id: string; body: string };
 const toRow = (r: StoredEvent): EventRow => ({
@@ -168,6 +170,68 @@ export class EventLog {
     if (json === null) return;
     this.spill(json);
     this.sql.exec('UPDATE meta SET log_json = NULL');
+  }
+
+  /**
+   * Adds a run's events to the log in one statement per ~512 KB of events (where `insert` took
+   * one each: every statement is a call into SQLite, and locally a traced span), skipping what
+   * was applied before; answers per event whether it was new. A messageId twice in the run is new
+   * only the first time, as one insert after another would have it.
+   */
+  insertAll(events: readonly EventRow[]): boolean[] {
+    // Text as SQLite stores a bound JS string (a lone surrogate becomes U+FFFD), so the ids the
+    // insert returns compare equal to these.
+    const rows = events.map((e) => ({ ...e, messageId: e.messageId.toWellFormed() }));
+    const seenBefore = this.wereSeen(rows.map((r) => r.messageId));
+    const inserted = new Set<string>();
+    let chunk: string[] = [];
+    let size = 0;
+    const flush = () => {
+      if (!chunk.length) return;
+      const cursor = this.tables.write<{ message_id: string }>(
+        'event_log',
+        `INSERT INTO event_log (message_id, ts, type, name, source_id, body)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) WHERE true
+         ON CONFLICT DO NOTHING RETURNING message_id`,
+        `[${chunk.join(',')}]`,
+      );
+      for (const r of cursor) inserted.add(r.message_id);
+      chunk = [];
+      size = 0;
+    };
+    const queued = new Set<string>();
+    for (const r of rows) {
+      // What left the log is in `seen`; what is in it, its key refuses (not returned).
+      if (seenBefore.has(r.messageId) || queued.has(r.messageId)) continue;
+      queued.add(r.messageId);
+      const json = JSON.stringify([
+        r.messageId,
+        r.ts,
+        r.type.toWellFormed(),
+        r.name.toWellFormed(),
+        r.sourceId.toWellFormed(),
+        r.body,
+      ]);
+      if (size + json.length > INSERT_CHUNK_CHARS) flush();
+      chunk.push(json);
+      size += json.length + 1;
+    }
+    flush();
+    return rows.map((r) => inserted.delete(r.messageId));
+  }
+
+  /** Which of the messageIds left the log within the dedupe window (one read, none before `seen` exists). */
+  private wereSeen(ids: string[]): Set<string> {
+    if (!ids.length) return new Set();
+    return new Set(
+      this.tables
+        .rows<{ message_id: string }>(
+          'seen',
+          'SELECT message_id FROM seen WHERE message_id IN (SELECT value FROM json_each(?))',
+          JSON.stringify(ids),
+        )
+        .map((r) => r.message_id),
+    );
   }
 
   /**
@@ -325,6 +389,16 @@ export class LogWriter {
     private readonly log: EventLog,
     private readonly json: string | null,
   ) {}
+
+  /**
+   * Adds a run's events, answering per event whether it was new (a messageId twice in the run is
+   * new only the first time, as one insert after another would have it). In table mode all of
+   * them in one statement (`EventLog.insertAll`).
+   */
+  insertAll(events: readonly EventRow[]): boolean[] {
+    if (this.json === null) return this.log.insertAll(events);
+    return events.map((e) => this.insert(e));
+  }
 
   /** Adds an event unless it was applied before; false when it was (the dedupe). */
   insert(e: EventRow): boolean {

@@ -48,7 +48,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
   private readonly outbox: OutboxSender;
   private readonly engage: ProfileEngage;
   private readonly alarmSlot: AlarmSlot;
-  private readonly sql: SqlMeter;
+  protected readonly sql: SqlMeter;
   /** What the last apply's transaction cost (rows read and written, JSON parsed): diagnostics and tests. */
   lastApplyCost: WorkCost | undefined;
 
@@ -260,8 +260,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     await sendJson(this.env.DELIVERY_QUEUE, messages);
   }
 
-  private redirect(): Redirect | undefined {
-    const m = this.store.meta();
+  private redirect(m = this.store.meta()): Redirect | undefined {
     if (m.merged_into) return { status: 'moved', to: m.merged_into };
     if (m.pending) return { status: 'busy' };
     return undefined;
@@ -306,12 +305,14 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
   private commit(input: ApplyInput, fresh: string[], set: EngageSet): ApplyResult {
     // The caller awaited (definitions, the index) since it last looked: a merge may have exported
     // this profile's history meanwhile, and an event written now would be lost with the tombstone.
-    const late = this.redirect();
+    const meta = this.store.meta();
+    const late = this.redirect(meta);
     if (late) return late;
     const now = new Date();
     const { result, cost } = this.sql.measure(() =>
       this.ctx.storage.transactionSync(() => {
-        const written = writeMessages(this.store, this.log, input, fresh, now);
+        // The meta row just read: nothing ran in between (the transaction starts synchronously).
+        const written = writeMessages(this.store, this.log, input, fresh, now, meta);
         const evaluated = written.applied
           ? this.engage.evaluate(set, input.profileId, input.collection, now.getTime(), written.events)
           : undefined;

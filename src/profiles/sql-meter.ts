@@ -5,6 +5,8 @@ export type Sql = Pick<SqlStorage, 'exec'>;
 export interface WorkCost {
   rowsRead: number;
   rowsWritten: number;
+  /** SQL statements run: each is a call into SQLite (and, locally, a traced span). */
+  statements: number;
   /** Bytes of stored event JSON parsed (the memory an evaluation can cost). */
   parsedBytes: number;
   ms: number;
@@ -17,12 +19,15 @@ export interface WorkCost {
 export class SqlMeter implements Sql {
   private cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] | undefined;
   private parsed = 0;
+  /** Statements run since the object started, measured or not (tests hold a whole call to a budget). */
+  executed = 0;
 
   /** `storage`: the object's SQLite, whose lazy tables (tables.ts) this meter shares. */
   constructor(readonly storage: SqlStorage) {}
 
   exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
     const cursor = this.storage.exec<T>(query, ...bindings);
+    this.executed++;
     this.cursors?.push(cursor as unknown as SqlStorageCursor<Record<string, SqlStorageValue>>);
     return cursor;
   }
@@ -34,7 +39,8 @@ export class SqlMeter implements Sql {
 
   /** Runs `fn`, measuring its queries. Not reentrant: a nested run is counted in the outer one. */
   measure<R>(fn: () => R): { result: R; cost: WorkCost } {
-    if (this.cursors) return { result: fn(), cost: { rowsRead: 0, rowsWritten: 0, parsedBytes: 0, ms: 0 } };
+    if (this.cursors)
+      return { result: fn(), cost: { rowsRead: 0, rowsWritten: 0, statements: 0, parsedBytes: 0, ms: 0 } };
     this.cursors = [];
     this.parsed = 0;
     const start = performance.now();
@@ -46,7 +52,11 @@ export class SqlMeter implements Sql {
         rowsRead += c.rowsRead;
         rowsWritten += c.rowsWritten;
       }
-      return { result, cost: { rowsRead, rowsWritten, parsedBytes: this.parsed, ms: performance.now() - start } };
+      const statements = this.cursors.length;
+      return {
+        result,
+        cost: { rowsRead, rowsWritten, statements, parsedBytes: this.parsed, ms: performance.now() - start },
+      };
     } finally {
       this.cursors = undefined;
     }

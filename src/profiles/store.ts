@@ -192,6 +192,7 @@ export class ProfileStore {
    * caller's one meta write; undefined when none is new.
    */
   identifiersWith(rows: IdentifierRow[]): string | undefined {
+    if (!rows.length) return undefined; // a known user's apply: no read of the identifiers
     const held = this.identifierMap();
     let added = false;
     for (const { key, ...r } of rows) {
@@ -366,14 +367,19 @@ export class ProfileStore {
 
   /** What the directory stores about this profile now (traits bounded as the directory keeps them). */
   snapshot(): ProfileSnapshot {
-    const m = this.meta();
+    // One read of the meta row, identifiers and inline traits with it (an apply answers one each time).
+    const m = this.sql
+      .exec<Row<Meta> & { identifiers_json: string; traits_json: string | null }>(
+        `SELECT ${META_COLUMNS}, identifiers_json, traits_json FROM meta`,
+      )
+      .one();
     return {
       id: m.id ?? '',
       collection: m.collection ?? 'users',
       version: m.version,
       mergedInto: m.merged_into ?? undefined,
-      identifiers: this.identifierKeys(),
-      traits: boundTraits(this.traitRows().map((r) => ({ key: r.key, json: r.value, ts: r.ts }))),
+      identifiers: Object.keys(JSON.parse(m.identifiers_json)).sort(),
+      traits: boundTraits(this.traitStore.rows(m.traits_json).map((r) => ({ key: r.key, json: r.value, ts: r.ts }))),
       eventCount: m.event_count,
       createdAt: m.created_at ?? '',
       updatedAt: m.updated_at ?? '',

@@ -37,13 +37,16 @@ export class TraitStore {
 
   /** The inline traits, or undefined when they live in the table. */
   inline(): Inline | undefined {
-    const j = this.sql.exec<{ j: string | null }>('SELECT traits_json AS j FROM meta').one().j;
+    return this.parse(this.sql.exec<{ j: string | null }>('SELECT traits_json AS j FROM meta').one().j);
+  }
+
+  private parse(j: string | null): Inline | undefined {
     return j === null ? undefined : (JSON.parse(j) as Inline);
   }
 
-  /** Every trait, by key. */
-  rows(): TraitRow[] {
-    const inline = this.inline();
+  /** Every trait, by key; `traitsJson`: the meta row's column when the caller read it already. */
+  rows(traitsJson?: string | null): TraitRow[] {
+    const inline = traitsJson === undefined ? this.inline() : this.parse(traitsJson);
     if (!inline)
       return this.tables.rows<TraitRow & Record<string, SqlStorageValue>>(
         'traits',

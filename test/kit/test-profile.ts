@@ -20,6 +20,11 @@ export interface ProfileHooks {
 export class TestProfile extends Profile {
   hooks: ProfileHooks = {};
 
+  /** SQL statements this object ran so far (each a call into SQLite; locally a traced span too). */
+  get statementsRun(): number {
+    return this.sql.executed;
+  }
+
   protected override async definitions(collection: Parameters<Profile['definitions']>[0]) {
     await this.hooks.beforeDefinitions?.();
     return super.definitions(collection);
