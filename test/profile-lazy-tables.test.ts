@@ -8,22 +8,13 @@ import { mintProfileId, profileStub } from '../src/profiles/protocol';
 import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from '../src/profiles/store';
 import { LAZY_TABLES, type LazyTable, ProfileTables, reloadTables } from '../src/profiles/tables';
 import type { TestProfile } from './kit/test-profile';
-import { define, ingestMessage, profileObject, uniq } from './kit/workers';
+import { define, ingestMessage, profileObject, tablesOf, uniq } from './kit/workers';
 
 // A new profile creates only the tables its first apply writes; the rest (links, merges, the
 // dedupe set past the log, the engage tables) on first write (src/profiles/tables.ts).
 const limits = limitSpec(compileRules(defaultSettings()));
 const message = (event: Record<string, unknown>): IngestMessage =>
   ingestMessage(event, { messageId: uniq('m'), sourceId: 'src_lazy' });
-const tablesOf = (sql: SqlStorage) =>
-  sql
-    .exec<{ name: string }>(
-      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-    )
-    .toArray()
-    .map((r) => r.name)
-    .filter((n) => n !== 'sqlite_sequence')
-    .sort();
 const FRESH = ['meta'];
 
 /** Rows written by each statement of `statements` run one at a time (each cursor's own count). */

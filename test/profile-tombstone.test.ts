@@ -9,7 +9,7 @@ import { SqlMeter } from '../src/profiles/sql-meter';
 import { ProfileStore } from '../src/profiles/store';
 import { LAZY_TABLES, ProfileTables } from '../src/profiles/tables';
 import type { TestProfile } from './kit/test-profile';
-import { ingestMessage, profileObject, uniq } from './kit/workers';
+import { ingestMessage, profileObject, tablesOf, uniq } from './kit/workers';
 
 // A merged-away profile (its tombstone) drops what it held instead of deleting it row by row:
 // Cloudflare bills a DELETE a row per row removed and a DROP none. And its merge arms no alarm of
@@ -31,16 +31,6 @@ function twoProfiles() {
   const [small, large] = [mintProfileId('users'), mintProfileId('users')].sort();
   return [newProfile(small), newProfile(large)] as const;
 }
-
-const tablesOf = (sql: SqlStorage) =>
-  sql
-    .exec<{ name: string }>(
-      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-    )
-    .toArray()
-    .map((r) => r.name)
-    .filter((n) => n !== 'sqlite_sequence' && n !== '__miniflare_do_name')
-    .sort();
 
 const tracks = (n: number) => Array.from({ length: n }, (_, i) => message({ type: 'track', event: `E${i}` }));
 

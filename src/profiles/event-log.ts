@@ -1,3 +1,6 @@
+export { INLINE_LOG_BYTES, type LogPatch, LogWriter } from './inline-log';
+
+import { INLINE_ROWS, type LogPatch, type LogTarget, LogWriter, ROW_JSON } from './inline-log';
 import type { EventQuery, EventRow, HistoryChunk, HistoryCursor, HistoryPage } from './rpc';
 import type { Sql } from './sql-meter';
 import { ProfileTables } from './tables';
@@ -42,37 +45,6 @@ const toRow = (r: StoredEvent): EventRow => ({
 });
 
 /**
- * Most bytes of JSON a profile's log takes inline in its meta row. Past it the log moves to the
- * `event_log` table (a row per event) for good: the meta row is rewritten by every apply, so it
- * stays small; a sparse visitor's few events never need the table.
- */
-export const INLINE_LOG_BYTES = 48 * 1024;
-
-/** The inline log as the table's rows (same columns, same types), for the readers' SQL. */
-const INLINE_ROWS = `SELECT j.value ->> 0 AS message_id, j.value ->> 1 AS ts, j.value ->> 2 AS type,
-  j.value ->> 3 AS name, j.value ->> 4 AS source_id, j.value ->> 5 AS body FROM meta, json_each(meta.log_json) j`;
-/** A row of the inline log, as `json_group_array` builds it back in SQL. */
-const ROW_JSON = 'json_array(message_id, ts, type, name, source_id, body)';
-
-/** The meta column a log change sets, for the caller's meta write (part of `MetaPatch`, store.ts). */
-export type LogPatch = { log_json?: string | null };
-
-const utf8 = new TextEncoder();
-/**
- * A row of the inline log. Its text as SQLite keeps a bound JS string (a lone surrogate becomes
- * U+FFFD), so an inline log holds what the table would and its ids compare equal to the table's.
- */
-const inlineRow = (e: EventRow) =>
-  JSON.stringify([
-    e.messageId.toWellFormed(),
-    e.ts,
-    e.type.toWellFormed(),
-    e.name.toWellFormed(),
-    e.sourceId.toWellFormed(),
-    e.body.toWellFormed(),
-  ]);
-
-/**
  * A profile's event log, keyed by messageId, and its dedupe set. The log is inline in the meta
  * row (`log_json`, a JSON array of rows) while it is small, so an apply's events cost no row of
  * their own (they go in its one meta write) and a new profile no table; past `INLINE_LOG_BYTES`,
@@ -86,7 +58,7 @@ const inlineRow = (e: EventRow) =>
  * messageIds into it (tables.ts). Writes go through a `LogWriter`, whose `patch()` the caller
  * folds into its one meta write. Synchronous.
  */
-export class EventLog {
+export class EventLog implements LogTarget {
   private readonly tables: ProfileTables;
 
   constructor(private readonly sql: Sql) {
@@ -370,57 +342,5 @@ export class EventLog {
     return this.read<{ message_id: string }>('SELECT message_id FROM event_log ORDER BY message_id').map(
       (r) => r.message_id,
     );
-  }
-}
-
-/**
- * The events one transaction adds to a log. Inline, they wait in memory (a duplicate within the
- * transaction is refused as one in the log is) and `patch()` hands the caller the log's new JSON
- * for its one meta write, or, when that would pass `INLINE_LOG_BYTES`, moves the whole log to the
- * table (once: a row per event and the table's creation) and patches the column to NULL. In
- * table mode each insert is a row and `patch()` is empty. Call `patch()` once, and write it.
- */
-export class LogWriter {
-  private readonly pending: string[] = [];
-  /** The inline log's messageIds and this transaction's, read once on the first insert. */
-  private ids: Set<string> | undefined;
-
-  constructor(
-    private readonly log: EventLog,
-    private readonly json: string | null,
-  ) {}
-
-  /**
-   * Adds a run's events, answering per event whether it was new (a messageId twice in the run is
-   * new only the first time, as one insert after another would have it). In table mode all of
-   * them in one statement (`EventLog.insertAll`).
-   */
-  insertAll(events: readonly EventRow[]): boolean[] {
-    if (this.json === null) return this.log.insertAll(events);
-    return events.map((e) => this.insert(e));
-  }
-
-  /** Adds an event unless it was applied before; false when it was (the dedupe). */
-  insert(e: EventRow): boolean {
-    if (this.json === null) return !this.log.left(e.messageId) && this.log.insertRow(e);
-    this.ids ??= this.log.idsOf(this.json);
-    const id = e.messageId.toWellFormed();
-    if (this.ids.has(id) || this.log.left(e.messageId)) return false;
-    this.ids.add(id);
-    this.pending.push(inlineRow(e));
-    return true;
-  }
-
-  patch(): LogPatch {
-    if (this.json === null || !this.pending.length) return {};
-    const rows = this.pending.join(',');
-    const json = this.json === '[]' ? `[${rows}]` : `${this.json.slice(0, -1)},${rows}]`;
-    // Bytes are at least the characters and at most three times them (the encode only in between).
-    const fits =
-      json.length <= INLINE_LOG_BYTES &&
-      (json.length * 3 <= INLINE_LOG_BYTES || utf8.encode(json).length <= INLINE_LOG_BYTES);
-    if (fits) return { log_json: json };
-    this.log.spill(json);
-    return { log_json: null };
   }
 }

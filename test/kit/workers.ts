@@ -129,3 +129,14 @@ export function vendor(host: string) {
   });
   return { received, restore: () => spy.mockRestore() };
 }
+
+/** A Profile object's own tables (not the runtime's or the emulator's), sorted. */
+export const tablesOf = (sql: SqlStorage) =>
+  sql
+    .exec<{ name: string }>(
+      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+    )
+    .toArray()
+    .map((r) => r.name)
+    .filter((n) => n !== 'sqlite_sequence' && n !== '__miniflare_do_name')
+    .sort();
