@@ -99,13 +99,11 @@ const BENCH_STAGE = 'admin';
 /** Per event: the meter's figures after a workload minus before it, the bench's own calls left out. */
 function perEvent(before, after) {
   const events = after.events - before.events;
-  const own = (report) => report.groups.find((g) => g.key === BENCH_STAGE) ?? { units: {}, dollars: 0 };
+  // A group's change of one unit over the workload, per event (a group absent before had none).
+  const delta = (a, b, u) => ((a?.units[u] ?? 0) - (b?.units[u] ?? 0)) / events;
+  const own = (report) => report.groups.find((g) => g.key === BENCH_STAGE);
   const [ownBefore, ownAfter] = [own(before), own(after)];
-  const unit = (u) =>
-    ((after.total.units[u] ?? 0) -
-      (before.total.units[u] ?? 0) -
-      ((ownAfter.units[u] ?? 0) - (ownBefore.units[u] ?? 0))) /
-    events;
+  const unit = (u) => delta(after.total, before.total, u) - delta(ownAfter, ownBefore, u);
   const detail = (u) => {
     const out = {};
     for (const [k, v] of Object.entries(after.total.details[u] ?? {})) {
@@ -118,8 +116,8 @@ function perEvent(before, after) {
   for (const g of after.groups) {
     if (g.key === BENCH_STAGE) continue;
     const b = before.groups.find((x) => x.key === g.key);
-    const rows = ((g.units['do.rows_written'] ?? 0) - (b?.units['do.rows_written'] ?? 0)) / events;
-    const d1 = ((g.units['d1.rows_written'] ?? 0) - (b?.units['d1.rows_written'] ?? 0)) / events;
+    const rows = delta(g, b, 'do.rows_written');
+    const d1 = delta(g, b, 'd1.rows_written');
     if (rows || d1) stages[g.key] = { doRowsWritten: +rows.toFixed(2), d1RowsWritten: +d1.toFixed(2) };
   }
   return {
@@ -135,7 +133,8 @@ function perEvent(before, after) {
     queueMessages: unit('queue.messages'),
     workerInvocations: unit('worker.invocations'),
     dollarsPerMillion:
-      ((after.total.dollars - before.total.dollars - (ownAfter.dollars - ownBefore.dollars)) / events) * 1e6,
+      ((after.total.dollars - before.total.dollars - ((ownAfter?.dollars ?? 0) - (ownBefore?.dollars ?? 0))) / events) *
+      1e6,
     rowsWrittenByStage: stages,
   };
 }
