@@ -54,7 +54,7 @@ describe('a profile not written yet', () => {
         snapshot: store.snapshot(),
         head: store.exportHead(),
         traits: store.traits(),
-        events: log.page({ limit: 10 }),
+        events: log.page({ limit: 10, asc: false }),
         pruned: log.prune(Date.now()),
       };
     });
