@@ -2,7 +2,8 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
 import { migrateSqlite } from '../src/lib/do-schema';
-import { PROFILE_FRESH, PROFILE_SCHEMA } from '../src/profiles/store';
+import { FRESH_META, writeMeta } from '../src/profiles/meta-row';
+import { PROFILE_FRESH, PROFILE_SCHEMA, ProfileStore } from '../src/profiles/store';
 import { LAZY_TABLES, type LazyTable, ProfileTables, reloadTables } from '../src/profiles/tables';
 import { TestProfile } from './kit/test-profile';
 import { ingestMessage, uniq } from './kit/workers';
@@ -34,14 +35,20 @@ describe('Profile object schema', () => {
     const got = await runInDurableObject(fresh, (_i, state) => {
       const sql = state.storage.sql;
       migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH);
-      // Born with the fresh layout: the version is in the meta row (no `_schema` table).
-      const version = sql.exec<{ v: number }>('SELECT schema_version AS v FROM meta').one().v;
+      // Born with the fresh layout: no `_schema` table, and no meta row either (its first write
+      // inserts it), so the version is the DEFAULT of the meta row's column.
       const meta = sql.exec('SELECT count(*) AS n FROM meta').one().n;
+      const version = sql
+        .exec<{ d: string }>("SELECT dflt_value AS d FROM pragma_table_info('meta') WHERE name = 'schema_version'")
+        .one().d;
+      // The row the first write inserts holds what `FRESH_META` (the readers' answer until then) says.
+      const born = sql.exec('INSERT INTO meta (one) VALUES (1) RETURNING *').one();
+      sql.exec('DELETE FROM meta');
       const before = schemaOf(sql).map((r) => r.name);
       reloadTables(sql);
       const tables = new ProfileTables(sql);
       for (const t of Object.keys(LAZY_TABLES) as LazyTable[]) tables.ensure(t);
-      return { schema: byName(schemaOf(sql)), version, meta, before };
+      return { schema: byName(schemaOf(sql)), version, meta, born, before };
     });
     // Only what a new profile's first apply always writes, up front.
     expect(got.before.sort()).toEqual(['meta']);
@@ -55,15 +62,34 @@ describe('Profile object schema', () => {
             .replace(/\s+/g, ' ')
             .trim() ?? null,
       }));
-    expect(norm(got.schema)).toEqual(norm(want));
-    expect(got).toMatchObject({ version: latest, meta: 1 });
+    // The one difference: the DEFAULTs a fresh meta row is born with, since the fresh layout leaves
+    // the row to the first write. An upgraded object's row exists from step 1, so its columns'
+    // DEFAULTs never apply (and NULL there means "in its own table", for its traits, merges, log).
+    const bornDefaults = [
+      [" traits_json TEXT DEFAULT '{}',", ' traits_json TEXT,'],
+      [" merges_json TEXT DEFAULT '[]',", ' merges_json TEXT,'],
+      [` schema_version INTEGER DEFAULT ${latest},`, ' schema_version INTEGER,'],
+      [" log_json TEXT DEFAULT '[]')", ' log_json TEXT)'],
+    ] as const;
+    const born = norm(got.schema).map((r) => {
+      if (r.name !== 'meta') return r;
+      let sql = r.sql ?? '';
+      for (const [dflt, stepped] of bornDefaults) {
+        expect(sql).toContain(dflt);
+        sql = sql.replace(dflt, stepped);
+      }
+      return { ...r, sql };
+    });
+    expect(born).toEqual(norm(want));
+    expect(got).toMatchObject({ version: String(latest), meta: 0 });
+    expect(got.born).toEqual({ one: 1, schema_version: latest, ...FRESH_META });
   });
   it('an object born with the fresh layout takes a later step and records it in its meta row', async () => {
     const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('later')));
     const seen = await runInDurableObject(probe, (_i, state) => {
       const sql = state.storage.sql;
       migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH);
-      sql.exec("UPDATE meta SET id = 'usr_kept'");
+      writeMeta(sql, { id: 'usr_kept' }); // its first write
       const later = [...PROFILE_SCHEMA, 'ALTER TABLE meta ADD COLUMN later TEXT'];
       migrateSqlite(sql, later, PROFILE_FRESH);
       migrateSqlite(sql, later, PROFILE_FRESH); // once only: a second start runs nothing
@@ -76,6 +102,50 @@ describe('Profile object schema', () => {
     });
     expect(seen.meta).toEqual([{ v: latest + 1, later: null, id: 'usr_kept' }]);
     expect(seen.tables).not.toContain('_schema');
+  });
+  it('a fresh-born object not written yet takes a later step: its row is written first, then versioned', async () => {
+    const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('later')));
+    const seen = await runInDurableObject(probe, (_i, state) => {
+      const sql = state.storage.sql;
+      migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH);
+      const rows = () => sql.exec('SELECT count(*) AS n FROM meta').one().n;
+      const empty = rows();
+      migrateSqlite(sql, PROFILE_SCHEMA, PROFILE_FRESH); // a restart at the same version: nothing to write
+      const restarted = rows();
+      // The step's UPDATE needs the row, so it is inserted (with the defaults it is born with) first.
+      const later = [...PROFILE_SCHEMA, "ALTER TABLE meta ADD COLUMN later TEXT; UPDATE meta SET later = 'set'"];
+      migrateSqlite(sql, later, PROFILE_FRESH);
+      migrateSqlite(sql, later, PROFILE_FRESH); // once only
+      const store = new ProfileStore(sql);
+      return {
+        empty,
+        restarted,
+        meta: sql.exec('SELECT * FROM meta').toArray(),
+        read: { meta: store.meta(), traits: store.traits(), merges: store.mergedFrom() },
+        tables: schemaOf(sql).map((r) => r.name),
+      };
+    });
+    expect(seen).toMatchObject({ empty: 0, restarted: 0 });
+    expect(seen.meta).toEqual([{ one: 1, ...FRESH_META, schema_version: latest + 1, later: 'set' }]);
+    expect(seen.read).toEqual({ meta: expect.objectContaining({ id: null, version: 0 }), traits: {}, merges: [] });
+    expect(seen.tables).toEqual(['meta']);
+  });
+  it('an object whose versionAt row is missing and whose column has no DEFAULT refuses to guess its version', async () => {
+    const probe = env.SCHEMA_PROBE.get(env.SCHEMA_PROBE.idFromName(uniq('nodefault')));
+    const error = await runInDurableObject(probe, (_i, state) => {
+      const layout = {
+        script: 'CREATE TABLE v (one INTEGER PRIMARY KEY, n INTEGER)',
+        versionAt: { table: 'v', column: 'n' },
+      };
+      migrateSqlite(state.storage.sql, ['CREATE TABLE v (one INTEGER PRIMARY KEY, n INTEGER)'], layout);
+      try {
+        migrateSqlite(state.storage.sql, ['CREATE TABLE v (one INTEGER PRIMARY KEY, n INTEGER)', 'SELECT 1'], layout);
+        return undefined;
+      } catch (err) {
+        return String(err);
+      }
+    });
+    expect(error).toContain('schema version is unknown');
   });
   for (let from = 1; from < latest; from++) {
     it(`upgrades an object from version ${from} to ${latest}, keeping its identifiers, traits and events`, async () => {

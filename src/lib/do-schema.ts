@@ -1,9 +1,11 @@
 /**
  * The latest layout, for an object that has none yet, run instead of every step (a test must hold
  * the two equal, as test/profile-schema.test.ts does for the Profile). `versionAt`, when given, is
- * a one-row table and column the script creates and fills with `steps.length`: an object born with
- * it keeps its version there instead of in a `_schema` table of its own, whose creation and row
- * cost 3 billed rows per new object.
+ * a one-row table and column the script creates, the column with `DEFAULT <steps.length>`: an
+ * object born with it keeps its version there instead of in a `_schema` table of its own, whose
+ * creation and row cost 3 billed rows per new object. The script may leave the table empty (the
+ * object's first write inserts the row, billed once rather than inserted here and then updated):
+ * until then the column's DEFAULT is the version.
  */
 export interface FreshLayout {
   script: string;
@@ -29,8 +31,12 @@ export function migrateSqlite(sql: SqlStorage, steps: string[], fresh?: string |
       .map((r) => r.name),
   );
   if (at && !present.has('_schema') && present.has(at.table)) {
-    // Born with the fresh layout: its version is in its own row.
-    let version = sql.exec<{ v: number | null }>(`SELECT ${at.column} AS v FROM ${at.table}`).toArray()[0]?.v ?? 0;
+    // Born with the fresh layout: its version is in its own row, or, while the row is not written
+    // yet, the column's DEFAULT (the version it was born at).
+    const row = sql.exec<{ v: number | null }>(`SELECT ${at.column} AS v FROM ${at.table}`).toArray()[0];
+    let version = row ? (row.v ?? 0) : bornAt(sql, at);
+    // A step's UPDATE needs the row: written now, with the defaults it would have been born with.
+    if (!row && version < steps.length) sql.exec(`INSERT INTO ${at.table} DEFAULT VALUES`);
     while (version < steps.length) {
       execScript(sql, steps[version]);
       version++;
@@ -57,6 +63,18 @@ export function migrateSqlite(sql: SqlStorage, steps: string[], fresh?: string |
     version++;
     sql.exec('UPDATE _schema SET version = ?', version);
   }
+}
+
+/** The version of a fresh-born object whose `versionAt` row is not written yet: the column's DEFAULT. */
+function bornAt(sql: SqlStorage, at: { table: string; column: string }): number {
+  const d = sql
+    .exec<{ d: string | null }>('SELECT dflt_value AS d FROM pragma_table_info(?) WHERE name = ?', at.table, at.column)
+    .toArray()[0]?.d;
+  const version = Number(d);
+  // Without it the version is unknown: replaying every step on the latest layout would break it.
+  if (d == null || !Number.isInteger(version))
+    throw new Error(`${at.table} has no row and ${at.column} no integer DEFAULT: its schema version is unknown`);
+  return version;
 }
 
 /**

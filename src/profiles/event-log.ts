@@ -1,6 +1,7 @@
 export { INLINE_LOG_BYTES, type LogPatch, LogWriter } from './inline-log';
 
 import { INLINE_ROWS, type LogPatch, type LogTarget, LogWriter, ROW_JSON } from './inline-log';
+import { readMeta, writeMeta } from './meta-row';
 import type { EventQuery, EventRow, HistoryChunk, HistoryCursor, HistoryPage } from './rpc';
 import type { Sql } from './sql-meter';
 import { ProfileTables } from './tables';
@@ -67,7 +68,7 @@ export class EventLog implements LogTarget {
 
   /** The inline log's JSON, or null when the log is the table. */
   private inlineJson(): string | null {
-    return this.sql.exec<{ j: string | null }>('SELECT log_json AS j FROM meta').one().j;
+    return readMeta(this.sql, 'log_json').log_json;
   }
 
   /** Runs a reader's SQL over `event_log`: the table, or the inline rows under that name. */
@@ -141,7 +142,7 @@ export class EventLog implements LogTarget {
     const json = this.inlineJson();
     if (json === null) return;
     this.spill(json);
-    this.sql.exec('UPDATE meta SET log_json = NULL');
+    writeMeta(this.sql, { log_json: null });
   }
 
   /**
@@ -240,11 +241,14 @@ export class EventLog implements LogTarget {
           )
           .one();
         removed += kept.left - kept.n;
-        this.sql.exec('UPDATE meta SET log_json = ?', kept.j);
+        writeMeta(this.sql, { log_json: kept.j });
       } else removed += this.sql.exec(`DELETE FROM event_log WHERE message_id IN (${select})`, arg).rowsWritten;
     }
     this.tables.change('seen', 'DELETE FROM seen WHERE at < ?', now - r.seenMs);
-    if (removed) this.sql.exec(`${cte}UPDATE meta SET event_count = (SELECT count(*) FROM event_log)`);
+    if (removed)
+      writeMeta(this.sql, {
+        event_count: this.sql.exec<{ n: number }>(`${cte}SELECT count(*) AS n FROM event_log`).one().n,
+      });
     return removed;
   }
 

@@ -1,3 +1,4 @@
+import { readMeta } from './meta-row';
 import type { MergedRow } from './rpc';
 import type { Sql } from './sql-meter';
 import type { ProfileTables } from './tables';
@@ -20,7 +21,7 @@ export class MergedFromStore {
   ) {}
 
   private inline(): MergedRow[] | undefined {
-    const j = this.sql.exec<{ j: string | null }>('SELECT merges_json AS j FROM meta').one().j;
+    const j = readMeta(this.sql, 'merges_json').merges_json;
     return j === null ? undefined : (JSON.parse(j) as MergedRow[]);
   }
 

@@ -63,18 +63,21 @@ export const PROFILE_SCHEMA = [
 
 /**
  * The layout a new object creates at once instead of running every step (see `migrateSqlite`):
- * only the tables a new profile's first apply writes (meta, with its identifiers, traits and
- * schema version; the event log), 5 rows. Every other table of `PROFILE_SCHEMA`'s latest layout is
- * created on first write (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus
- * every lazy table equal to the upgraded layout. A new step changes this (or a lazy table) too.
+ * only the table a new profile's first apply writes (meta, with its identifiers, traits, merges,
+ * event log and schema version), 2 rows. Its one row is not inserted here but by the first write
+ * (meta-row.ts: readers answer `FRESH_META` until then, writers upsert), so it is billed once, not
+ * inserted and then updated; the DEFAULTs of its JSON columns and of `schema_version` are what
+ * the row then holds (for objects born before, NULL there means "in its own table", and their
+ * rows exist). Every other table of `PROFILE_SCHEMA`'s latest layout is created on first write
+ * (tables.ts `LAZY_TABLES`); test/profile-schema.test.ts holds this plus every lazy table equal to
+ * the upgraded layout, those DEFAULTs aside. A new step changes this (or a lazy table) too.
  */
 export const PROFILE_FRESH: FreshLayout = {
   script: `CREATE TABLE meta (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, collection TEXT, merged_into TEXT,
      pending TEXT, version INTEGER NOT NULL DEFAULT 0, event_count INTEGER NOT NULL DEFAULT 0,
      created_at TEXT, updated_at TEXT, last_seen_at TEXT, first_message_id TEXT, first_source_id TEXT,
-     last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}', traits_json TEXT,
-     merges_json TEXT, schema_version INTEGER, log_json TEXT);
-   INSERT INTO meta (one, traits_json, merges_json, schema_version, log_json)
-     VALUES (1, '{}', '[]', ${PROFILE_SCHEMA.length}, '[]');`,
+     last_message_id TEXT, last_source_id TEXT, identifiers_json TEXT NOT NULL DEFAULT '{}',
+     traits_json TEXT DEFAULT '{}', merges_json TEXT DEFAULT '[]', schema_version INTEGER DEFAULT ${PROFILE_SCHEMA.length},
+     log_json TEXT DEFAULT '[]');`,
   versionAt: { table: 'meta', column: 'schema_version' },
 };

@@ -3,6 +3,7 @@ import { parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
 import { MergedFromStore } from './merged-store';
+import { readMeta, writeMeta } from './meta-row';
 import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
 import { ProfileTables } from './tables';
@@ -25,8 +26,21 @@ export type MetaPatch = Partial<Meta> & {
 };
 
 /** The meta row's columns a `Meta` holds (not its identifiers). */
-const META_COLUMNS = `one, id, collection, merged_into, pending, version, event_count, created_at, updated_at,
-  last_seen_at, first_message_id, first_source_id, last_message_id, last_source_id`;
+const META_COLUMNS = [
+  'id',
+  'collection',
+  'merged_into',
+  'pending',
+  'version',
+  'event_count',
+  'created_at',
+  'updated_at',
+  'last_seen_at',
+  'first_message_id',
+  'first_source_id',
+  'last_message_id',
+  'last_source_id',
+] as const satisfies (keyof Meta)[];
 const PERSON_KINDS = new Set(['user_id', 'anonymous_id', 'email', 'group_id']);
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
@@ -45,36 +59,27 @@ export class ProfileStore {
     this.merges = new MergedFromStore(sql, this.tables);
   }
 
+  /** The meta row (a profile not written yet: its defaults, `FRESH_META`). */
   meta(): Meta {
-    return this.sql.exec<Row<Meta>>(`SELECT ${META_COLUMNS} FROM meta`).one();
+    return readMeta(this.sql, ...META_COLUMNS);
   }
 
   setMeta(patch: MetaPatch): void {
-    const entries = Object.entries(patch);
-    if (!entries.length) return;
-    this.sql.exec(
-      `UPDATE meta SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`,
-      ...entries.map(([, v]) => v as SqlStorageValue),
-    );
+    writeMeta(this.sql, patch);
   }
 
   /**
    * Counts a change (the directory keeps the snapshot with the highest version), with `patch` and
-   * `added` more logged events, in one write of the meta row (once per apply).
+   * `added` more logged events, in one write of the meta row (once per apply; a new profile's
+   * first one inserts the row).
    */
   bumpWith(now: string, patch: MetaPatch, added: number): void {
-    const entries = Object.entries(patch);
-    this.sql.exec(
-      `UPDATE meta SET version = version + 1, updated_at = ?, event_count = event_count + ?${entries.map(([k]) => `, ${k} = ?`).join('')}`,
-      now,
-      added,
-      ...entries.map(([, v]) => v as SqlStorageValue),
-    );
+    writeMeta(this.sql, { ...patch, updated_at: now }, { version: 1, event_count: added });
   }
 
   /** The identifiers, by key (one read of the meta row's JSON). */
   private identifierMap(): Record<string, StoredIdentifier> {
-    return JSON.parse(this.sql.exec<{ j: string }>('SELECT identifiers_json AS j FROM meta').one().j);
+    return JSON.parse(readMeta(this.sql, 'identifiers_json').identifiers_json);
   }
 
   identifierKeys(): string[] {
@@ -290,11 +295,7 @@ export class ProfileStore {
   /** What the directory stores about this profile now (traits bounded as the directory keeps them). */
   snapshot(): ProfileSnapshot {
     // One read of the meta row, identifiers and inline traits with it (an apply answers one each time).
-    const m = this.sql
-      .exec<Row<Meta> & { identifiers_json: string; traits_json: string | null }>(
-        `SELECT ${META_COLUMNS}, identifiers_json, traits_json FROM meta`,
-      )
-      .one();
+    const m = readMeta(this.sql, ...META_COLUMNS, 'identifiers_json', 'traits_json');
     return {
       id: m.id ?? '',
       collection: m.collection ?? 'users',
@@ -317,10 +318,19 @@ export class ProfileStore {
    */
   tombstone(to: string, now: string): void {
     for (const t of ['event_log', 'traits', 'seen', 'links', 'merged_from'] as const) this.tables.drop(t);
-    this.sql.exec(
-      "UPDATE meta SET event_count = 0, identifiers_json = '{}', traits_json = '{}', merges_json = '[]', log_json = '[]', merged_into = ?, pending = NULL, version = version + 1, updated_at = ?",
-      to,
-      now,
+    writeMeta(
+      this.sql,
+      {
+        event_count: 0,
+        identifiers_json: '{}',
+        traits_json: '{}',
+        merges_json: '[]',
+        log_json: '[]',
+        merged_into: to,
+        pending: null,
+        updated_at: now,
+      },
+      { version: 1 },
     );
   }
 }

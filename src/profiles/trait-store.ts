@@ -1,3 +1,4 @@
+import { readMeta } from './meta-row';
 import type { TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
 import type { ProfileTables } from './tables';
@@ -37,7 +38,7 @@ export class TraitStore {
 
   /** The inline traits, or undefined when they live in the table. */
   inline(): Inline | undefined {
-    return this.parse(this.sql.exec<{ j: string | null }>('SELECT traits_json AS j FROM meta').one().j);
+    return this.parse(readMeta(this.sql, 'traits_json').traits_json);
   }
 
   private parse(j: string | null): Inline | undefined {
