@@ -5,7 +5,10 @@
 // the meter's totals after it minus before it, once every event reached the receiver and the
 // profiles' alarms (30 s after an apply) have fired, since Cloudflare bills those too.
 //
-//   node scripts/bench-cost.mjs [--users 100] [--alarm-wait 35] [--json]   (or: npm run bench -- --only cost)
+//   node scripts/bench-cost.mjs [--users 100] [--alarm-wait 35] [--rate N] [--json]   (or: npm run bench -- --only cost)
+//   --rate N sends at most N requests a second (default: one after another as fast as answered):
+//   the ingest consumer's batch wait gathers the requests of its 100 ms, so the cost per event
+//   depends on the rate the requests arrive at.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -51,10 +54,20 @@ async function startCostTessera() {
   }
 }
 
-/** Sends events in `/v1/batch` requests of 20; resolves their messageIds. */
-async function send(t, events) {
+/**
+ * Sends events in `/v1/batch` requests of 20, one after another: as fast as the server answers, or
+ * at most `rate` requests per second. Resolves their messageIds and the rate they went at, which
+ * decides how many requests the ingest consumer's batch wait (wrangler.toml) gathers.
+ */
+async function send(t, events, rate) {
   const ids = [];
+  const started = performance.now();
+  let requests = 0;
   for (let i = 0; i < events.length; i += BATCH) {
+    if (rate) {
+      const due = started + (requests * 1000) / rate;
+      if (due > performance.now()) await sleep(due - performance.now());
+    }
     const batch = events.slice(i, i + BATCH).map((e) => {
       const messageId = `cost-${randomBytes(8).toString('hex')}`;
       ids.push(messageId);
@@ -69,16 +82,20 @@ async function send(t, events) {
       body: JSON.stringify({ batch }),
     });
     if (res.status !== 200) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`);
+    requests++;
   }
-  return ids;
+  const seconds = (performance.now() - started) / 1000;
+  // n requests span n - 1 intervals: the rate they went at (a lone request has none).
+  return { ids, requestsPerSecond: requests > 1 ? (requests - 1) / seconds : Number.NaN };
 }
 
 /** Sends, waits for every event at the receiver and for the profiles' alarms. */
-async function settle(t, events, alarmWaitS) {
-  const ids = await send(t, events);
+async function settle(t, events, alarmWaitS, rate) {
+  const { ids, requestsPerSecond } = await send(t, events, rate);
   if (!(await waitUntil(() => ids.every((id) => t.arrivals.has(id)), 180_000)))
     throw new Error('events did not reach the receiver within 180 s');
   await sleep(alarmWaitS * 1000);
+  return requestsPerSecond;
 }
 
 /** The meter's totals now (this isolate flushed first: locally one isolate runs everything). */
@@ -152,6 +169,7 @@ function table(log, results) {
   row('queue operations (messages)', (r) => `${f(r.queueOps)} (${f(r.queueMessages)})`);
   row('Worker invocations', (r) => f(r.workerInvocations));
   row('$ per million events', (r) => `$${f(r.dollarsPerMillion)}`);
+  row('sent at (requests/s)', (r) => f(r.requestsPerSecond, 1));
   row('$ for 100 million events a month', (r) => `$${f(r.dollarsPerMillion * 100, 0)}`);
   for (const n of names) {
     const r = results[n];
@@ -164,6 +182,8 @@ function table(log, results) {
 export async function benchCost(ctx) {
   const users = ctx.options.users ?? 100;
   const alarmWait = ctx.options.alarmWait ?? 35;
+  // Requests per second at most (unset: one after another as fast as answered).
+  const rate = ctx.options.rate || undefined;
   const t = await startCostTessera();
   const run = Date.now().toString(36);
   try {
@@ -182,9 +202,9 @@ export async function benchCost(ctx) {
       event: 'Product Viewed',
       properties: { sku: `sku-${i}`, price: 19.99 },
     }));
-    await settle(t, tracks, alarmWait);
+    let sent = await settle(t, tracks, alarmWait, rate);
     let after = await meter(t);
-    results["known user's track"] = perEvent(before, after);
+    results["known user's track"] = { ...perEvent(before, after), requestsPerSecond: sent };
 
     // The same known users batched as client SDKs (analytics.js, mobile) batch: each /v1/batch
     // holds one person's events. The workload above interleaves 20 people one event each per
@@ -199,9 +219,9 @@ export async function benchCost(ctx) {
         properties: { sku: `sku-${j}`, price: 19.99 },
       })),
     );
-    await settle(t, sdkTracks, alarmWait);
+    sent = await settle(t, sdkTracks, alarmWait, rate);
     after = await meter(t);
-    results["known user's track, SDK batches"] = perEvent(before, after);
+    results["known user's track, SDK batches"] = { ...perEvent(before, after), requestsPerSecond: sent };
 
     // New users: one identify each with userId, anonymousId and email.
     before = after;
@@ -211,9 +231,9 @@ export async function benchCost(ctx) {
       anonymousId: `anon-new-${run}-${i}`,
       traits: { email: `new-${run}-${i}@example.com`, name: `User ${i}` },
     }));
-    await settle(t, identifies, alarmWait);
+    sent = await settle(t, identifies, alarmWait, rate);
     after = await meter(t);
-    results["new user's identify"] = perEvent(before, after);
+    results["new user's identify"] = { ...perEvent(before, after), requestsPerSecond: sent };
 
     // Merges: an anonymous visitor's profile and a known user's profile (set up, not measured),
     // then an identify naming both, which merges them.
@@ -230,9 +250,9 @@ export async function benchCost(ctx) {
       anonymousId: `anon-m-${run}-${i}`,
       traits: { plan: 'pro' },
     }));
-    await settle(t, merges, alarmWait);
+    sent = await settle(t, merges, alarmWait, rate);
     after = await meter(t);
-    results.merge = perEvent(before, after);
+    results.merge = { ...perEvent(before, after), requestsPerSecond: sent };
 
     table(ctx.log, results);
     return results;
@@ -244,6 +264,10 @@ export async function benchCost(ctx) {
 runStandalone(
   import.meta.url,
   benchCost,
-  { users: { type: 'string', default: '100' }, 'alarm-wait': { type: 'string', default: '35' } },
-  (v) => ({ users: Number(v.users), alarmWait: Number(v['alarm-wait']) }),
+  {
+    users: { type: 'string', default: '100' },
+    'alarm-wait': { type: 'string', default: '35' },
+    rate: { type: 'string', default: '0' },
+  },
+  (v) => ({ users: Number(v.users), alarmWait: Number(v['alarm-wait']), rate: Number(v.rate) }),
 );
