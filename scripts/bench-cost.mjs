@@ -7,8 +7,8 @@
 //
 //   node scripts/bench-cost.mjs [--users 100] [--alarm-wait 35] [--rate N] [--json]   (or: npm run bench -- --only cost)
 //   --rate N sends at most N requests a second (default: one after another as fast as answered):
-//   the ingest consumer's batch wait gathers the requests of its 100 ms, so the cost per event
-//   depends on the rate the requests arrive at.
+//   a batch wait of the ingest consumer (wrangler.toml `max_batch_timeout`) gathers the requests
+//   of its window, so the cost per event then depends on the rate the requests arrive at.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -188,6 +188,13 @@ export async function benchCost(ctx) {
   const run = Date.now().toString(36);
   try {
     const results = {};
+    /** Runs one workload from the meter's figures `before`; records its per-event figures, resolves the meter after. */
+    const measure = async (name, before, events) => {
+      const requestsPerSecond = await settle(t, events, alarmWait, rate);
+      const after = await meter(t);
+      results[name] = { ...perEvent(before, after), requestsPerSecond };
+      return after;
+    };
     // Known users: each identified first (not measured), then tracks.
     const known = Array.from({ length: Math.min(users, 20) }, (_, i) => `known-${run}-${i}`);
     await settle(
@@ -195,21 +202,18 @@ export async function benchCost(ctx) {
       known.map((userId) => ({ type: 'identify', userId, traits: { plan: 'pro' } })),
       alarmWait,
     );
-    let before = await meter(t);
+    let measured = await meter(t);
     const tracks = Array.from({ length: users }, (_, i) => ({
       type: 'track',
       userId: known[i % known.length],
       event: 'Product Viewed',
       properties: { sku: `sku-${i}`, price: 19.99 },
     }));
-    let sent = await settle(t, tracks, alarmWait, rate);
-    let after = await meter(t);
-    results["known user's track"] = { ...perEvent(before, after), requestsPerSecond: sent };
+    measured = await measure("known user's track", measured, tracks);
 
     // The same known users batched as client SDKs (analytics.js, mobile) batch: each /v1/batch
     // holds one person's events. The workload above interleaves 20 people one event each per
     // batch, as a server-side SDK relaying many users may.
-    before = after;
     const perUser = BATCH;
     const sdkTracks = known.slice(0, Math.max(1, Math.round(users / perUser))).flatMap((userId) =>
       Array.from({ length: perUser }, (_, j) => ({
@@ -219,21 +223,16 @@ export async function benchCost(ctx) {
         properties: { sku: `sku-${j}`, price: 19.99 },
       })),
     );
-    sent = await settle(t, sdkTracks, alarmWait, rate);
-    after = await meter(t);
-    results["known user's track, SDK batches"] = { ...perEvent(before, after), requestsPerSecond: sent };
+    measured = await measure("known user's track, SDK batches", measured, sdkTracks);
 
     // New users: one identify each with userId, anonymousId and email.
-    before = after;
     const identifies = Array.from({ length: users }, (_, i) => ({
       type: 'identify',
       userId: `new-${run}-${i}`,
       anonymousId: `anon-new-${run}-${i}`,
       traits: { email: `new-${run}-${i}@example.com`, name: `User ${i}` },
     }));
-    sent = await settle(t, identifies, alarmWait, rate);
-    after = await meter(t);
-    results["new user's identify"] = { ...perEvent(before, after), requestsPerSecond: sent };
+    await measure("new user's identify", measured, identifies);
 
     // Merges: an anonymous visitor's profile and a known user's profile (set up, not measured),
     // then an identify naming both, which merges them.
@@ -243,16 +242,14 @@ export async function benchCost(ctx) {
       setup.push({ type: 'identify', userId: `m-${run}-${i}`, traits: { email: `m-${run}-${i}@example.com` } });
     }
     await settle(t, setup, alarmWait);
-    before = await meter(t);
+    measured = await meter(t);
     const merges = Array.from({ length: users }, (_, i) => ({
       type: 'identify',
       userId: `m-${run}-${i}`,
       anonymousId: `anon-m-${run}-${i}`,
       traits: { plan: 'pro' },
     }));
-    sent = await settle(t, merges, alarmWait, rate);
-    after = await meter(t);
-    results.merge = { ...perEvent(before, after), requestsPerSecond: sent };
+    await measure('merge', measured, merges);
 
     table(ctx.log, results);
     return results;

@@ -3,7 +3,7 @@ import { parseKey } from '../identity/identifiers';
 import type { ProfileView } from '../identity/resolve';
 import { boundTraits } from './directory';
 import { MergedFromStore } from './merged-store';
-import { readMeta, writeMeta } from './meta-row';
+import { type MetaRow, readMeta, writeMeta } from './meta-row';
 import type { IdentifierRow, LinkRow, MergedRow, Meta, ProfileExport, ProfileSnapshot, TraitRow } from './rpc';
 import type { Sql } from './sql-meter';
 import { ProfileTables } from './tables';
@@ -17,13 +17,8 @@ const OUTBOX_ROW_BYTES = 512 * 1024;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 type StoredIdentifier = Omit<IdentifierRow, 'key'>;
-/** Columns of the meta row one write may set: `Meta`'s, and the JSON of identifiers and traits. */
-export type MetaPatch = Partial<Meta> & {
-  identifiers_json?: string;
-  traits_json?: string | null;
-  merges_json?: string;
-  log_json?: string | null;
-};
+/** Columns of the meta row one write may set: `Meta`'s, and the JSON of identifiers, traits, merges and log. */
+export type MetaPatch = Partial<MetaRow>;
 
 /** The meta row's columns a `Meta` holds (not its identifiers). */
 const META_COLUMNS = [
