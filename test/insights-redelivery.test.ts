@@ -1,7 +1,8 @@
 // A queue redelivery must not count an event twice in the insights rollups. Queues keep a
 // message's id across redeliveries, and the consumer keeps one row per queue message (the indexes
 // of its events counted): the same batch delivered again through the real consumer leaves volume,
-// rollups and query answers unchanged; a packed message redelivered counts nothing twice; an event
+// rollups and query answers unchanged; a client's re-send of a consumed event (same messageId, a
+// new message) counts nothing; a packed message redelivered counts nothing twice; an event
 // whose directory write fails is counted only once it succeeds, in the message it is re-sent in.
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
@@ -121,6 +122,23 @@ describe('insights rollups under redelivery', { timeout: 60_000 }, () => {
     for (const m of [...batch, extra, ...copies]) expect(await seenRow(m.id)).toEqual({ counted: '[0]' });
     await deliver([copies[1]], 2);
     expect((await numbers(sourceId)).viewed).toBe(5);
+
+    // A client re-sends an event in a new request, after the first had been consumed: a new queue
+    // message, in a batch of its own. Its profile had logged it; it counts nothing, and neither
+    // does that message redelivered (its row records the event as handled).
+    const resent = msg(sourceId, T0 + 7000, {
+      type: 'track',
+      event: 'Viewed',
+      userId: user,
+      properties: { plan: 'pro' },
+    });
+    await deliver([queued(resent)]);
+    expect(await numbers(sourceId)).toEqual({ volume: 7, rollup: 7, times: 7, viewed: 6 });
+    const again = queued(resent);
+    expect((await deliver([again])).acked).toEqual([again.id]);
+    expect(await seenRow(again.id)).toEqual({ counted: '[0]' });
+    await deliver([again], 2);
+    expect(await numbers(sourceId)).toEqual({ volume: 7, rollup: 7, times: 7, viewed: 6 });
   });
 
   it('counts a packed message redelivered (same id) once, and writes ≤ 0.2 D1 rows per event', async () => {

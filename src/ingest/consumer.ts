@@ -179,11 +179,14 @@ export async function consumeIngest(batch: MessageBatch<IngestMessage>, env: Clo
     const stored = await flushDirectory(env, handed.sent.filter(isResolved));
     // Insights count only what this delivery acked: a retried event counts when a later one acks
     // it (in its pack again, or re-sent as a new message by `packs.finish`). Events without a
-    // profile count in the volume only.
+    // profile count in the volume only. A profile hands back no delivery for an event it had
+    // logged already, unless the queue delivered it before (`again`): such an event is a client's
+    // re-send in a new request, handled but not counted again.
     await recordRollups(env, [
       ...stored.map(({ item, out }) => ({
         origin: item.msg.origin,
         input: { ...item.body, profileId: out.profileId },
+        logged: out.outbound.length === 0,
       })),
       ...sent.map((item) => ({ origin: item.msg.origin, input: item.body })),
     ]);

@@ -18,6 +18,8 @@ const EXPIRE_RATIO = 2;
 export interface Countable {
   origin?: QueueOrigin;
   input: RollupInput;
+  /** Its profile had logged it already (a client's re-send in a new request): handled, not counted. */
+  logged?: boolean;
 }
 
 /** A message's row as it will be: `before` is the stored `counted` (null: no row yet). */
@@ -41,15 +43,16 @@ const keyOf = (k: { day: number; id: string }) => `${k.day}:${k.id}`;
 
 /**
  * Marks, within the batch, every entry after the first of its source and messageId (a client
- * retry, the same event twice) as a duplicate: not counted, but its index recorded as handled.
+ * retry, the same event twice), and every entry its profile had logged already, as a duplicate:
+ * not counted, but its index recorded as handled.
  */
 function markDuplicates(entries: readonly Countable[]): (Countable & { dup: boolean })[] {
   const seen = new Set<string>();
   return entries.map((e) => {
     const mid = e.input.event.messageId;
-    if (typeof mid !== 'string' || !mid) return { ...e, dup: false };
+    if (typeof mid !== 'string' || !mid) return { ...e, dup: e.logged === true };
     const key = `${e.input.sourceId}\0${mid}`;
-    const dup = seen.has(key);
+    const dup = seen.has(key) || e.logged === true;
     seen.add(key);
     return { ...e, dup };
   });
