@@ -90,15 +90,38 @@ describe('audiences on sealed PII traits', () => {
     expect(await members('pa_later', 1)).toEqual([id]);
   });
 
-  it('the API opens the literal for pii:read only', async () => {
-    const owner = await getJson<{ definition: { value: unknown } }>('/api/audiences/pa_not_jane');
+  it('the API opens the literal for pii:read only, and audits the reads that open one', async () => {
+    const audits = async (target: string) =>
+      (
+        await env.DB.prepare('SELECT action, changes FROM audit_log WHERE target = ? ORDER BY seq')
+          .bind(target)
+          .all<{ action: string; changes: string }>()
+      ).results;
+    const owner = await getJson<{ id: string; definition: { value: unknown } }>('/api/audiences/pa_not_jane');
     expect(owner.body.definition.value).toBe(email);
+    const one = await audits('audience pa_not_jane');
+    expect(one).toEqual([
+      { action: 'pii:read GET /api/audiences/:key', changes: JSON.stringify({ audiences: [owner.body.id] }) },
+    ]);
     const reader = await getJson<{ definition: { value: unknown } }>(
       '/api/audiences/pa_not_jane',
       await token(['engage:read']),
     );
     expect(reader.status).toBe(200);
     expect(String(reader.body.definition.value)).toMatch(/^pii1\./);
+    expect(await audits('audience pa_not_jane')).toEqual(one); // nothing opened, nothing audited
+
+    // The list opens every sealed literal: one entry naming those audiences, not the others.
+    await define('audiences', { key: 'pa_plan', definition: { trait: 'plan', op: '=', value: 'pro' } });
+    const list = await getJson<{ data: { id: string; key: string }[] }>('/api/audiences');
+    const listed = await audits('audiences');
+    expect(listed.length).toBe(1);
+    const named: string[] = JSON.parse(listed[0].changes).audiences;
+    const ids = (keys: string[]) => list.body.data.filter((a) => keys.includes(a.key)).map((a) => a.id);
+    expect(named).toEqual(expect.arrayContaining(ids(['pa_is_jane', 'pa_in', 'pa_not_jane'])));
+    expect(ids(['pa_plan'])).toHaveLength(1);
+    expect(named).not.toContain(ids(['pa_plan'])[0]);
+    expect(JSON.stringify([...one, ...listed]).toLowerCase()).not.toContain(email.toLowerCase());
   });
 
   it('operators a tag cannot answer are refused with the reason', async () => {

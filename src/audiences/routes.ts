@@ -7,7 +7,8 @@ import { profileDirectory } from '../db/profiles-schema';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
-import { piiReader } from '../privacy/pii-access';
+import { SEALED_PREFIX } from '../privacy/pii';
+import { auditPiiRead, piiReader } from '../privacy/pii-access';
 import { sealDefinitionLiterals, sealPreviewTraits, showDefinition } from '../privacy/pii-conditions';
 import { loadPii } from '../privacy/pii-guard';
 import { backfillProgress, requestBackfill } from './backfill';
@@ -104,6 +105,19 @@ async function shown<T>(c: Context<AdminEnv>, view: T): Promise<T> {
   return showDefinition(reader.pii, reader.clear, view);
 }
 
+/**
+ * Stored audiences read as this reader may see them. Opening a sealed literal hands PII out in
+ * clear, so such a read is audited like a profile's: naming the audiences, never the values.
+ */
+async function readStored<T extends { id: string }>(c: Context<AdminEnv>, views: T[], target: string): Promise<T[]> {
+  const reader = await piiReader(c);
+  const out = await showDefinition(reader.pii, reader.clear, views);
+  const opened =
+    reader.clear && reader.pii.ring ? views.filter((v) => JSON.stringify(v).includes(`"${SEALED_PREFIX}`)) : [];
+  if (opened.length) await auditPiiRead(c, target, { audiences: opened.map((v) => v.id) });
+  return out;
+}
+
 function samePathKey(bodyKey: string, pathKey: string) {
   if (bodyKey !== pathKey)
     throw badRequest(`key "${bodyKey}" does not match the URL (${pathKey}); keys cannot be renamed`);
@@ -153,7 +167,9 @@ export const computedTraitsApi = new Hono<AdminEnv>()
 
 /** `/api/audiences`: definitions, status of their back-fill, members and size, and size previews. */
 export const audiencesApi = new Hono<AdminEnv>()
-  .get('/', audienceDoc.list, read, async (c) => c.json({ data: await shown(c, await list(c.env.DB, 'audience')) }))
+  .get('/', audienceDoc.list, read, async (c) =>
+    c.json({ data: await readStored(c, await list(c.env.DB, 'audience'), 'audiences') }),
+  )
   .post('/', audienceDoc.create, write, async (c) => {
     const input = await sealedAudience(c.env, await parseDefinitionBody(c.req.raw, Audience));
     await checkAudience(c.env.DB, input);
@@ -183,7 +199,8 @@ export const audiencesApi = new Hono<AdminEnv>()
   })
   .get('/:key', audienceDoc.get, read, async (c) => {
     const row = await load(c.env.DB, 'audience', c.req.param('key'));
-    return c.json(await shown(c, { ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) }));
+    const view = { ...(await withStatus(c.env.DB, row)), ...(await sizeOf(c.env.DB, row.id)) };
+    return c.json((await readStored(c, [view], `audience ${row.key}`))[0]);
   })
   .put('/:key', audienceDoc.replace, write, async (c) => {
     const previous = await load(c.env.DB, 'audience', c.req.param('key'));
