@@ -89,12 +89,18 @@ export async function listViolations(
   return results.map(groupOf);
 }
 
-/** A tracking plan's violations across the sources that counted them under it, most recent first. */
+export const PLAN_VIOLATIONS_SQL = `SELECT v.* FROM tracking_plan_sources s
+  JOIN violations v ON v.source_id = s.source_id AND v.plan_id = s.plan_id
+  WHERE s.plan_id = ?1 ORDER BY v.last_seen DESC LIMIT 1000`;
+
+/**
+ * A tracking plan's violations across the sources connected to it (counted under it), most recent
+ * first; a source's own list keeps what it counted under an earlier plan. Read by the sources'
+ * primary-key prefix: an index on plan_id would cost a billed row at every count of a known group
+ * (the upsert sets plan_id), where this costs nothing when writing.
+ */
 export async function listPlanViolations(d1: D1Database, planId: string): Promise<ViolationGroup[]> {
-  const { results } = await d1
-    .prepare('SELECT * FROM violations WHERE plan_id = ?1 ORDER BY last_seen DESC LIMIT 1000')
-    .bind(planId)
-    .all<Record<string, string | number>>();
+  const { results } = await d1.prepare(PLAN_VIOLATIONS_SQL).bind(planId).all<Record<string, string | number>>();
   return results.map(groupOf);
 }
 
