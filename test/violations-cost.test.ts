@@ -1,7 +1,12 @@
 // What counting violations costs in D1 rows (each billed), and how a plan's violations are read:
 // through its connected sources' primary-key prefix, never a scan of every source's violations.
 import { describe, expect, it } from 'vitest';
-import { listPlanViolations, PLAN_VIOLATIONS_SQL, recordViolations } from '../src/governance/violations';
+import {
+  listPlanViolations,
+  PLAN_VIOLATIONS_SQL,
+  recordViolations,
+  type ViolationRecord,
+} from '../src/governance/violations';
 import type { EnrichedEvent } from '../src/ingest/spec';
 import { env, uniq } from './kit/workers';
 
@@ -17,8 +22,11 @@ const event = (name: string): EnrichedEvent =>
     context: {},
   }) as unknown as EnrichedEvent;
 
-const records = (name: string) => [
-  { event: event(name), violations: [{ type: 'Required', field: 'properties.total', description: 'missing' }] },
+const records = (name: string): ViolationRecord[] => [
+  {
+    event: event(name),
+    violations: [{ type: 'Required', field: 'properties.total', description: 'missing', rule: 'TRACK' }],
+  },
 ];
 
 /** D1 rows written by one call, from D1's own meta (each billed). */
