@@ -7,6 +7,8 @@
 //   node scripts/profile.mjs --workload load [--duration 10]   the ingest bench's backlog phase
 //     (scripts/bench-ingest-load.mjs) instead; either way it also lists the longest stretches the
 //     thread ran without going idle, which are what a request arriving meanwhile waits behind.
+//   node scripts/profile.mjs --workload known [--users 100]   the pipeline bench's known rounds
+//     (scripts/bench-pipeline.mjs) to a webhook destination, profiled after the users are created.
 // Open the .cpuprofile in Chrome DevTools (Performance) for the flame chart. Synchronous SQLite
 // calls of Durable Objects show as self time of the JS function that called `sql.exec`.
 import { randomBytes } from 'node:crypto';
@@ -16,8 +18,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { waitUntil } from './bench-common.mjs';
+import { startReceiver, waitUntil } from './bench-common.mjs';
 import { ingestUnderLoad } from './bench-ingest-load.mjs';
+import { workload as pipelineWorkload, timeRun } from './bench-pipeline.mjs';
 import { ensureSource, freePort, startDev } from './local.mjs';
 
 const { values } = parseArgs({
@@ -28,7 +31,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
   },
 });
-if (!['identity', 'load'].includes(values.workload)) throw new Error('--workload is identity or load');
+if (!['identity', 'load', 'known'].includes(values.workload)) throw new Error('--workload is identity, load or known');
 const USERS = Number(values.users);
 
 /** Four events per user, as in the identity benchmark (two profiles, then a merge). */
@@ -173,6 +176,7 @@ const inspectorPort = await freePort();
 const dev = await startDev({ persistTo: dir, extraArgs: ['--inspector-port', String(inspectorPort)] });
 try {
   const source = await ensureSource(dev.url, dev.adminToken);
+  const known = values.workload === 'known' ? await knownUsers(dev, source) : undefined;
   const cdp = await inspector(inspectorPort);
   await cdp.call('Profiler.enable');
   await cdp.call('Profiler.setSamplingInterval', { interval: 500 });
@@ -186,7 +190,8 @@ try {
       writeKey: source.writeKey,
       sourceId: source.id,
     });
-  } else await identityWorkload(dev, source);
+  } else if (known) await known.run();
+  else await identityWorkload(dev, source);
 
   const { result } = await cdp.call('Profiler.stop');
   cdp.close();
@@ -197,6 +202,49 @@ try {
 } finally {
   await dev.stop();
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The pipeline bench's users, created (not profiled) with a webhook destination to a local
+ * receiver; `run` sends them known, three rounds, each waited for at the receiver.
+ */
+async function knownUsers(dev, source) {
+  const arrivals = new Map();
+  const receiver = await startReceiver((e, at) => {
+    if (e?.messageId && !arrivals.has(e.messageId)) arrivals.set(e.messageId, at);
+  });
+  const res = await fetch(`${dev.url}/api/destinations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${dev.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'webhook',
+      name: 'Profile receiver',
+      sourceIds: [source.id],
+      settings: { url: `${receiver.url}/hook`, sharedSecret: 'profile-secret-0123' },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+  const target = {
+    name: 'tessera',
+    url: dev.url,
+    headers: { authorization: `Basic ${Buffer.from(`${source.writeKey}:`).toString('base64')}` },
+  };
+  const tag = randomBytes(3).toString('hex');
+  await timeRun(target, pipelineWorkload(tag, USERS, 0), arrivals);
+  return {
+    async run() {
+      try {
+        for (let round = 1; round <= 3; round++) {
+          const r = await timeRun(target, pipelineWorkload(tag, USERS, round), arrivals);
+          console.log(
+            `known #${round}: ${r.events} events in ${r.seconds.toFixed(2)} s${r.drained ? '' : ' (NOT all arrived)'}`,
+          );
+        }
+      } finally {
+        await receiver.stop();
+      }
+    },
+  };
 }
 
 /** Sends the identity workload and waits until the last profile has its events. */
