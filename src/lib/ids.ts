@@ -1,4 +1,16 @@
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/**
+ * Lower-case hex of bytes, by table: a webhook signs every event twice, and spreading the digest
+ * into an array of `toString(16)` strings was most of its signing time in the known-users profile.
+ */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let s = '';
+  for (let i = 0; i < view.length; i++) s += HEX[view[i]];
+  return s;
+}
 
 /** A time-ordered, lexicographically sortable id (ULID layout: 48-bit ms time + 80 random bits). */
 export function ulid(now = Date.now()): string {
@@ -16,16 +28,13 @@ export function ulid(now = Date.now()): string {
 
 /** A random token with a readable prefix, e.g. `wk_…` for write keys. */
 export function randomToken(prefix: string, bytes = 24): string {
-  const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  let s = '';
-  for (const b of raw) s += b.toString(16).padStart(2, '0');
-  return `${prefix}_${s}`;
+  return `${prefix}_${toHex(crypto.getRandomValues(new Uint8Array(bytes)))}`;
 }
 
 /** SHA-256 hex digest of a string. */
 export async function sha256Hex(input: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(input));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(digest);
 }
 
 /** Compares two strings in time independent of where they differ. */

@@ -7,6 +7,8 @@
  * sealed it, so old values still open after the current key rotates.
  */
 
+import { toHex } from '../lib/ids';
+
 /** Marks a sealed value; also the format version. */
 export const SEALED_PREFIX = 'pii1.';
 /** Marks a blind-indexed identifier value (`email:bi1.…`). */
@@ -55,7 +57,7 @@ async function derive(secret: string, info: string, usage: 'aes' | 'hmac'): Prom
 /** A key's id: 8 hex characters of a hash of it, so ids need no configuration and never collide in practice. */
 export async function keyId(secret: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(`tessera-pii-kid:${secret}`)));
-  return [...digest.slice(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(digest.slice(0, 4));
 }
 
 /** The keyring of the secrets, or null when `PII_KEY` is unset (PII is then stored as sent). */

@@ -1,3 +1,5 @@
+import { toHex } from '../../lib/ids';
+
 // Imported HMAC keys by algorithm and secret: a webhook sends two signatures per request, and
 // importing the key each time was a third of the signing cost (`node scripts/profile.mjs --workload load`).
 const keys = new Map<string, CryptoKey>();
@@ -22,7 +24,7 @@ async function hmacKey(algorithm: 'SHA-1' | 'SHA-256', secret: string): Promise<
 /** Hex digest of an HMAC over `message` with `secret` (WebCrypto, works in Workers and Node). */
 export async function hmacHex(algorithm: 'SHA-1' | 'SHA-256', secret: string, message: string): Promise<string> {
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(algorithm, secret), new TextEncoder().encode(message));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(mac);
 }
 
 /**
