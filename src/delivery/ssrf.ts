@@ -62,8 +62,22 @@ function embeddedAddressProblem(host: string, allowLoopback: boolean): string | 
   return undefined;
 }
 
+/** Verdicts by URL text: a destination posts every event to the same URL, checked each time. */
+const verdicts = new Map<string, string | undefined>();
+const MAX_VERDICTS = 1_000;
+
 /** Why a URL may not be used as a destination endpoint, or undefined when it may (before DNS). */
 export function urlProblem(raw: string, opts: { allowLoopback: boolean }): string | undefined {
+  // A pure function of its arguments (no DNS here), so a verdict can be reused.
+  const key = `${opts.allowLoopback ? 1 : 0}${raw}`;
+  if (verdicts.has(key)) return verdicts.get(key);
+  const verdict = judgeUrl(raw, opts);
+  if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+  verdicts.set(key, verdict);
+  return verdict;
+}
+
+function judgeUrl(raw: string, opts: { allowLoopback: boolean }): string | undefined {
   let url: URL;
   try {
     url = new URL(raw);
