@@ -89,6 +89,7 @@ export async function listViolations(
   return results.map(groupOf);
 }
 
+/** A plan's violations (see `listPlanViolations`); exported for the test of its query plan. */
 export const PLAN_VIOLATIONS_SQL = `SELECT v.* FROM tracking_plan_sources s
   JOIN violations v ON v.source_id = s.source_id AND v.plan_id = s.plan_id
   WHERE s.plan_id = ?1 ORDER BY v.last_seen DESC LIMIT 1000`;
