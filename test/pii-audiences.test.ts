@@ -110,6 +110,9 @@ describe('audiences on sealed PII traits', () => {
     expect(reader.status).toBe(200);
     expect(String(reader.body.definition.value)).toMatch(/^pii1\./);
     expect(await audits('audience pa_not_jane')).toEqual(one); // nothing opened, nothing audited
+    // The console polls an audience while its back-fill runs: one entry a minute, not one a poll.
+    expect((await getJson('/api/audiences/pa_not_jane')).status).toBe(200);
+    expect(await audits('audience pa_not_jane')).toEqual(one);
 
     // The list opens every sealed literal: one entry naming those audiences, not the others.
     await define('audiences', { key: 'pa_plan', definition: { trait: 'plan', op: '=', value: 'pro' } });

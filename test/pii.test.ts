@@ -188,6 +188,14 @@ describe('the source debugger', () => {
       return got.data.length ? got : undefined;
     });
     expect(clear.data[0].event.traits).toEqual({ email, plan: 'pro' });
+    // The console polls the debugger: its clear reads are audited once a minute, not once a poll.
+    expect((await getJson<Entries>(events)).status).toBe(200);
+    const audited = await env.DB.prepare('SELECT action, changes FROM audit_log WHERE target = ?')
+      .bind(`source ${source.id} debugger`)
+      .all<{ action: string; changes: string }>();
+    expect(audited.results).toEqual([
+      { action: 'pii:read GET /api/sources/:id/events', changes: expect.stringContaining('"entries":') },
+    ]);
     const masked = await getJson<Entries>(events, await mint(['sources:read']));
     expect(masked.body.data[0].event.traits).toEqual({ email: `${email[0]}***@example.com`, plan: 'pro' });
     const stored = await allText(env.LIVE_TAP.get(env.LIVE_TAP.idFromName(source.id)));

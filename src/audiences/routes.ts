@@ -8,7 +8,7 @@ import { ApiError, badRequest, notFound } from '../lib/errors';
 import { apiDoc } from '../lib/http/openapi';
 import { queryInt } from '../lib/http/query';
 import { SEALED_PREFIX } from '../privacy/pii';
-import { auditPiiRead, piiReader } from '../privacy/pii-access';
+import { auditPolledRead, piiReader } from '../privacy/pii-access';
 import { sealDefinitionLiterals, sealPreviewTraits, showDefinition } from '../privacy/pii-conditions';
 import { loadPii } from '../privacy/pii-guard';
 import { backfillProgress, requestBackfill } from './backfill';
@@ -107,14 +107,15 @@ async function shown<T>(c: Context<AdminEnv>, view: T): Promise<T> {
 
 /**
  * Stored audiences read as this reader may see them. Opening a sealed literal hands PII out in
- * clear, so such a read is audited like a profile's: naming the audiences, never the values.
+ * clear, so such a read is audited, naming the audiences, never the values; as a polled read (the
+ * console refreshes an audience each second while its back-fill runs).
  */
 async function readStored<T extends { id: string }>(c: Context<AdminEnv>, views: T[], target: string): Promise<T[]> {
   const reader = await piiReader(c);
   const out = await showDefinition(reader.pii, reader.clear, views);
   const opened =
     reader.clear && reader.pii.ring ? views.filter((v) => JSON.stringify(v).includes(`"${SEALED_PREFIX}`)) : [];
-  if (opened.length) await auditPiiRead(c, target, { audiences: opened.map((v) => v.id) });
+  if (opened.length) await auditPolledRead(c, target, { audiences: opened.map((v) => v.id) });
   return out;
 }
 

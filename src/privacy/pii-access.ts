@@ -131,12 +131,21 @@ export async function protectRead<T extends { id: string; profile: Live }>(c: Co
   return { ...found, profile };
 }
 
-const lastDebuggerAudit = new Map<string, number>();
+const lastPolledAudit = new Map<string, number>();
 
 /**
- * Debugger entries as the caller may see them. The console polls the debugger, so a clear read is
- * audited at most once a minute per token and source (per isolate), not once per poll.
+ * Audits a clear read of something the console polls (the debugger, an audience while its
+ * back-fill runs): at most once a minute per token and target (per isolate), not once per poll.
  */
+export async function auditPolledRead(c: Context<AdminEnv>, target: string, detail: Record<string, unknown>) {
+  const key = `${c.get('principal')?.id} ${target}`;
+  if (Date.now() - (lastPolledAudit.get(key) ?? 0) <= 60_000) return;
+  if (lastPolledAudit.size > 1000) lastPolledAudit.clear();
+  lastPolledAudit.set(key, Date.now());
+  await auditPiiRead(c, target, detail);
+}
+
+/** Debugger entries as the caller may see them; a clear read audited as a polled one. */
 export async function protectEntries<T extends { event: unknown }>(
   c: Context<AdminEnv>,
   sourceId: string,
@@ -150,12 +159,7 @@ export async function protectEntries<T extends { event: unknown }>(
       return { ...e, event: maskEvent(reader.pii.keys, event as Record<string, unknown>) };
     }),
   );
-  const key = `${c.get('principal')?.id} ${sourceId}`;
-  if (reader.clear && out.length && Date.now() - (lastDebuggerAudit.get(key) ?? 0) > 60_000) {
-    if (lastDebuggerAudit.size > 1000) lastDebuggerAudit.clear();
-    lastDebuggerAudit.set(key, Date.now());
-    await auditPiiRead(c, `source ${sourceId} debugger`, { entries: out.length });
-  }
+  if (reader.clear && out.length) await auditPolledRead(c, `source ${sourceId} debugger`, { entries: out.length });
   return out;
 }
 
