@@ -1,4 +1,5 @@
-// Pieces the benchmark sections share: a local vendor receiver, percentiles, polling, and the
+// Pieces the benchmark sections share: a local vendor receiver and the webhook destination that
+// posts to it, percentiles, polling, and the
 // runner that lets each section file also run on its own (`node scripts/bench-<name>.mjs`).
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +28,21 @@ export async function startReceiver(onEvent) {
     requests: () => requests,
     stop: () => new Promise((r) => server.close(r)),
   };
+}
+
+/** Creates a webhook destination of `sourceId` that posts to the receiver at `receiverUrl`. */
+export async function createWebhook({ url, adminToken }, sourceId, receiverUrl, name) {
+  const res = await fetch(`${url}/api/destinations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'webhook',
+      name,
+      sourceIds: [sourceId],
+      settings: { url: `${receiverUrl}/hook`, sharedSecret: 'bench-secret-0123' },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
 }
 
 /** The p-quantile (0..1) of a list of numbers, nearest rank. */

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
+import { createWebhook, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
 const BATCH = 20;
@@ -29,17 +29,7 @@ async function startCostTessera() {
     dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
     const admin = { authorization: `Bearer ${dev.adminToken}`, 'content-type': 'application/json' };
     const source = await ensureSource(dev.url, dev.adminToken, 'Cost benchmark');
-    const res = await fetch(`${dev.url}/api/destinations`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({
-        type: 'webhook',
-        name: 'Cost receiver',
-        sourceIds: [source.id],
-        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
-      }),
-    });
-    if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+    await createWebhook(dev, source.id, receiver.url, 'Cost receiver');
     const stop = async () => {
       await dev.stop();
       await receiver.stop();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pct, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
+import { createWebhook, pct, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
 /** A receiver that notes when each messageId first arrived. */
@@ -69,17 +69,7 @@ export async function benchDelivery(ctx) {
   try {
     dev = await startDev({ persistTo, log: process.env.BENCH_LOG === '1' });
     const source = await ensureSource(dev.url, dev.adminToken, 'Delivery benchmark');
-    const res = await fetch(`${dev.url}/api/destinations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${dev.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'webhook',
-        name: 'Bench receiver',
-        sourceIds: [source.id],
-        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
-      }),
-    });
-    if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+    await createWebhook(dev, source.id, receiver.url, 'Bench receiver');
 
     // Warm-up: 50 users get their profile. Then latency under light load, for those known users
     // (most traffic): events of new users cost a new Profile object each, and 40 of them a second

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pct, runStandalone, startReceiver } from './bench-common.mjs';
+import { createWebhook, pct, runStandalone, startReceiver } from './bench-common.mjs';
 import { ensureSource, startDev } from './local.mjs';
 
 const BACKLOG_USERS = 500; // identify + 5 tracks each: 3,000 events
@@ -42,17 +42,7 @@ export async function ingestUnderLoad(ctx, tessera) {
       authorization: `Basic ${Buffer.from(`${tessera.writeKey}:`).toString('base64')}`,
       'content-type': 'application/json',
     };
-    const made = await fetch(`${tessera.url}/api/destinations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tessera.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'webhook',
-        name: 'Load receiver',
-        sourceIds: [tessera.sourceId],
-        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
-      }),
-    });
-    if (made.status !== 201) throw new Error(`destination creation failed: ${made.status}`);
+    await createWebhook(tessera, tessera.sourceId, receiver.url, 'Load receiver');
     const post = async (batch) => {
       const t0 = performance.now();
       const res = await fetch(`${tessera.url}/v1/batch`, {

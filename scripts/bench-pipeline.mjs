@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startBenchTessera, startWorker } from './bench.mjs';
-import { runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
+import { createWebhook, runStandalone, startReceiver, waitUntil } from './bench-common.mjs';
 import { ROOT } from './local.mjs';
 
 const BATCH = 100;
@@ -68,17 +68,7 @@ export async function benchPipeline(ctx) {
   let tessera;
   try {
     tessera = await startBenchTessera();
-    const res = await fetch(`${tessera.url}/api/destinations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tessera.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'webhook',
-        name: 'Pipeline receiver',
-        sourceIds: [tessera.sourceId],
-        settings: { url: `${receiver.url}/hook`, sharedSecret: 'bench-secret-0123' },
-      }),
-    });
-    if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+    await createWebhook(tessera, tessera.sourceId, receiver.url, 'Pipeline receiver');
     const targets = [
       { name: 'floor', url: floor.url, headers: {} },
       {

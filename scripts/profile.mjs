@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { startReceiver, waitUntil } from './bench-common.mjs';
+import { createWebhook, startReceiver, waitUntil } from './bench-common.mjs';
 import { ingestUnderLoad } from './bench-ingest-load.mjs';
 import { workload as pipelineWorkload, timeRun } from './bench-pipeline.mjs';
 import { ensureSource, freePort, startDev } from './local.mjs';
@@ -213,17 +213,7 @@ async function knownUsers(dev, source) {
   const receiver = await startReceiver((e, at) => {
     if (e?.messageId && !arrivals.has(e.messageId)) arrivals.set(e.messageId, at);
   });
-  const res = await fetch(`${dev.url}/api/destinations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${dev.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'webhook',
-      name: 'Profile receiver',
-      sourceIds: [source.id],
-      settings: { url: `${receiver.url}/hook`, sharedSecret: 'profile-secret-0123' },
-    }),
-  });
-  if (res.status !== 201) throw new Error(`destination creation failed: ${res.status} ${await res.text()}`);
+  await createWebhook(dev, source.id, receiver.url, 'Profile receiver');
   const target = {
     name: 'tessera',
     url: dev.url,
