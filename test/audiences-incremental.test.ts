@@ -11,6 +11,7 @@ import { WindowResults } from '../src/profiles/engage/window-results';
 import { EventLog } from '../src/profiles/event-log';
 import type { Profile } from '../src/profiles/profile-do';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
+import type { TestProfile } from './kit/test-profile';
 import { define, ingestMessage, profileObject, uniq } from './kit/workers';
 
 const limits = limitSpec(compileRules(defaultSettings()));
@@ -80,10 +81,11 @@ describe('bounded evaluation on a large profile', () => {
     await p.apply([message({ type: 'track', event: 'Init', properties: { n: 0, cat: 'c0' } })]);
     const now = Date.now();
     // 10,000 events of about 28 KB, written in one statement inside the object (fast setup).
-    await runInDurableObject(profileObject(p.id), (_i, state) => {
+    await runInDurableObject(profileObject(p.id), (instance) => {
+      const sql = (instance as TestProfile).meter; // writes through the object's own meter
       // In the log's table, as a log this large is (the inline log moves there past its cap).
-      new EventLog(state.storage.sql).moveToTable();
-      state.storage.sql.exec(
+      new EventLog(sql).moveToTable();
+      sql.exec(
         `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
          INSERT INTO event_log (message_id, ts, type, name, source_id, body)
          SELECT printf('big-%05d', i), ? - (i % 10) * 86400000 - i, 'track', 'Big', 'src_incr',
@@ -92,7 +94,7 @@ describe('bounded evaluation on a large profile', () => {
          FROM n`,
         now,
       );
-      state.storage.sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
+      sql.exec('UPDATE meta SET event_count = (SELECT count(*) FROM event_log)');
     });
     for (const body of [
       { key: 'big_all', type: 'count', event: '*' },

@@ -34,9 +34,10 @@ const inside = <R>(
   p: ReturnType<typeof newProfile>,
   fn: (store: ProfileStore, log: EventLog, instance: TestProfile) => R,
 ) =>
-  runInDurableObject(p.raw, (instance, state) =>
-    fn(new ProfileStore(state.storage.sql), new EventLog(state.storage.sql), instance as TestProfile),
-  );
+  runInDurableObject(p.raw, (instance) => {
+    const meter = (instance as TestProfile).meter; // writes through the object's own meter
+    return fn(new ProfileStore(meter), new EventLog(meter), instance as TestProfile);
+  });
 
 /** Sets (or, with undefined, clears) one of the profile's test hooks (test/kit/test-profile.ts). */
 const hook = <K extends keyof ProfileHooks>(p: ReturnType<typeof newProfile>, name: K, fn: ProfileHooks[K]) =>

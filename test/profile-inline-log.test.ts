@@ -68,7 +68,7 @@ describe('the inline event log', () => {
     expect(await inline.apply(batch1)).toMatchObject({ applied: 3, duplicates: 1 });
     expect((await inspect(inline)).cost).toBe(1);
     await table.apply(batch1.slice(0, 1));
-    await runInDurableObject(table.raw, (_i, state) => new EventLog(state.storage.sql).moveToTable());
+    await runInDurableObject(table.raw, (i) => new EventLog((i as TestProfile).meter).moveToTable());
     expect(await table.apply(batch1.slice(1))).toMatchObject({ applied: 2, duplicates: 1 });
     expect((await inspect(table)).cost).toBe(2 + 1); // a row per event, the meta write
 
@@ -117,8 +117,8 @@ describe('the inline event log', () => {
     const recent = [event('B', 86_400_000 * 200), event('B', 86_400_000 * 200 + 1), event('B', 86_400_000 * 200 + 2)];
     await p.apply([...old, ...recent]);
     const now = Date.parse(at(86_400_000 * 200 + 10));
-    const pruned = await runInDurableObject(p.raw, (_i, state) => {
-      const log = new EventLog(state.storage.sql);
+    const pruned = await runInDurableObject(p.raw, (i) => {
+      const log = new EventLog((i as TestProfile).meter);
       const r = { maxAgeMs: 90 * 86_400_000, maxEvents: 2, seenMs: 14 * 86_400_000 };
       const removed = log.prune(now, r);
       return { removed, ids: log.messageIds(), seen: old.concat(recent).map((m) => log.seen(m.event.messageId)) };

@@ -124,8 +124,8 @@ describe('traits inline in the meta row', () => {
     const other = newProfile('anonymous_id');
     const [s2, l2] = [old, other].sort((x, y) => (x.id < y.id ? -1 : 1));
     await s2.apply([identify(s2.userId, { plan: 'team' }, '2026-03-02T00:00:00.000Z')]);
-    await runInDurableObject(s2.raw, (_i, state) => {
-      const sql = state.storage.sql;
+    await runInDurableObject(s2.raw, (i) => {
+      const sql = (i as TestProfile).meter; // writes through the object's own meter
       sql.exec(
         'CREATE TABLE IF NOT EXISTS merged_from (profile_id TEXT PRIMARY KEY, reason TEXT NOT NULL, merged_at TEXT NOT NULL, complete INTEGER NOT NULL) WITHOUT ROWID',
       );

@@ -40,12 +40,19 @@ export const FRESH_META: Readonly<MetaRow> = {
   log_json: '[]',
 };
 
-/** Columns of the meta row, or of `FRESH_META` while it is not written yet. One read. */
+/**
+ * Columns of the meta row, or of `FRESH_META` while it is not written yet. One read; with a meter
+ * that keeps reads (`SqlMeter.memo`), the whole row once until the next write.
+ */
 export function readMeta<K extends Column>(sql: Sql, ...columns: K[]): Pick<MetaRow, K> {
-  const row = sql
-    .exec<Pick<MetaRow, K> & Record<string, SqlStorageValue>>(`SELECT ${columns.join(', ')} FROM meta`)
-    .toArray()[0];
-  return row ?? (Object.fromEntries(columns.map((c) => [c, FRESH_META[c]])) as Pick<MetaRow, K>);
+  const row = sql.memo
+    ? sql.memo('meta', () => sql.exec<MetaRow & Record<string, SqlStorageValue>>('SELECT * FROM meta').toArray()[0])
+    : sql
+        .exec<Pick<MetaRow, K> & Record<string, SqlStorageValue>>(`SELECT ${columns.join(', ')} FROM meta`)
+        .toArray()[0];
+  const from: Pick<MetaRow, K> = row ?? FRESH_META;
+  // A copy of the columns asked for: a kept row is shared.
+  return Object.fromEntries(columns.map((c) => [c, from[c]])) as Pick<MetaRow, K>;
 }
 
 /**

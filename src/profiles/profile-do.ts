@@ -54,11 +54,11 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = new SqlMeter(ctx.storage.sql);
+    this.sql = new SqlMeter(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.store = new ProfileStore(this.sql);
     this.log = new EventLog(this.sql);
     this.outbox = new OutboxSender(this.store, (messages) => this.send(messages));
-    this.engage = new ProfileEngage(ctx, env, this.store, this.log, this.sql);
+    this.engage = new ProfileEngage(env, this.store, this.log, this.sql);
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
@@ -68,7 +68,9 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
 
   /** The latest schema (a new object: only what its first apply writes; the rest on first use, tables.ts). */
   private migrate(): void {
+    this.sql.forget(); // after `deleteAll`, and a migration writes around the meter
     migrateSqlite(this.ctx.storage.sql, PROFILE_SCHEMA, PROFILE_FRESH);
+    this.sql.forget();
     reloadTables(this.sql);
   }
 
@@ -126,7 +128,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         // A history that fits the first page (most merges: an anonymous visit) is taken in one
         // transaction, meta written once; a longer one is pulled page by page below.
         const whole = !input.history.next;
-        this.ctx.storage.transactionSync(() => {
+        this.sql.transaction(() => {
           const patch = this.store.importHead(input.head, input.reason, now, whole);
           // A survivor that held nothing yet (its object is new) takes its id here, in the same write.
           if (!this.store.meta().id)
@@ -153,7 +155,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       let page = input.history;
       for (;;) {
         const chunk = page.chunk;
-        this.ctx.storage.transactionSync(() => {
+        this.sql.transaction(() => {
           const { added, patch } = this.log.importHistory(chunk);
           if (added) this.store.bumpWith(new Date().toISOString(), patch, added);
           this.engage.absorbPage(input.loserId, input.head.engage, chunk);
@@ -161,7 +163,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
         if (!page.next) break;
         page = await loser.historyPage(page.next);
       }
-      this.ctx.storage.transactionSync(() => {
+      this.sql.transaction(() => {
         this.engage.absorbFinish(input.loserId, input.head.engage);
         this.store.bumpWith(new Date().toISOString(), this.store.completePatch(input.loserId), 0);
       });
@@ -211,7 +213,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     }
     if (!this.store.meta().merged_into) {
       const retention = retentionFrom(this.env);
-      this.ctx.storage.transactionSync(() => {
+      this.sql.transaction(() => {
         this.log.prune(Date.now(), retention);
         this.engage.aggregates.prune(Date.now(), retention.seenMs);
       });
@@ -310,7 +312,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
     if (late) return late;
     const now = new Date();
     const { result, cost } = this.sql.measure(() =>
-      this.ctx.storage.transactionSync(() => {
+      this.sql.transaction(() => {
         // The meta row just read: nothing ran in between (the transaction starts synchronously).
         const written = writeMessages(this.store, this.log, input, fresh, now, meta);
         const evaluated = written.applied
@@ -351,7 +353,7 @@ export class Profile extends DurableObject<Env> implements ProfileRpc {
       }
       if (res.status === 'ok') {
         try {
-          this.ctx.storage.transactionSync(() => {
+          this.sql.transaction(() => {
             this.store.tombstone(to, new Date().toISOString());
             this.engage.mergedAway();
           });

@@ -1,5 +1,6 @@
 import type { DeliveryMessage } from '../../src/delivery/messages';
 import { Profile } from '../../src/profiles/profile-do';
+import type { SqlMeter } from '../../src/profiles/sql-meter';
 
 /** What a test can make a `TestProfile` do at its seams; each unset hook leaves `Profile` as it is. */
 export interface ProfileHooks {
@@ -19,6 +20,15 @@ export interface ProfileHooks {
  */
 export class TestProfile extends Profile {
   hooks: ProfileHooks = {};
+
+  /**
+   * The object's own SQL meter. A test that writes the object's SQLite between calls goes through
+   * it, as the object's code does: the meter keeps reads until a write it runs (`SqlMeter.memo`),
+   * so a write behind its back (`state.storage.sql`) would leave it answering what was there before.
+   */
+  get meter(): SqlMeter {
+    return this.sql;
+  }
 
   /** SQL statements this object ran so far (each a call into SQLite; locally a traced span too). */
   get statementsRun(): number {

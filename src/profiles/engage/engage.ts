@@ -41,11 +41,10 @@ export class ProfileEngage {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly ctx: DurableObjectState,
     private readonly env: Env,
     private readonly profile: ProfileStore,
     log: EventLog,
-    sql: SqlMeter,
+    private readonly sql: SqlMeter,
   ) {
     this.store = new EngageStore(sql);
     this.windows = new WindowResults(sql);
@@ -98,10 +97,8 @@ export class ProfileEngage {
     }
     try {
       const stores = { profile: this.profile, engage: this.store, aggregates: this.aggregates, windows: this.windows };
-      // A nested transactionSync is a savepoint: a failure undoes a half-done back-fill or fold.
-      return this.ctx.storage.transactionSync(() =>
-        evaluateInTransaction(stores, set, { profileId, collection, now }, applied),
-      );
+      // A nested transaction is a savepoint: a failure undoes a half-done back-fill or fold.
+      return this.sql.transaction(() => evaluateInTransaction(stores, set, { profileId, collection, now }, applied));
     } catch (err) {
       // A definition that cannot be evaluated must not stop events from being applied, nor be
       // missing from the aggregates the profile already keeps.
@@ -116,7 +113,7 @@ export class ProfileEngage {
   private foldOnly(applied: readonly FoldEvent[], now: number): void {
     if (!applied.length) return;
     try {
-      this.ctx.storage.transactionSync(() => {
+      this.sql.transaction(() => {
         const specs = this.aggregates.specs();
         for (const e of applied) for (const row of specs.values()) this.aggregates.fold(row, e, now);
       });
@@ -140,7 +137,7 @@ export class ProfileEngage {
     const set = await this.definitions(before.collection, opts.minRevision);
     if (!set) throw new Error('audience definitions unavailable');
     const now = opts.now ?? Date.now();
-    return this.ctx.storage.transactionSync((): Refresh => {
+    return this.sql.transaction((): Refresh => {
       const p = this.who();
       if (!p) return early('missing');
       if (p.mergedInto) return early('moved');
@@ -156,7 +153,7 @@ export class ProfileEngage {
       return await this.refresh();
     } catch (err) {
       console.warn('audience re-evaluation deferred', err);
-      this.ctx.storage.transactionSync(() => this.store.markStale());
+      this.sql.transaction(() => this.store.markStale());
       return { outboxWritten: false };
     }
   }
@@ -170,7 +167,7 @@ export class ProfileEngage {
         done = await this.refresh({ now });
       } catch (err) {
         console.warn('audience re-evaluation failed; retrying later', err);
-        this.ctx.storage.transactionSync(() => this.store.markStale());
+        this.sql.transaction(() => this.store.markStale());
       }
     }
     await this.flush().catch((err) => console.warn('membership flush failed; retrying later', err));
