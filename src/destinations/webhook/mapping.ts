@@ -16,6 +16,6 @@ export async function mapWebhook(
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
   };
-  if (settings.sharedSecret) Object.assign(headers, await signatureHeaders(settings.sharedSecret, body, ctx.now));
+  if (settings.sharedSecret) Object.assign(headers, signatureHeaders(settings.sharedSecret, body, ctx.now));
   return { method: settings.method, url: settings.url, headers, body };
 }
