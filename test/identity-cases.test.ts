@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/identity/settings';
 import type { EnrichedEvent } from '../src/ingest/spec';
 import { consumeDirectly } from './identity-model';
+import type { TestProfile } from './kit/test-profile';
 import {
   ADMIN,
   eventually,
@@ -77,9 +78,10 @@ describe('identity cases through the running Worker', { timeout: 30_000 }, () =>
 
     // Eight days on (the identifiers' dates moved back), the window holds none of them any more.
     const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString();
-    await runInDurableObject(profileObject(profileId), (_i, state) => {
-      // The identifiers are one JSON object in the meta row (src/profiles/store.ts).
-      state.storage.sql.exec(
+    await runInDurableObject(profileObject(profileId), (instance) => {
+      // The identifiers are one JSON object in the meta row (src/profiles/store.ts), written
+      // through the object's own meter, which keeps the row until a write (SqlMeter.memo).
+      (instance as TestProfile).meter.exec(
         `UPDATE meta SET identifiers_json = (SELECT json_group_object(key, CASE WHEN value ->> 'kind' = 'anonymous_id'
            THEN json_set(value, '$.created_at', ?) ELSE json(value) END) FROM json_each(identifiers_json))`,
         eightDaysAgo,

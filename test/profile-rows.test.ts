@@ -105,11 +105,11 @@ describe("a known user's run of events", () => {
       // The whole call, one track of a known user: the meta row is read once and kept until a
       // write (SqlMeter.memo) for every step that looks at it (the redirect check, the identifiers,
       // the log's place, the traits, the alarm's check). Inline: the previous apply's answer is
-      // still the row, so no read; the run's messageIds (json_each), the meta write, the answer's
-      // snapshot read again after it. The table (moved by the test, so the kept row is forgotten):
-      // the meta read, the log insert, the meta write, the snapshot. Before the memo: 8 for both
-      // (11 before that).
-      expect(whole).toBe(mode === 'inline' ? 3 : 4);
+      // still the row, so no read, and the log's messageIds are those its writer left (no
+      // json_each): the meta write, and the answer's snapshot read again after it. The table
+      // (moved by the test, so the kept row is forgotten): the meta read, the log insert, the meta
+      // write, the snapshot. Before: 8 for both (11 before that).
+      expect(whole).toBe(mode === 'inline' ? 2 : 4);
       // Every statement is a call into SQLite: a run's log rows go in one, so 20 events cost the
       // statements of one (one each before: 19 more).
       expect(twenty?.statements).toBe(one?.statements);

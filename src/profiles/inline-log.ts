@@ -39,8 +39,10 @@ const inlineRow = (e: EventRow) =>
 export interface LogTarget {
   /** Whether a messageId left the log within the dedupe window. */
   left(messageId: string): boolean;
-  /** The messageIds of an inline log's JSON. */
+  /** The messageIds of an inline log's JSON: the caller's to change. */
   idsOf(json: string): Set<string>;
+  /** Hands back the messageIds of the JSON a transaction wrote (or left), for the next `idsOf`. */
+  remember(json: string, ids: Set<string>): void;
   /** A row into the table; false when its key was there. */
   insertRow(e: EventRow): boolean;
   /** A run's rows into the table in one statement; per event whether it was new. */
@@ -88,14 +90,21 @@ export class LogWriter {
   }
 
   patch(): LogPatch {
-    if (this.json === null || !this.pending.length) return {};
+    if (this.json === null) return {};
+    if (!this.pending.length) {
+      if (this.ids) this.log.remember(this.json, this.ids);
+      return {};
+    }
     const rows = this.pending.join(',');
     const json = this.json === '[]' ? `[${rows}]` : `${this.json.slice(0, -1)},${rows}]`;
     // Bytes are at least the characters and at most three times them (the encode only in between).
     const fits =
       json.length <= INLINE_LOG_BYTES &&
       (json.length * 3 <= INLINE_LOG_BYTES || utf8.encode(json).length <= INLINE_LOG_BYTES);
-    if (fits) return { log_json: json };
+    if (fits) {
+      this.log.remember(json, this.ids as Set<string>); // an insert read them
+      return { log_json: json };
+    }
     this.log.spill(json);
     return { log_json: null };
   }

@@ -1,14 +1,18 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { compileRules, defaultSettings, limitSpec } from '../src/identity/settings';
+import { EventLog } from '../src/profiles/event-log';
+import { writeMeta } from '../src/profiles/meta-row';
 import { mintProfileId, profileStub } from '../src/profiles/protocol';
+import type { EventRow } from '../src/profiles/rpc';
 import { ProfileStore } from '../src/profiles/store';
 import type { TestProfile } from './kit/test-profile';
 import { env, ingestMessage, profileObject, uniq } from './kit/workers';
 
-// The Profile object keeps its meta row between writes (SqlMeter.memo, src/profiles/sql-meter.ts):
-// one read serves every step of an apply that looks at it. Kept too long, it would answer a row
-// that is no longer there: after a write, or after a transaction whose writes were rolled back.
+// The Profile object keeps what it read between writes: its meta row (SqlMeter.memo,
+// src/profiles/sql-meter.ts), one read for every step of an apply that looks at it, and its inline
+// log's messageIds (event-log.ts `idsOf`). Kept too long, either would answer what is no longer there: after a
+// write, or after a transaction whose writes were rolled back.
 const limits = limitSpec(compileRules(defaultSettings()));
 
 describe("the Profile object's kept meta row", () => {
@@ -91,5 +95,47 @@ describe("the Profile object's kept meta row", () => {
     const read = await stub.read({});
     if (read.status !== 'live') throw new Error(read.status);
     expect(read.meta.event_count).toBe(1);
+  });
+});
+
+describe("the inline log's messageIds kept by its last writer", () => {
+  const row = (messageId: string): EventRow => ({
+    messageId,
+    ts: 1,
+    type: 'track',
+    name: 'A',
+    sourceId: 'src_kept',
+    body: JSON.stringify({ messageId }),
+  });
+
+  it('dedupe the next transaction, and only while the log is what that writer wrote', async () => {
+    const seen = await runInDurableObject(profileObject(mintProfileId('users')), (instance) => {
+      const meter = (instance as TestProfile).meter;
+      const log = new EventLog(meter);
+      const commit = (ids: string[]) => {
+        const w = log.writer();
+        const fresh = w.insertAll(ids.map(row));
+        writeMeta(meter, w.patch());
+        return fresh;
+      };
+      const listed = () => meter.executed;
+      const first = commit(['a', 'b']);
+      const before = listed();
+      const second = commit(['a', 'c']); // statements: the meta read, the write (no json_each)
+      const secondStatements = listed() - before;
+      // A writer whose patch is never written (its transaction rolled back): the next one reads
+      // the log without 'd', so 'd' is new to it, not a duplicate of what was never stored.
+      const lost = log.writer();
+      const lostFresh = lost.insertAll([row('d')]);
+      lost.patch();
+      const third = commit(['d', 'b']);
+      return { first, second, secondStatements, lostFresh, third, ids: log.messageIds().sort() };
+    });
+    expect(seen.first).toEqual([true, true]);
+    expect(seen.second).toEqual([false, true]);
+    expect(seen.secondStatements).toBe(2);
+    expect(seen.lostFresh).toEqual([true]);
+    expect(seen.third).toEqual([true, false]);
+    expect(seen.ids).toEqual(['a', 'b', 'c', 'd']);
   });
 });
